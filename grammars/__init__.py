@@ -1,0 +1,1 @@
+"""Grammar files shipped with hnas; installed as the package data folder hnas/grammars."""

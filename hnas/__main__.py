@@ -1,0 +1,5 @@
+"""``python -m hnas``: the command line."""
+
+from hnas.cli import main
+
+raise SystemExit(main())
