@@ -1,0 +1,200 @@
+"""Weisfeiler-Lehman subtree features and Gram matrices on directed, labelled graphs.
+
+A graph is a :class:`networkx.DiGraph` whose nodes carry a ``label`` attribute. Iteration 0 uses
+the labels themselves; iteration ``i`` relabels each node by its previous label together with the
+sorted multiset of its *successors'* previous labels (edge direction is kept: information flows
+against the edges, exactly as ``grakel`` does with a directed edge dictionary). The WL subtree
+kernel of depth ``h`` is the dot product of the label histograms of iterations ``0..h``.
+
+Depth ``h`` equals ``grakel.kernels.WeisfeilerLehman(n_iter=h, base_graph_kernel=VertexHistogram)``
+(grakel's ``n_iter`` counts relabelling rounds and adds the initial labels, i.e. ``h + 1``
+histograms); depth 0 (labels only) is grakel's plain ``VertexHistogram``, since grakel refuses
+``n_iter=0``.
+
+Compressed labels come from one dictionary shared by every graph a :class:`WLFeaturizer` has seen,
+so features extracted at different times are comparable. A batch of graphs is relabelled as one
+disjoint union with numpy; only the distinct signatures of an iteration go through the dictionary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["WLFeatures", "WLFeaturizer", "feature_matrix", "gram", "normalise_gram"]
+
+
+@dataclass(frozen=True, eq=False)
+class WLFeatures:
+    """Sparse WL label counts of one graph for iterations ``0..depth``.
+
+    ``indices[ptr[i]:ptr[i + 1]]`` are the (sorted) compressed labels of iteration ``i`` and
+    ``counts`` their multiplicities; ``sq_norms[h]`` is the squared norm of iterations ``0..h``,
+    i.e. the graph's unnormalised self-similarity at depth ``h``.
+    """
+
+    indices: np.ndarray
+    counts: np.ndarray
+    ptr: np.ndarray
+    sq_norms: np.ndarray
+
+    @property
+    def depth(self) -> int:
+        return len(self.ptr) - 2
+
+
+def _graph_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Labels in node order and the (source, target) positions of the edges."""
+    if not isinstance(graph, nx.DiGraph):
+        raise TypeError(f"WL features need a networkx.DiGraph, got {type(graph).__name__}")
+    labels = []
+    for node, label in graph.nodes(data="label"):
+        if label is None:
+            raise ValueError(f"graph node {node!r} has no 'label' attribute")
+        labels.append(str(label))
+    position = {node: i for i, node in enumerate(graph)}
+    n_edges = graph.number_of_edges()
+    flat = np.fromiter(
+        (position[end] for edge in graph.edges() for end in edge), dtype=np.int64, count=2 * n_edges
+    )
+    return labels, flat[0::2], flat[1::2]
+
+
+class WLFeaturizer:
+    """Extracts WL features with one growing dictionary of compressed labels."""
+
+    def __init__(self) -> None:
+        self._labels: dict[object, int] = {}
+
+    @property
+    def n_labels(self) -> int:
+        """Number of compressed labels seen so far (the width of feature matrices)."""
+        return len(self._labels)
+
+    def features(self, graphs: Sequence[nx.DiGraph], depth: int) -> list[WLFeatures]:
+        """WL features of iterations ``0..depth`` for each graph."""
+        if not isinstance(depth, int | np.integer) or depth < 0:
+            raise ValueError(f"WL depth must be a non-negative integer, got {depth!r}")
+        if not graphs:
+            return []
+        arrays = [_graph_arrays(g) for g in graphs]
+        sizes = np.array([len(a[0]) for a in arrays], dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(sizes)))
+        n = int(offsets[-1])
+        graph_of_node = np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)
+        src = np.concatenate([a[1] + o for a, o in zip(arrays, offsets)])
+        dst = np.concatenate([a[2] + o for a, o in zip(arrays, offsets)])
+
+        setdefault, table = self._labels.setdefault, self._labels
+        label = np.fromiter(
+            (setdefault(s, len(table)) for a in arrays for s in a[0]), dtype=np.int64, count=n
+        )
+        per_iteration = [label]
+        out_degree = np.bincount(src, minlength=n)
+        start = np.cumsum(out_degree) - out_degree
+        for _ in range(depth):
+            label = self._relabel(label, src, dst, out_degree, start)
+            per_iteration.append(label)
+        return _histograms(per_iteration, graph_of_node, len(graphs))
+
+    def _relabel(
+        self,
+        label: np.ndarray,
+        src: np.ndarray,
+        dst: np.ndarray,
+        out_degree: np.ndarray,
+        start: np.ndarray,
+    ) -> np.ndarray:
+        """One WL round: new label = id of (own label, sorted successor labels)."""
+        n = len(label)
+        width = 1 + (int(out_degree.max()) if n else 0)
+        rows = np.full((n, width), -1, dtype=np.int64)
+        rows[:, 0] = label
+        if len(src):
+            succ_label = label[dst]
+            order = np.lexsort((succ_label, src))
+            s = src[order]
+            rows[s, 1 + np.arange(len(s)) - start[s]] = succ_label[order]
+        # Distinct signatures of this batch (rows padded with -1), then the shared dictionary,
+        # keyed on the unpadded signature so that batches of any width agree.
+        keys = rows.view(np.dtype((np.void, 8 * width))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        setdefault, table = self._labels.setdefault, self._labels
+        ids = np.fromiter(
+            (setdefault(rows[i, : 1 + out_degree[i]].tobytes(), len(table)) for i in first.tolist()),
+            dtype=np.int64,
+            count=len(first),
+        )
+        return ids[inverse.ravel()]
+
+
+def _histograms(
+    per_iteration: list[np.ndarray], graph_of_node: np.ndarray, n_graphs: int
+) -> list[WLFeatures]:
+    """Per-graph label counts, sorted by (iteration, label), from the batch's node labels."""
+    n_iter = len(per_iteration)
+    block = np.concatenate([graph_of_node * n_iter + i for i in range(n_iter)])
+    label = np.concatenate(per_iteration)
+    order = np.lexsort((label, block))
+    block, label = block[order], label[order]
+    new_run = np.ones(len(label), dtype=bool)
+    new_run[1:] = (label[1:] != label[:-1]) | (block[1:] != block[:-1])
+    run_start = np.flatnonzero(new_run)
+    counts = np.diff(np.append(run_start, len(label))).astype(np.float64)
+    label, block = label[run_start], block[run_start]
+    # bounds[j * n_iter + i] = first run of graph j, iteration i.
+    bounds = np.searchsorted(block, np.arange(n_graphs * n_iter + 1))
+    sq_cum = np.concatenate(([0.0], np.cumsum(counts * counts)))
+    result = []
+    for j in range(n_graphs):
+        b = bounds[j * n_iter : (j + 1) * n_iter + 1]
+        lo, hi = b[0], b[-1]
+        result.append(
+            WLFeatures(
+                indices=label[lo:hi],
+                counts=counts[lo:hi],
+                ptr=b - lo,
+                sq_norms=sq_cum[b[1:]] - sq_cum[lo],
+            )
+        )
+    return result
+
+
+def feature_matrix(
+    features: Sequence[WLFeatures], n_labels: int, first: int, last: int
+) -> sp.csr_matrix:
+    """Rows of the label counts of iterations ``first..last`` of each graph."""
+    if not 0 <= first <= last:
+        raise ValueError(f"need 0 <= first <= last, got first={first}, last={last}")
+    indices, data = [], []
+    indptr = np.zeros(len(features) + 1, dtype=np.int64)
+    for k, f in enumerate(features):
+        if last > f.depth:
+            raise ValueError(f"features extracted to depth {f.depth}, iteration {last} requested")
+        begin, end = f.ptr[first], f.ptr[last + 1]
+        indices.append(f.indices[begin:end])
+        data.append(f.counts[begin:end])
+        indptr[k + 1] = indptr[k] + (end - begin)
+    if not features:
+        return sp.csr_matrix((0, n_labels))
+    return sp.csr_matrix(
+        (np.concatenate(data), np.concatenate(indices), indptr), shape=(len(features), n_labels)
+    )
+
+
+def gram(a: sp.csr_matrix, b: sp.csr_matrix | None = None) -> np.ndarray:
+    """Dense unnormalised kernel matrix ``a @ b.T`` of two feature matrices (``b`` defaults to ``a``)."""
+    b = a if b is None else b
+    return np.asarray((a @ b.T).toarray())
+
+
+def normalise_gram(k: np.ndarray, diag_a: np.ndarray, diag_b: np.ndarray | None = None) -> np.ndarray:
+    """Cosine normalisation ``k[i, j] / sqrt(diag_a[i] * diag_b[j])`` (0 where a norm is 0)."""
+    diag_b = diag_a if diag_b is None else diag_b
+    scale = np.sqrt(np.outer(diag_a, diag_b))
+    safe = np.where(scale > 0, scale, 1.0)
+    return np.where(scale > 0, k / safe, 0.0)
