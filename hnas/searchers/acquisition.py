@@ -68,25 +68,32 @@ class AcquisitionProblem:
 
     def __post_init__(self) -> None:
         self._cache: dict[Tree, float] = {}
+        self._best: Tree | None = None  # highest-scoring allowed tree met so far (first met on ties)
+        self._best_score = -math.inf
+        self.generations = 0  # generations the evolutionary optimiser ran
+
+    @property
+    def n_scored(self) -> int:
+        """Distinct trees scored so far (each predicted once)."""
+        return len(self._cache)
 
     def scores(self, trees: Sequence[Tree]) -> np.ndarray:
         """Scores of ``trees``, computing only those not met before (in one batch)."""
         new = [t for t in dict.fromkeys(trees) if t not in self._cache]
         if new:
-            self._cache.update(zip(new, np.asarray(self.score(new), dtype=float).tolist()))
+            values = np.asarray(self.score(new), dtype=float).tolist()
+            for tree, value in zip(new, values):
+                self._cache[tree] = value
+                if value > self._best_score and self.is_allowed(tree):
+                    self._best, self._best_score = tree, value
         return np.array([self._cache[t] for t in trees], dtype=float)
 
     def best_allowed(self) -> Tree | None:
-        """The highest-scoring allowed tree met so far (the first met on ties)."""
-        best, best_score = None, -math.inf
-        for tree, value in self._cache.items():
-            if value > best_score and self.is_allowed(tree):
-                best, best_score = tree, value
-        return best
+        """The highest-scoring allowed tree met so far (the first met on ties), if any."""
+        return self._best
 
     def best_allowed_score(self) -> float:
-        tree = self.best_allowed()
-        return -math.inf if tree is None else self._cache[tree]
+        return self._best_score
 
     def random_samples(self, n: int) -> list[Tree]:
         """Up to ``n`` distinct allowed random samples (fewer when the space runs out)."""
@@ -152,6 +159,7 @@ def evolve(
         score = problem.best_allowed_score()
         unchanged = unchanged + 1 if score == best else 0
         best = score
+        problem.generations = generation
         if generation >= settings.min_generations and unchanged >= settings.patience:
             break
     return problem.best_allowed()
