@@ -1,0 +1,174 @@
+"""The configuration of one search run, and how it is compared when a run is resumed."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from hnas.runner.errors import RunConfigError
+
+__all__ = ["RunConfig", "EXECUTION_KEYS", "RESUMABLE_KEYS", "config_differences"]
+
+EXECUTION_KEYS = frozenset({"n_workers", "dask_scheduler", "torch_threads"})
+"""Keys that say where evaluations run, not what is searched: they may change between resumes."""
+
+RESUMABLE_KEYS = frozenset({"max_evaluations_total"})
+"""Keys that may change on an existing run: raising the budget continues a finished run."""
+
+_POOL_STRATEGIES = ("evolution", "random", "mutation")
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a search run (SPEC section 7); one field per ``optimize.py`` flag.
+
+    ``objective`` is a registered name (``None``: ``hnas.objectives.DEFAULT_OBJECTIVE``), an object
+    with ``evaluate(tree, seed)`` or a callable ``(tree, seed) -> float | EvaluationResult``; for
+    worker processes it must be picklable. ``epochs``, ``batch_size``, ``train_subset`` and
+    ``objective_options`` are passed to ``get_objective`` (named objectives only) when set.
+    ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
+    """
+
+    search_space: str | Sequence[str] = "nb201_variable_multi_multi"
+    objective: str | Any | None = None
+    searcher: str = "bayesian_optimization"
+    surrogate_model: str = "gp_hierarchical"
+    seed: int = 0
+    pool_strategy: str = "evolution"
+    pool_size: int = 200
+    n_init: int = 10
+    max_evaluations_total: int = 100
+    log: bool = False
+    p_self_crossover: float = 0.5
+    data_path: str | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    train_subset: int | None = None
+    objective_options: Mapping[str, Any] = field(default_factory=dict)
+    n_workers: int = 1
+    dask_scheduler: str | None = None
+    torch_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.search_space, str):
+            self.search_space = tuple(self.search_space)
+        if self.data_path is not None:
+            self.data_path = str(self.data_path)
+        self.objective_options = dict(self.objective_options)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`RunConfigError` naming the first field with a bad value."""
+        _require(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an integer", self.seed)
+        for name in ("pool_size", "max_evaluations_total", "n_workers"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
+        _require(_is_int(self.n_init) and self.n_init >= 1, "n_init", "an integer >= 1", self.n_init)
+        for name in ("epochs", "batch_size", "train_subset", "torch_threads"):
+            value = getattr(self, name)
+            _require(value is None or (_is_int(value) and value >= 1), name, "an integer >= 1", value)
+        p = self.p_self_crossover
+        _require(
+            isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and 0 <= p <= 1,
+            "p_self_crossover",
+            "a probability in [0, 1]",
+            p,
+        )
+        _require(self.pool_strategy in _POOL_STRATEGIES, "pool_strategy", f"one of {', '.join(_POOL_STRATEGIES)}", self.pool_strategy)
+        _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
+        _require(isinstance(self.searcher, str) and bool(self.searcher), "searcher", "a searcher name", self.searcher)
+        if self.objective is not None and not isinstance(self.objective, str):
+            _require(
+                hasattr(self.objective, "evaluate") or callable(self.objective),
+                "objective",
+                "a name, an object with evaluate(tree, seed) or a callable (tree, seed)",
+                self.objective,
+            )
+        if self.dask_scheduler is not None:
+            _require(
+                isinstance(self.dask_scheduler, str) and "://" in self.dask_scheduler,
+                "dask_scheduler",
+                "an address such as tcp://HOST:PORT",
+                self.dask_scheduler,
+            )
+
+    @property
+    def objective_name(self) -> str:
+        """The objective's name as stored in the run directory."""
+        if isinstance(self.objective, str):
+            return self.objective
+        if self.objective is None:
+            from hnas.objectives import DEFAULT_OBJECTIVE
+
+            return DEFAULT_OBJECTIVE
+        name = getattr(self.objective, "name", None)
+        if isinstance(name, str):
+            return name
+        kind = self.objective if hasattr(self.objective, "__qualname__") else type(self.objective)
+        return f"{kind.__module__}.{kind.__qualname__}"
+
+    @property
+    def space_label(self) -> str:
+        """A short name of the search space for directory names."""
+        if isinstance(self.search_space, str):
+            return _stem(self.search_space)
+        return "+".join(_stem(part) for part in self.search_space)
+
+    def objective_kwargs(self) -> dict[str, Any]:
+        """Options for ``get_objective``: the set ones of epochs, batch_size, train_subset, extras."""
+        kwargs = {
+            name: getattr(self, name)
+            for name in ("epochs", "batch_size", "train_subset")
+            if getattr(self, name) is not None
+        }
+        kwargs.update(self.objective_options)
+        return kwargs
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-able record stored in the run directory (execution keys left out)."""
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in EXECUTION_KEYS}
+        record["objective"] = self.objective_name
+        record["search_space"] = (
+            self.search_space if isinstance(self.search_space, str) else list(self.search_space)
+        )
+        record["objective_options"] = json.loads(json.dumps(dict(self.objective_options), default=repr))
+        return record
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some fields changed (validated)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return RunConfig(**values)
+
+
+def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Keys whose values differ between a stored and a current record, with (stored, current)."""
+    keys = (set(stored) | set(current)) - RESUMABLE_KEYS - EXECUTION_KEYS
+    return {
+        key: (stored.get(key), current.get(key))
+        for key in sorted(keys)
+        if _normalise(stored.get(key)) != _normalise(current.get(key))
+    }
+
+
+def _normalise(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=repr))
+
+
+def _stem(text: str) -> str:
+    from pathlib import PurePath
+
+    return PurePath(text.split("=")[-1]).stem if ("/" in text or text.endswith(".cfg")) else text
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require(ok: bool, name: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise RunConfigError(f"{name} must be {expected}, got {value!r}", field=name)
+

@@ -1,0 +1,115 @@
+"""One evaluation, as it runs in a worker: build (or reuse) the objective, evaluate, catch failures.
+
+The outcome is plain picklable data: ``{"result": {...} | None, "error": str | None,
+"eval_seconds": float, "worker": str}``. An exception (``EvaluationError``, any error raised
+by the network, ``torch.OutOfMemoryError``) or a NaN/missing validation error makes a failed
+outcome carrying the message; ``KeyboardInterrupt`` and ``SystemExit`` are not caught.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hnas.grammar.tree import Tree
+
+__all__ = ["ObjectiveSpec", "resolve_objective", "evaluate_trial", "RESULT_FIELDS"]
+
+RESULT_FIELDS = ("val_error", "test_error", "params", "flops", "train_time", "epochs", "learning_curve", "extras")
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """A named objective as workers rebuild it: ``get_objective(name, data_path, **options)``."""
+
+    name: str
+    data_path: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def build(self) -> Any:
+        from hnas.objectives import get_objective
+
+        return get_objective(self.name, self.data_path, **dict(self.options))
+
+
+_BUILT: dict[ObjectiveSpec, Any] = {}  # per process: a worker loads a named objective's data once
+
+
+def resolve_objective(objective: Any) -> Any:
+    """The objective object for a spec (built once per process) or the object itself."""
+    if isinstance(objective, ObjectiveSpec):
+        built = _BUILT.get(objective)
+        if built is None:
+            built = _BUILT[objective] = objective.build()
+        return built
+    return objective
+
+
+def _result_record(result: Any) -> dict[str, Any]:
+    if isinstance(result, int | float) and not isinstance(result, bool):
+        return {"val_error": float(result)}
+    if isinstance(result, Mapping):
+        return {name: result.get(name) for name in RESULT_FIELDS}
+    if hasattr(result, "val_error"):
+        return {name: getattr(result, name, None) for name in RESULT_FIELDS}
+    raise TypeError(f"the objective returned {type(result).__name__}; expected a number or an EvaluationResult")
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def evaluate_trial(objective: Any, tree: Tree, seed: int, torch_threads: int | None = None) -> dict[str, Any]:
+    """Evaluate ``tree`` with ``seed`` on ``objective`` (an :class:`ObjectiveSpec`, an object with
+    ``evaluate(tree, seed)`` or a callable); never raises for a failing architecture."""
+    if torch_threads is not None:
+        import torch
+
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
+    start = time.perf_counter()
+    try:
+        evaluator = resolve_objective(objective)
+        evaluate = evaluator.evaluate if hasattr(evaluator, "evaluate") else evaluator
+        record = _result_record(evaluate(tree, seed))
+        error = None
+        val_error = record.get("val_error")
+        if val_error is None or not math.isfinite(float(val_error)):
+            error = f"the validation error is {val_error} (NaN or infinite loss)"
+    except Exception as exc:  # a failing architecture must not stop the search
+        record = None
+        error = f"{type(exc).__name__}: {exc}".strip()
+        _release_accelerator_memory()
+    return {
+        "result": _plain(record) if error is None else None,
+        "error": error,
+        "eval_seconds": time.perf_counter() - start,
+        "worker": _worker_name(),
+    }
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """Convert tensors / numpy scalars to Python numbers so the outcome pickles anywhere."""
+    plain: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "learning_curve":
+            plain[key] = [float(v) for v in value or ()]
+        elif key == "extras":
+            plain[key] = {str(k): float(v) for k, v in dict(value or {}).items()}
+        elif key in ("params", "epochs"):
+            plain[key] = None if value is None else int(value)
+        else:
+            plain[key] = None if value is None else float(value)
+    return plain
+
+
+def _release_accelerator_memory() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

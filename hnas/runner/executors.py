@@ -1,0 +1,241 @@
+"""Where evaluations run: in the driver process, in a local pool of worker processes, or on a Dask
+cluster. The driver alone writes the run store; executors only run :func:`evaluate_trial`.
+
+Every executor has ``capacity()`` (how many evaluations may run at once), ``submit(task)`` and
+``next_event()``, which blocks until an evaluation ends and returns ``(trial_id, outcome)``;
+``outcome`` is ``None`` when the evaluation was lost (its worker died), so the driver re-queues it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Protocol
+
+from hnas.grammar.tree import Tree
+from hnas.runner.errors import RunError
+from hnas.runner.evaluation import evaluate_trial
+
+__all__ = ["Task", "Executor", "InProcessExecutor", "LocalPoolExecutor", "DaskExecutor", "make_executor"]
+
+Event = tuple[int, dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One evaluation to run: the trial's id, tree and evaluation seed."""
+
+    trial_id: int
+    tree: Tree
+    seed: int
+
+
+class Executor(Protocol):
+    def capacity(self) -> int: ...
+
+    def submit(self, task: Task) -> str: ...
+
+    def next_event(self) -> Event: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessExecutor:
+    """Evaluations run one at a time in the driver process (the sequential search)."""
+
+    def __init__(self, objective: Any, torch_threads: int | None = None) -> None:
+        self._objective = objective
+        self._threads = torch_threads
+        self._task: Task | None = None
+
+    def capacity(self) -> int:
+        return 1
+
+    def submit(self, task: Task) -> str:
+        self._task = task
+        return "driver"
+
+    def next_event(self) -> Event:
+        task, self._task = self._task, None
+        if task is None:
+            raise RuntimeError("next_event() without a submitted task")
+        return task.trial_id, evaluate_trial(self._objective, task.tree, task.seed, self._threads)
+
+    def close(self) -> None:
+        self._task = None
+
+
+def _worker_main(connection: Connection, objective: Any, torch_threads: int) -> None:
+    """A pool worker: Ctrl-C is the driver's business; evaluate tasks until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(torch_threads)
+    while True:
+        try:
+            task = connection.recv()
+        except EOFError:
+            return
+        if task is None:
+            return
+        connection.send((task.trial_id, evaluate_trial(objective, task.tree, task.seed)))
+
+
+class _Worker:
+    def __init__(self, context: Any, objective: Any, torch_threads: int) -> None:
+        self.connection, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=_worker_main, args=(child, objective, torch_threads), daemon=True)
+        self.process.start()
+        child.close()
+        self.trial_id: int | None = None
+
+    def stop(self, *, kill: bool) -> None:
+        if self.process.is_alive():
+            if kill:
+                self.process.kill()
+            else:
+                try:
+                    self.connection.send(None)
+                except (BrokenPipeError, OSError):
+                    self.process.kill()
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.connection.close()
+
+
+class LocalPoolExecutor:
+    """``n_workers`` spawned processes (``torch_threads`` torch threads each, default 1), fed
+    asynchronously: a task goes to the first idle worker. A worker that dies mid-evaluation is
+    replaced and its evaluation reported lost."""
+
+    def __init__(self, objective: Any, n_workers: int, torch_threads: int | None = None) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._objective = objective
+        self._threads = torch_threads or 1
+        self._workers = [_Worker(self._context, objective, self._threads) for _ in range(n_workers)]
+
+    def capacity(self) -> int:
+        return len(self._workers)
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [worker.process.pid for worker in self._workers]
+
+    def submit(self, task: Task) -> str:
+        for worker in self._workers:
+            if worker.trial_id is None:
+                worker.trial_id = task.trial_id
+                worker.connection.send(task)
+                return f"local:{worker.process.pid}"
+        raise RuntimeError("submit() with every worker busy")
+
+    def next_event(self) -> Event:
+        busy = [worker for worker in self._workers if worker.trial_id is not None]
+        if not busy:
+            raise RuntimeError("next_event() without a submitted task")
+        waitables: dict[Any, _Worker] = {}
+        for worker in busy:
+            waitables[worker.connection] = worker
+            waitables[worker.process.sentinel] = worker
+        ready = wait(list(waitables))
+        for worker in sorted({id(w): w for w in (waitables[r] for r in ready)}.values(), key=lambda w: w.trial_id):
+            trial_id = worker.trial_id
+            if worker.connection.poll():
+                try:
+                    finished_id, outcome = worker.connection.recv()
+                except (EOFError, OSError):
+                    pass
+                else:
+                    worker.trial_id = None
+                    return finished_id, outcome
+            if not worker.process.is_alive():
+                self._replace(worker)
+                return trial_id, None
+        return self.next_event()  # a sentinel fired before the process state settled
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.stop(kill=True)
+        index = self._workers.index(worker)
+        self._workers[index] = _Worker(self._context, self._objective, self._threads)
+
+    def close(self) -> None:
+        kill = any(worker.trial_id is not None for worker in self._workers)
+        for worker in self._workers:
+            worker.stop(kill=kill)
+
+
+class DaskExecutor:
+    """Evaluations on an existing ``dask.distributed`` cluster (optional extra ``dist``).
+
+    Dask re-runs a task whose worker died on another worker; a task dask gives up on
+    (``KilledWorker``) is reported lost, so the driver re-queues it.
+    """
+
+    def __init__(self, objective: Any, address: str, torch_threads: int | None = None, timeout: float = 30.0) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise RunError(
+                "--dask_scheduler needs dask.distributed: pip install 'hnas[dist]'"
+            ) from None
+        try:
+            self._client = Client(address, timeout=timeout, set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            raise RunError(f"cannot reach the dask scheduler at {address}: {error}") from None
+        self._objective = objective
+        self._threads = torch_threads or 1
+        self._futures: dict[Any, int] = {}
+        self._submitted = 0
+
+    def capacity(self) -> int:
+        return max(1, sum(self._client.nthreads().values()))
+
+    def submit(self, task: Task) -> str:
+        self._submitted += 1
+        future = self._client.submit(
+            evaluate_trial,
+            self._objective,
+            task.tree,
+            task.seed,
+            self._threads,
+            key=f"hnas-trial-{task.trial_id}-{os.getpid()}-{self._submitted}",
+            pure=False,
+        )
+        self._futures[future] = task.trial_id
+        return "dask"
+
+    def next_event(self) -> Event:
+        from distributed import wait as dask_wait
+
+        if not self._futures:
+            raise RuntimeError("next_event() without a submitted task")
+        done, _ = dask_wait(list(self._futures), return_when="FIRST_COMPLETED")
+        future = min(done, key=lambda f: self._futures[f])
+        trial_id = self._futures.pop(future)
+        if future.status == "finished":
+            return trial_id, future.result()
+        error = future.exception()
+        if type(error).__name__ == "KilledWorker" or future.status == "cancelled":
+            return trial_id, None
+        return trial_id, {"result": None, "error": f"{type(error).__name__}: {error}", "eval_seconds": None}
+
+    def close(self) -> None:
+        if self._futures:
+            self._client.cancel(list(self._futures))
+        self._futures.clear()
+        self._client.close()
+
+
+def make_executor(objective: Any, n_workers: int, dask_scheduler: str | None, torch_threads: int | None) -> Executor:
+    """The executor for a run: Dask when a scheduler is given, a local pool for several workers,
+    else the driver process itself."""
+    if dask_scheduler is not None:
+        return DaskExecutor(objective, dask_scheduler, torch_threads)
+    if n_workers > 1:
+        return LocalPoolExecutor(objective, n_workers, torch_threads)
+    return InProcessExecutor(objective, torch_threads)

@@ -1,0 +1,310 @@
+"""The run store: one sqlite database per working directory (``trials.sqlite``).
+
+It holds the trials, the run configuration (JSON) and the pickled searcher state. The searcher
+state is written in the same transaction as the trial it changed (a new trial after ``ask``, a
+finished one after ``tell``), so a process killed at any moment leaves a consistent store: on
+restart the searcher continues from the last committed state and unfinished trials run again.
+Only the driver process writes; :func:`load_trials` reads a store without changing it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hnas.runner.errors import RunError
+
+__all__ = ["STORE_FILENAME", "TrialStatus", "Trial", "RunStore", "load_trials", "load_config"]
+
+STORE_FILENAME = "trials.sqlite"
+_SCHEMA_VERSION = 1
+
+
+class TrialStatus:
+    """The states of a trial: pending -> running -> done | failed (running -> pending on re-queue)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    FINISHED = (DONE, FAILED)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    architecture TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    seed INTEGER NOT NULL,
+    objective REAL,
+    val_error REAL,
+    test_error REAL,
+    params INTEGER,
+    flops REAL,
+    cost REAL,
+    train_time REAL,
+    epochs INTEGER,
+    eval_seconds REAL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    run_seconds REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    worker TEXT,
+    error TEXT,
+    learning_curve TEXT,
+    extras TEXT
+);
+CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
+"""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One row of the trials table.
+
+    ``objective`` is the loss told to the searcher (the validation error, or its log with
+    ``log``); ``cost`` the training time reported by the objective (else the evaluation's wall
+    time); ``run_seconds`` the run's active wall time when the trial finished; ``attempts`` how
+    many times an evaluation was started (more than one after a crash or a lost worker).
+    """
+
+    id: int
+    architecture: str
+    status: str
+    seed: int
+    objective: float | None = None
+    val_error: float | None = None
+    test_error: float | None = None
+    params: int | None = None
+    flops: float | None = None
+    cost: float | None = None
+    train_time: float | None = None
+    epochs: int | None = None
+    eval_seconds: float | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    run_seconds: float | None = None
+    attempts: int = 0
+    worker: str | None = None
+    error: str | None = None
+    learning_curve: list[float] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Trial:
+        values = dict(row)
+        values["learning_curve"] = json.loads(values["learning_curve"] or "[]")
+        values["extras"] = json.loads(values["extras"] or "{}")
+        return cls(**values)
+
+
+def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    else:
+        connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # durable across process kills in WAL mode
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
+def _store_path(run_dir: str | Path) -> Path:
+    path = Path(run_dir) / STORE_FILENAME
+    if not path.is_file():
+        raise RunError(f"no run store in {run_dir} (expected the file {path})")
+    return path
+
+
+def load_trials(run_dir: str | Path, *, status: str | tuple[str, ...] | None = None) -> list[Trial]:
+    """The trials of the run in ``run_dir`` in id order, read-only; optionally only some statuses."""
+    connection = _connect(_store_path(run_dir), read_only=True)
+    try:
+        return _select_trials(connection, status)
+    finally:
+        connection.close()
+
+
+def load_config(run_dir: str | Path) -> dict[str, Any]:
+    """The stored configuration record of the run in ``run_dir`` (see ``RunConfig.to_record``)."""
+    connection = _connect(_store_path(run_dir), read_only=True)
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    finally:
+        connection.close()
+    if row is None:
+        raise RunError(f"the run store in {run_dir} has no configuration yet")
+    return json.loads(row[0])
+
+
+def _select_trials(connection: sqlite3.Connection, status: str | tuple[str, ...] | None) -> list[Trial]:
+    if status is None:
+        rows = connection.execute("SELECT * FROM trials ORDER BY id").fetchall()
+    else:
+        statuses = (status,) if isinstance(status, str) else tuple(status)
+        marks = ",".join("?" * len(statuses))
+        rows = connection.execute(f"SELECT * FROM trials WHERE status IN ({marks}) ORDER BY id", statuses).fetchall()
+    return [Trial._from_row(row) for row in rows]
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class RunStore:
+    """Read-write access to the store of one run directory (the driver's; see the module doc)."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.run_dir / STORE_FILENAME
+        try:
+            self._db = _connect(self.path, read_only=False)
+            with self._transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (_SCHEMA_VERSION,)
+                )
+        except sqlite3.DatabaseError as error:
+            raise RunError(f"{self.path} is not a usable run store: {error}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ----------------------------------------------------------------------------- meta
+    def _meta(self, key: str) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def config(self) -> dict[str, Any] | None:
+        """The stored configuration record, or ``None`` for a new store."""
+        text = self._meta("config")
+        return None if text is None else json.loads(text)
+
+    def set_config(self, record: Mapping[str, Any]) -> None:
+        with self._transaction():
+            self._set_meta("config", json.dumps(dict(record), sort_keys=True))
+
+    def searcher_state(self) -> dict[str, Any] | None:
+        """The last committed searcher state, or ``None`` before the first trial."""
+        blob = self._meta("searcher_state")
+        return None if blob is None else pickle.loads(blob)
+
+    def run_seconds(self) -> float:
+        """The run's active wall time committed so far (summed over all sessions)."""
+        return float(self._meta("run_seconds") or 0.0)
+
+    # ----------------------------------------------------------------------------- trials
+    def trials(self, status: str | tuple[str, ...] | None = None) -> list[Trial]:
+        return _select_trials(self._db, status)
+
+    def count(self, status: str | tuple[str, ...] | None = None) -> int:
+        if status is None:
+            return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+        statuses = (status,) if isinstance(status, str) else tuple(status)
+        marks = ",".join("?" * len(statuses))
+        return self._db.execute(f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})", statuses).fetchone()[0]
+
+    def add_trial(
+        self, architecture: str, seed_of: Callable[[int], int], searcher_state: Mapping[str, Any]
+    ) -> tuple[int, int]:
+        """Insert a pending trial (its evaluation seed is ``seed_of(id)``) and the searcher state
+        after the ``ask`` that proposed it; returns the id and the seed."""
+        with self._transaction():
+            trial_id = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
+            seed = int(seed_of(trial_id))
+            self._db.execute(
+                "INSERT INTO trials (id, architecture, status, seed, created_at) VALUES (?, ?, 'pending', ?, ?)",
+                (trial_id, architecture, seed, time.time()),
+            )
+            self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
+        return trial_id, seed
+
+    def mark_running(self, trial_id: int, worker: str) -> None:
+        with self._transaction():
+            self._db.execute(
+                "UPDATE trials SET status = 'running', started_at = ?, attempts = attempts + 1, worker = ?"
+                " WHERE id = ?",
+                (time.time(), worker, trial_id),
+            )
+
+    def requeue(self, trial_ids: list[int] | None = None) -> int:
+        """Running trials (all, or those given) back to pending; returns how many."""
+        with self._transaction():
+            if trial_ids is None:
+                cursor = self._db.execute("UPDATE trials SET status = 'pending', worker = NULL WHERE status = 'running'")
+            else:
+                cursor = self._db.executemany(
+                    "UPDATE trials SET status = 'pending', worker = NULL WHERE id = ? AND status = 'running'",
+                    [(i,) for i in trial_ids],
+                )
+        return cursor.rowcount
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        outcome: Mapping[str, Any],
+        objective: float | None,
+        searcher_state: Mapping[str, Any],
+        run_seconds: float,
+    ) -> None:
+        """Record a finished evaluation (done when ``objective`` is set, else failed) with the
+        searcher state after its ``tell`` and the run's active time, in one transaction."""
+        result = outcome.get("result") or {}
+        eval_seconds = outcome.get("eval_seconds")
+        cost = result.get("train_time")
+        with self._transaction():
+            self._db.execute(
+                "UPDATE trials SET status = ?, objective = ?, val_error = ?, test_error = ?, params = ?,"
+                " flops = ?, cost = ?, train_time = ?, epochs = ?, eval_seconds = ?, finished_at = ?,"
+                " run_seconds = ?, error = ?, learning_curve = ?, extras = ? WHERE id = ?",
+                (
+                    TrialStatus.DONE if objective is not None else TrialStatus.FAILED,
+                    objective,
+                    _finite_or_none(result.get("val_error")),
+                    _finite_or_none(result.get("test_error")),
+                    None if result.get("params") is None else int(result["params"]),
+                    _finite_or_none(result.get("flops")),
+                    _finite_or_none(cost if cost is not None else eval_seconds),
+                    _finite_or_none(cost),
+                    None if result.get("epochs") is None else int(result["epochs"]),
+                    _finite_or_none(eval_seconds),
+                    time.time(),
+                    run_seconds,
+                    outcome.get("error"),
+                    json.dumps([float(v) for v in result.get("learning_curve") or ()]),
+                    json.dumps(dict(result.get("extras") or {}), default=float),
+                    trial_id,
+                ),
+            )
+            self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
+            self._set_meta("run_seconds", run_seconds)
