@@ -1,0 +1,179 @@
+"""Objectives: a derivation tree in, an :class:`EvaluationResult` out.
+
+- :class:`TrainingObjective` compiles the tree, trains it with a protocol and reports the
+  validation error (optionally with zero-cost proxy scores as ``extras``);
+- :class:`ProxyObjective` reports ``-score`` of one zero-cost proxy, without training;
+- :class:`DebugObjective` reports the relative distance of the parameter count to a target.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from hnas.grammar.tree import Tree
+from hnas.objectives.data import ImageData
+from hnas.objectives.errors import ObjectiveError
+from hnas.objectives.protocols import TrainingProtocol
+from hnas.objectives.proxies import check_proxy_names, score_proxies
+from hnas.objectives.result import EvaluationResult
+from hnas.objectives.training import (
+    initialize_parameters,
+    select_device,
+    torch_generator,
+    train_and_evaluate,
+)
+
+__all__ = ["Objective", "TrainingObjective", "ProxyObjective", "DebugObjective"]
+
+
+class Objective(ABC):
+    """Evaluates architectures: ``evaluate(tree, seed)``; lower ``val_error`` is better."""
+
+    name: str
+    num_classes: int
+    input_shape: tuple[int, int, int]
+
+    @abstractmethod
+    def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
+        """Evaluate ``tree``; raises :class:`EvaluationError` (or any error) when it fails."""
+
+    def build(self, tree: Tree) -> nn.Module:
+        """The network of ``tree`` for this objective's input channels and classes."""
+        from hnas.semantics import compile_network  # TEMP until hnas.semantics lands
+
+        return compile_network(tree, num_classes=self.num_classes, in_channels=self.input_shape[0])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, classes={self.num_classes}, input={self.input_shape})"
+
+
+def _count_parameters(model: nn.Module) -> int:
+    from hnas.semantics import count_parameters  # TEMP
+
+    return count_parameters(model)
+
+
+def _count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> float:
+    from hnas.semantics import count_flops  # TEMP
+
+    return float(count_flops(model, input_shape))
+
+
+def _proxy_batch(
+    model: nn.Module, data: ImageData, batch_size: int, seed: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Initialise ``model`` from ``seed`` (as training would) and draw a training batch for proxies."""
+    rng = np.random.default_rng(seed)
+    initialize_parameters(model, torch_generator(rng))
+    index = np.sort(rng.choice(len(data.train), size=min(batch_size, len(data.train)), replace=False))
+    batch = data.train.take(index)
+    model.to(device)
+    return data.normalize(batch.x.to(device)), batch.y.to(device)
+
+
+class TrainingObjective(Objective):
+    """Validation error after training with ``protocol`` on ``data``.
+
+    ``proxies`` names zero-cost proxies scored on the initial network (one batch of
+    ``proxy_batch_size`` training images) and recorded in ``extras``.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        data: ImageData,
+        protocol: TrainingProtocol,
+        *,
+        proxies: Iterable[str] | str = (),
+        proxy_batch_size: int = 64,
+        device: str | torch.device | None = None,
+    ) -> None:
+        self.name, self.data, self.protocol = name, data, protocol
+        self.num_classes, self.input_shape = data.num_classes, data.input_shape
+        self.proxies = check_proxy_names(proxies)
+        self.proxy_batch_size = proxy_batch_size
+        self.device = select_device(device)
+
+    def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
+        model = self.build(tree)
+        extras = {}
+        if self.proxies:
+            x, y = _proxy_batch(model, self.data, self.proxy_batch_size, seed, self.device)
+            extras = score_proxies(model, x, y, self.proxies)
+        outcome = train_and_evaluate(model, self.data, self.protocol, seed=seed, device=self.device)
+        return EvaluationResult(
+            val_error=outcome.val_error,
+            test_error=outcome.test_error,
+            params=_count_parameters(model),
+            flops=_count_flops(model, self.input_shape),
+            train_time=outcome.train_time,
+            epochs=outcome.epochs,
+            learning_curve=outcome.learning_curve,
+            extras=extras,
+        )
+
+
+class ProxyObjective(Objective):
+    """``-score`` of the zero-cost proxy ``proxy`` on one batch of ``data`` (no training).
+
+    ``proxies`` names further proxies recorded in ``extras`` (the objective's own score is
+    always there too); ``train_time`` is the time spent scoring.
+    """
+
+    def __init__(
+        self,
+        proxy: str,
+        data: ImageData,
+        *,
+        batch_size: int = 64,
+        proxies: Iterable[str] | str = (),
+        device: str | torch.device | None = None,
+    ) -> None:
+        (self.proxy,) = check_proxy_names([proxy])
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
+            raise ObjectiveError(f"batch_size must be an integer >= 2, got {batch_size!r}")
+        self.name, self.data, self.batch_size = proxy, data, batch_size
+        self.num_classes, self.input_shape = data.num_classes, data.input_shape
+        self.proxies = check_proxy_names([proxy, *check_proxy_names(proxies)])
+        self.device = select_device(device)
+
+    def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
+        model = self.build(tree)
+        start = time.perf_counter()
+        x, y = _proxy_batch(model, self.data, self.batch_size, seed, self.device)
+        scores = score_proxies(model, x, y, self.proxies)
+        elapsed = time.perf_counter() - start
+        return EvaluationResult(
+            val_error=-scores[self.proxy],
+            params=_count_parameters(model),
+            flops=_count_flops(model, self.input_shape),
+            train_time=elapsed,
+            extras=scores,
+        )
+
+
+class DebugObjective(Objective):
+    """|params - target| / target for the network compiled for ``num_classes`` and ``input_shape``:
+    no data, no training, for fast pipeline runs."""
+
+    def __init__(
+        self,
+        target_params: int = 100_000,
+        *,
+        num_classes: int = 10,
+        input_shape: tuple[int, int, int] = (3, 32, 32),
+    ) -> None:
+        if isinstance(target_params, bool) or not isinstance(target_params, int) or target_params < 1:
+            raise ObjectiveError(f"target_params must be a positive integer, got {target_params!r}")
+        self.name, self.target_params = "debug", target_params
+        self.num_classes, self.input_shape = num_classes, tuple(input_shape)
+
+    def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
+        n = _count_parameters(self.build(tree))
+        return EvaluationResult(val_error=abs(n - self.target_params) / self.target_params, params=n)

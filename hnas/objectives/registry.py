@@ -1,0 +1,127 @@
+"""Objectives by name: ``get_objective(name, data_path=None, **options)``."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hnas.objectives import embedded, loaders
+from hnas.objectives.data import ImageData
+from hnas.objectives.errors import ObjectiveError
+from hnas.objectives.objective import DebugObjective, Objective, ProxyObjective, TrainingObjective
+from hnas.objectives.protocols import EMBEDDED, NB201, NB201_IMAGENET16, NB360, TrainingProtocol
+from hnas.objectives.proxies import PROXIES
+
+__all__ = ["OBJECTIVES", "DEFAULT_OBJECTIVE", "get_objective", "load_task"]
+
+
+@dataclass(frozen=True)
+class _Task:
+    """A dataset and the protocol it is trained with; ``layout`` says what ``--data_path`` holds."""
+
+    load: Callable[[Path | None], ImageData]
+    protocol: TrainingProtocol
+    layout: str | None  # None: embedded, no data path
+
+
+_TASKS: dict[str, _Task] = {
+    "digits": _Task(lambda _: embedded.load_digits_task(), EMBEDDED, None),
+    "addnist_mini": _Task(lambda _: embedded.load_addnist_mini(), EMBEDDED, None),
+    "nb201_cifar10": _Task(loaders.load_cifar10, NB201, loaders.CIFAR10_LAYOUT),
+    "nb201_cifar100": _Task(loaders.load_cifar100, NB201, loaders.CIFAR100_LAYOUT),
+    "nb201_ImageNet16-120": _Task(loaders.load_imagenet16_120, NB201_IMAGENET16, loaders.IMAGENET16_LAYOUT),
+    "nb201_cifarTile": _Task(
+        lambda path: loaders.load_npy_task(path, "cifarTile", "cifarTile", 4), NB360,
+        loaders.NPY_LAYOUT.format(last=3, sub="cifarTile"),
+    ),
+    "nb201_addNIST": _Task(
+        lambda path: loaders.load_npy_task(path, "addNIST", "addNIST", 20), NB360,
+        loaders.NPY_LAYOUT.format(last=19, sub="addNIST"),
+    ),
+}
+
+DEFAULT_OBJECTIVE = "digits"
+"""Runs offline in seconds per architecture: the runner's objective when none is named."""
+
+OBJECTIVES: tuple[str, ...] = (*_TASKS, *PROXIES, "debug")
+"""Every objective name ``get_objective`` knows."""
+
+_PROTOCOL_FIELDS = {f.name: f.type for f in dataclasses.fields(TrainingProtocol)}
+_TRAINING_OPTIONS = {**_PROTOCOL_FIELDS, "train_subset": "int", "eval_subset": "int",
+                     "proxies": "str", "proxy_batch_size": "int", "device": "str"}
+_PROXY_OPTIONS = {"dataset": "str", "batch_size": "int", "proxies": "str", "device": "str"}
+_DEBUG_OPTIONS = {"target_params": "int", "num_classes": "int", "input_shape": "tuple"}
+
+
+def _canonical(name: str, names: tuple[str, ...]) -> str:
+    by_lower = {n.lower(): n for n in names}
+    if not isinstance(name, str) or name.lower() not in by_lower:
+        raise ObjectiveError(f"unknown objective {name!r}; known: {', '.join(names)}")
+    return by_lower[name.lower()]
+
+
+def _coerce(name: str, value: Any, kind: str) -> Any:
+    """Option values from a command line arrive as strings: convert numbers and booleans."""
+    if not isinstance(value, str) or kind in ("str", "tuple"):
+        return value
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except ValueError:
+        raise ObjectiveError(f"option {name} must be a{'n' if kind == 'int' else ''} {kind}, got {value!r}") from None
+    if kind == "bool" and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.lower() in ("true", "1", "yes")
+    return value
+
+
+def _checked_options(objective: str, options: dict[str, Any], known: dict[str, str]) -> dict[str, Any]:
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ObjectiveError(
+            f"objective {objective} has no option {', '.join(unknown)}; options: {', '.join(sorted(known))}"
+        )
+    return {key: _coerce(key, value, known[key]) for key, value in options.items() if value is not None}
+
+
+def load_task(name: str, data_path: str | Path | None = None) -> tuple[ImageData, TrainingProtocol]:
+    """The dataset and default protocol of a training objective (``digits``, ``nb201_cifar10``, ...)."""
+    name = _canonical(name, tuple(_TASKS))
+    task = _TASKS[name]
+    if task.layout is None:
+        return task.load(None), task.protocol
+    if data_path is None:
+        raise ObjectiveError(f"objective {name} needs a data path (--data_path) holding {task.layout}")
+    if not Path(data_path).is_dir():
+        raise ObjectiveError(f"data path {data_path} is not a folder; objective {name} expects it to hold {task.layout}")
+    return task.load(Path(data_path)), task.protocol
+
+
+def get_objective(name: str, data_path: str | Path | None = None, **options: Any) -> Objective:
+    """The objective ``name`` (one of :data:`OBJECTIVES`), its data loaded from ``data_path``.
+
+    Training objectives take the :class:`TrainingProtocol` fields as options (``epochs``,
+    ``batch_size``, ``learning_rate``, ...) plus ``train_subset`` / ``eval_subset`` (sizes of fixed
+    random subsets of the training / validation and test images), ``proxies`` (zero-cost proxies to
+    record in ``extras``), ``proxy_batch_size`` and ``device``. Proxy objectives take ``dataset``
+    (a training objective's name, default :data:`DEFAULT_OBJECTIVE`), ``batch_size``, ``proxies``
+    and ``device``; ``debug`` takes ``target_params``, ``num_classes`` and ``input_shape``.
+    Options set to None are ignored. Raises :class:`ObjectiveError` for an unknown name or option
+    and :class:`DataFileError` for a missing or malformed data file.
+    """
+    name = _canonical(name, OBJECTIVES)
+    if name == "debug":
+        return DebugObjective(**_checked_options(name, options, _DEBUG_OPTIONS))
+    if name in PROXIES:
+        options = _checked_options(name, options, _PROXY_OPTIONS)
+        data, _ = load_task(options.pop("dataset", DEFAULT_OBJECTIVE), data_path)
+        return ProxyObjective(name, data, **options)
+    options = _checked_options(name, options, _TRAINING_OPTIONS)
+    data, protocol = load_task(name, data_path)
+    data = data.subsets(options.pop("train_subset", None), options.pop("eval_subset", None))
+    protocol = protocol.replace(**{k: options.pop(k) for k in list(options) if k in _PROTOCOL_FIELDS})
+    return TrainingObjective(name, data, protocol, **options)
