@@ -1,0 +1,154 @@
+"""The search loop in the driver process: counts, results files, failures, Ctrl-C, resume, seeds."""
+
+import math
+from collections import Counter
+
+import pytest
+from runner_objectives import (
+    SPACE,
+    FailingObjective,
+    InterruptingObjective,
+    SyntheticObjective,
+    failure_kind,
+    read_log,
+)
+
+from hnas.grammar import load_space
+from hnas.runner import ConfigMismatchError, RunConfig, load_trials, run_search
+from hnas.runner.driver import LOG_FLOOR
+from hnas.runner.results import PLOT_EVALUATIONS, PLOT_TIME, RESULTS_CSV
+from hnas.searchers.synthetic import op_quality_loss
+
+
+def _config(objective, **changes):
+    values = dict(search_space=SPACE, objective=objective, searcher="random_search", seed=3, max_evaluations_total=8)
+    values.update(changes)
+    return RunConfig(**values)
+
+
+def test_a_run_evaluates_exactly_the_budget_and_writes_results(tmp_path):
+    log = tmp_path / "log.txt"
+    summary = run_search(_config(SyntheticObjective(log)), tmp_path / "run")
+    trials = load_trials(tmp_path / "run")
+    assert [t.status for t in trials] == ["done"] * 8 and summary.n_evaluations == 8 and summary.finished
+    space = load_space(SPACE)
+    for trial in trials:  # the stored values are the objective's, for the stored architecture
+        assert trial.val_error == pytest.approx(op_quality_loss(space.parse(trial.architecture)))
+        assert trial.objective == trial.val_error and trial.test_error == pytest.approx(trial.val_error + 0.01)
+    assert summary.best.objective == min(t.objective for t in trials)
+    assert len({t.seed for t in trials}) == 8 and len({t.architecture for t in trials}) == 8
+    assert Counter(kind for kind, *_ in read_log(log)) == {"start": 8, "end": 8}
+
+    lines = (tmp_path / "run" / RESULTS_CSV).read_text().splitlines()
+    assert lines[0].startswith("trial,status,objective,incumbent") and len(lines) == 9
+    incumbents = [float(line.split(",")[3]) for line in lines[1:]]
+    assert incumbents == sorted(incumbents, reverse=True) and incumbents[-1] == summary.best.objective
+    for plot in (PLOT_EVALUATIONS, PLOT_TIME):
+        assert (tmp_path / "run" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = str(summary)
+    assert summary.best.architecture in text and "8/8 evaluations" in text and RESULTS_CSV in text
+
+
+def test_rerunning_a_finished_run_prints_its_summary_without_evaluating(tmp_path):
+    log = tmp_path / "log.txt"
+    first = run_search(_config(SyntheticObjective(log)), tmp_path / "run")
+    again = run_search(_config(SyntheticObjective(log)), tmp_path / "run")
+    assert len(read_log(log)) == 16  # no new start/end lines
+    assert str(again) == str(first) and "run finished: 8/8 evaluations" in str(again)
+    assert again.best == first.best
+
+
+def test_raising_the_budget_continues_a_finished_run(tmp_path):
+    log = tmp_path / "log.txt"
+    run_search(_config(SyntheticObjective(log)), tmp_path / "run")
+    summary = run_search(_config(SyntheticObjective(log), max_evaluations_total=12), tmp_path / "run")
+    assert summary.n_evaluations == 12 and len(load_trials(tmp_path / "run")) == 12
+    assert Counter(kind for kind, *_ in read_log(log))["end"] == 12
+    straight = run_search(_config(SyntheticObjective(), max_evaluations_total=12), tmp_path / "straight")
+    assert [t.architecture for t in load_trials(tmp_path / "run")] == [
+        t.architecture for t in load_trials(straight.working_directory)
+    ]
+
+
+def test_a_changed_configuration_is_an_error_naming_the_keys(tmp_path):
+    run_search(_config(SyntheticObjective(), max_evaluations_total=2), tmp_path / "run")
+    with pytest.raises(ConfigMismatchError, match=r"seed: stored 3, given 4.*searcher: stored 'random_search'") as info:
+        run_search(_config(SyntheticObjective(), seed=4, searcher="regularized_evolution"), tmp_path / "run")
+    assert set(info.value.differences) == {"seed", "searcher"}
+    assert len(load_trials(tmp_path / "run")) == 2
+
+
+def test_failing_architectures_are_failed_trials_and_the_search_goes_on(tmp_path):
+    summary = run_search(_config(FailingObjective(), max_evaluations_total=25), tmp_path / "run")
+    space = load_space(SPACE)
+    trials = load_trials(tmp_path / "run")
+    assert len(trials) == 25 and summary.n_evaluations == 25
+    expected_messages = {
+        "raise": "ValueError: channel mismatch in this architecture",
+        "oom": "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        "nan": "the validation error is nan (NaN or infinite loss)",
+    }
+    kinds = Counter()
+    for trial in trials:
+        kind = failure_kind(space.parse(trial.architecture))
+        kinds[kind] += 1
+        if kind == "ok":
+            assert trial.status == "done" and trial.error is None and trial.objective is not None
+        else:
+            assert trial.status == "failed" and trial.error == expected_messages[kind] and trial.objective is None
+    assert all(kinds[k] > 0 for k in ("raise", "oom", "nan", "ok")), kinds
+    assert summary.n_failed == 25 - kinds["ok"]
+    assert summary.best.status == "done"
+
+
+def test_the_searcher_is_told_none_for_failed_trials(tmp_path):
+    from hnas.runner.store import RunStore
+
+    run_search(_config(FailingObjective(), max_evaluations_total=10), tmp_path / "run")
+    store = RunStore(tmp_path / "run")
+    history = dict(store.searcher_state()["history"])
+    store.close()
+    space = load_space(SPACE)
+    for trial in load_trials(tmp_path / "run"):
+        assert history[space.parse(trial.architecture)] == trial.objective  # None when failed
+
+
+def test_log_objective_is_the_log_of_the_validation_error(tmp_path):
+    run_search(_config(SyntheticObjective(), log=True), tmp_path / "run")
+    for trial in load_trials(tmp_path / "run"):
+        assert trial.objective == pytest.approx(math.log(max(trial.val_error, LOG_FLOOR)))
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
+    log = tmp_path / "log.txt"
+    summary = run_search(_config(InterruptingObjective(log, interrupt_at=4)), tmp_path / "run")
+    assert summary.interrupted and summary.n_evaluations == 3 and "rerun the same command" in str(summary)
+    assert [t.status for t in load_trials(tmp_path / "run")] == ["done"] * 3 + ["pending"]
+    interrupted_seed = read_log(log)[-1][2]
+
+    resumed = run_search(_config(SyntheticObjective(log)), tmp_path / "run")
+    trials = load_trials(tmp_path / "run")
+    assert resumed.finished and not resumed.interrupted and [t.status for t in trials] == ["done"] * 8
+    assert trials[3].seed == interrupted_seed and trials[3].attempts == 2  # re-queued with the same tree
+    straight = run_search(_config(SyntheticObjective()), tmp_path / "straight")
+    assert [t.architecture for t in trials] == [t.architecture for t in load_trials(straight.working_directory)]
+
+
+@pytest.mark.parametrize("searcher", ["random_search", "regularized_evolution", "bayesian_optimization"])
+def test_the_same_seed_gives_the_same_trials(tmp_path, searcher):
+    config = _config(SyntheticObjective(), searcher=searcher, n_init=3, pool_size=20, max_evaluations_total=6)
+    run_search(config, tmp_path / "a")
+    run_search(config, tmp_path / "b")
+    run_search(config.replace(seed=4), tmp_path / "c")
+    a, b, c = ([(t.architecture, t.seed) for t in load_trials(tmp_path / d)] for d in "abc")
+    assert a == b and a != c
+
+
+def quality(tree, seed):
+    return op_quality_loss(tree)
+
+
+def test_a_callable_objective_returning_a_number_works(tmp_path):
+    summary = run_search(_config(quality, max_evaluations_total=4), tmp_path / "run")
+    assert summary.n_done == 4
+    assert all(t.test_error is None and t.val_error is not None for t in load_trials(tmp_path / "run"))

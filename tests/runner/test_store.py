@@ -1,0 +1,130 @@
+"""The sqlite run store: transactions, re-queueing, read-only loading, configuration checks."""
+
+import math
+import pickle
+
+import pytest
+
+from hnas.runner import RunConfig, RunConfigError, RunError, Trial, TrialStatus, load_config, load_trials
+from hnas.runner.config import config_differences
+from hnas.runner.store import STORE_FILENAME, RunStore
+
+
+def _outcome(val_error):
+    return {
+        "result": {"val_error": val_error, "test_error": 0.5, "params": 123, "flops": None, "train_time": 2.5,
+                   "epochs": 3, "learning_curve": [0.9, val_error], "extras": {"synflow": 1.5}},
+        "error": None,
+        "eval_seconds": 3.0,
+    }  # fmt: skip
+
+
+def test_trial_lifecycle_and_searcher_state_are_committed_together(tmp_path):
+    store = RunStore(tmp_path)
+    trial_id, seed = store.add_trial("(CELL Cell a)", lambda i: 1000 + i, {"step": 1})
+    assert (trial_id, seed) == (1, 1001)
+    assert store.searcher_state() == {"step": 1}
+    store.mark_running(trial_id, "local:42")
+    assert [t.status for t in store.trials()] == ["running"]
+    store.finish_trial(trial_id, _outcome(0.25), 0.25, {"step": 2}, run_seconds=7.0)
+    store.close()
+
+    (trial,) = load_trials(tmp_path)
+    assert isinstance(trial, Trial)
+    assert (trial.status, trial.objective, trial.val_error, trial.test_error) == ("done", 0.25, 0.25, 0.5)
+    assert (trial.params, trial.epochs, trial.cost, trial.eval_seconds, trial.run_seconds) == (123, 3, 2.5, 3.0, 7.0)
+    assert trial.flops is None and trial.attempts == 1 and trial.worker == "local:42"
+    assert trial.learning_curve == [0.9, 0.25] and trial.extras == {"synflow": 1.5}
+    reopened = RunStore(tmp_path)
+    assert reopened.searcher_state() == {"step": 2} and reopened.run_seconds() == 7.0
+
+
+def test_failed_trial_keeps_its_message_and_cost_falls_back_to_wall_time(tmp_path):
+    store = RunStore(tmp_path)
+    trial_id, _ = store.add_trial("x", lambda i: i, {})
+    store.mark_running(trial_id, "driver")
+    store.finish_trial(trial_id, {"result": None, "error": "ValueError: boom", "eval_seconds": 1.5}, None, {}, 2.0)
+    (trial,) = store.trials()
+    assert (trial.status, trial.error, trial.objective, trial.cost) == ("failed", "ValueError: boom", None, 1.5)
+    assert store.count(TrialStatus.FINISHED) == 1 and store.count(TrialStatus.DONE) == 0
+
+
+def test_requeue_returns_running_trials_to_pending(tmp_path):
+    store = RunStore(tmp_path)
+    ids = [store.add_trial(f"t{i}", lambda i: i, {})[0] for i in range(3)]
+    for trial_id in ids:
+        store.mark_running(trial_id, "w")
+    assert store.requeue([ids[1]]) == 1
+    assert [t.status for t in store.trials()] == ["running", "pending", "running"]
+    assert store.requeue() == 2
+    assert store.count(TrialStatus.PENDING) == 3
+    assert all(t.attempts == 1 for t in store.trials())
+
+
+def test_load_trials_is_read_only_and_filters_by_status(tmp_path):
+    store = RunStore(tmp_path)
+    first, _ = store.add_trial("a", lambda i: i, {})
+    store.add_trial("b", lambda i: i, {})
+    store.mark_running(first, "w")
+    store.finish_trial(first, _outcome(0.1), 0.1, {}, 1.0)
+    store.close()
+    assert [t.architecture for t in load_trials(tmp_path, status="done")] == ["a"]
+    assert [t.architecture for t in load_trials(tmp_path, status=("pending", "running"))] == ["b"]
+    # nothing was written by the reads: the file is unchanged
+    before = (tmp_path / STORE_FILENAME).read_bytes()
+    load_trials(tmp_path)
+    assert (tmp_path / STORE_FILENAME).read_bytes() == before
+
+
+def test_loading_a_directory_without_a_store_names_the_file(tmp_path):
+    with pytest.raises(RunError, match=r"no run store in .*trials\.sqlite"):
+        load_trials(tmp_path)
+
+
+def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path):
+    (tmp_path / STORE_FILENAME).write_text("not a database")
+    with pytest.raises(RunError, match="not a usable run store"):
+        RunStore(tmp_path)
+
+
+def test_a_transaction_interrupted_midway_leaves_nothing_behind(tmp_path):
+    store = RunStore(tmp_path)
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # the state is pickled after the INSERT
+        store.add_trial("a", lambda i: i, {"unpicklable": lambda: 0})
+    assert store.count() == 0 and store.searcher_state() is None
+
+
+def test_config_values_are_checked_and_errors_name_the_field():
+    with pytest.raises(RunConfigError, match="pool_size must be an integer >= 1, got 0") as info:
+        RunConfig(pool_size=0)
+    assert info.value.field == "pool_size"
+    with pytest.raises(RunConfigError, match="p_self_crossover"):
+        RunConfig(p_self_crossover=1.5)
+    with pytest.raises(RunConfigError, match="pool_strategy must be one of evolution, random, mutation"):
+        RunConfig(pool_strategy="greedy")
+    with pytest.raises(RunConfigError, match="dask_scheduler"):
+        RunConfig(dask_scheduler="localhost")
+    with pytest.raises(RunConfigError, match="objective"):
+        RunConfig(objective=3)
+    with pytest.raises(RunConfigError, match="epochs"):
+        RunConfig(epochs=0)
+
+
+def test_config_record_and_differences_ignore_budget_and_execution_keys():
+    base = RunConfig(objective="digits", seed=1, epochs=2)
+    record = base.to_record()
+    assert record["objective"] == "digits" and "n_workers" not in record
+    assert base.objective_kwargs() == {"epochs": 2}
+    assert config_differences(record, base.replace(max_evaluations_total=500, n_workers=4).to_record()) == {}
+    assert config_differences(record, base.replace(seed=2, pool_size=50).to_record()) == {
+        "pool_size": (200, 50),
+        "seed": (1, 2),
+    }
+
+
+def test_load_config_returns_the_stored_record(tmp_path):
+    store = RunStore(tmp_path)
+    store.set_config(RunConfig(objective="digits", seed=5).to_record())
+    store.close()
+    record = load_config(tmp_path)
+    assert record["seed"] == 5 and record["objective"] == "digits" and math.isclose(record["p_self_crossover"], 0.5)

@@ -1,0 +1,77 @@
+"""Parallel evaluation: the local pool of worker processes and a real Dask LocalCluster on loopback,
+including workers that die mid-evaluation."""
+
+from collections import Counter
+
+from runner_objectives import SPACE, DieOnceObjective, SyntheticObjective, read_log
+
+from hnas.runner import RunConfig, load_trials, run_search
+from hnas.runner.executors import LocalPoolExecutor
+
+
+def _config(objective, **changes):
+    values = dict(search_space=SPACE, objective=objective, searcher="regularized_evolution", seed=5,
+                  max_evaluations_total=6)  # fmt: skip
+    values.update(changes)
+    return RunConfig(**values)
+
+
+def _check_exact_run(directory, n):
+    trials = load_trials(directory)
+    assert [t.status for t in trials] == ["done"] * n
+    assert len({t.architecture for t in trials}) == n  # pending trees were never proposed twice
+    return trials
+
+
+def test_local_pool_evaluates_asynchronously_on_all_workers(tmp_path):
+    log = tmp_path / "log.txt"
+    summary = run_search(_config(SyntheticObjective(log, delay=0.4), n_workers=2), tmp_path / "run")
+    trials = _check_exact_run(tmp_path / "run", 6)
+    assert summary.n_done == 6
+    assert len({t.worker for t in trials}) == 2
+    rows = read_log(log)
+    assert len({pid for _, pid, _, _ in rows}) == 2
+    # two evaluations were in flight at once: a second one started before the first ended
+    assert [kind for kind, *_ in rows[:2]] == ["start", "start"]
+
+
+def test_local_pool_worker_killed_mid_evaluation_is_requeued(tmp_path):
+    log, marker = tmp_path / "log.txt", tmp_path / "died"
+    summary = run_search(_config(DieOnceObjective(log, marker, delay=0.3), n_workers=2), tmp_path / "run")
+    trials = _check_exact_run(tmp_path / "run", 6)
+    assert summary.n_evaluations == 6
+    killed_seed = int(marker.read_text())
+    (killed,) = [t for t in trials if t.seed == killed_seed]
+    assert killed.attempts == 2 and killed.objective is not None
+    starts = Counter(seed for kind, _, seed, _ in read_log(log) if kind == "start")
+    assert starts[killed_seed] == 2 and sum(starts.values()) == 7
+
+
+def test_one_pooled_worker_gives_the_sequential_results(tmp_path):
+    config = _config(SyntheticObjective(), searcher="bayesian_optimization", n_init=3, pool_size=20)
+    run_search(config, tmp_path / "sequential")
+    run_search(config, tmp_path / "pooled", executor=LocalPoolExecutor(config.objective, n_workers=1))
+    sequential, pooled = (
+        [(t.architecture, t.seed, t.objective) for t in load_trials(tmp_path / d)] for d in ("sequential", "pooled")
+    )
+    assert sequential == pooled
+    assert {t.worker for t in load_trials(tmp_path / "pooled")} != {"driver"}
+
+
+def test_dask_cluster_worker_killed_mid_evaluation_is_rerun(tmp_path):
+    from distributed import LocalCluster  # the optional extra 'dist', part of the dev install
+
+    log, marker = tmp_path / "log.txt", tmp_path / "died"
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        config = _config(DieOnceObjective(log, marker, delay=0.3), dask_scheduler=cluster.scheduler_address)
+        summary = run_search(config, tmp_path / "run")
+    trials = _check_exact_run(tmp_path / "run", 6)
+    assert summary.n_done == 6
+    killed_seed = int(marker.read_text())
+    rows = read_log(log)
+    killed_pid = next(pid for kind, pid, seed, _ in rows if kind == "start" and seed == killed_seed)
+    assert [kind for kind, pid, seed, _ in rows if seed == killed_seed] == ["start", "start", "end"]
+    assert not any(pid == killed_pid for kind, pid, _, _ in rows if kind == "end")
+    assert any(t.seed == killed_seed for t in trials)
