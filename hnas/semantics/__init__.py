@@ -1,0 +1,71 @@
+"""Semantics of derivation trees: torch primitives, the compiler to networks, hierarchical graphs.
+
+Names are imported lazily, so ``import hnas.semantics`` alone does not import torch (the graph
+functions do not need it).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    "SemanticsError",
+    "Primitive",
+    "register_primitive",
+    "register_topology",
+    "get_primitive",
+    "primitives",
+    "compile_network",
+    "Network",
+    "Dag",
+    "count_parameters",
+    "count_flops",
+    "params_by_terminal",
+    "hierarchical_graphs",
+    "hierarchical_graph_arrays",
+    "GraphArrays",
+    "save_architecture",
+    "load_architecture",
+]
+
+_WHERE = {
+    "SemanticsError": "hnas.semantics.errors",
+    "Primitive": "hnas.semantics.registry",
+    "register_primitive": "hnas.semantics.registry",
+    "register_topology": "hnas.semantics.registry",
+    "get_primitive": "hnas.semantics.registry",
+    "primitives": "hnas.semantics.registry",
+    "compile_network": "hnas.semantics.compiler",
+    "Network": "hnas.semantics.compiler",
+    "Dag": "hnas.semantics.compiler",
+    "count_parameters": "hnas.semantics.counting",
+    "count_flops": "hnas.semantics.counting",
+    "params_by_terminal": "hnas.semantics.counting",
+    "hierarchical_graphs": "hnas.semantics.graphs",
+    "hierarchical_graph_arrays": "hnas.semantics.graphs",
+    "GraphArrays": "hnas.semantics.graphs",
+    "save_architecture": "hnas.semantics.persistence",
+    "load_architecture": "hnas.semantics.persistence",
+}
+
+if TYPE_CHECKING:
+    from hnas.semantics.compiler import Dag, Network, compile_network
+    from hnas.semantics.counting import count_flops, count_parameters, params_by_terminal
+    from hnas.semantics.errors import SemanticsError
+    from hnas.semantics.graphs import GraphArrays, hierarchical_graph_arrays, hierarchical_graphs
+    from hnas.semantics.persistence import load_architecture, save_architecture
+    from hnas.semantics.registry import Primitive, get_primitive, primitives, register_primitive, register_topology
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hnas.semantics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
