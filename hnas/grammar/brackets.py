@@ -1,0 +1,231 @@
+"""Bracket strings: canonical printing and validating parsing (tokenizer + recursive descent).
+
+Canonical form: the derivation tree as ``(SYMBOL op child ...)``. With shared building blocks,
+the main tree prints each block occurrence as the block's terminal name and is followed by each
+used block's derivation (declaration order); the main tree is omitted when the main grammar has a
+single derivation, e.g. ``(CELL Cell (OPS id) ...)`` for ``nb201_fixed_1_none``. Parsing accepts
+that form and the fully expanded one (``str(tree)``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from hnas.grammar import terminals
+from hnas.grammar.cfg import Grammar, Production
+from hnas.grammar.errors import GrammarError
+from hnas.grammar.tree import Tree
+from hnas.grammar.treeops import shared_blocks
+
+__all__ = ["BracketCodec"]
+
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
+
+
+def _show(options: set[str] | list[str]) -> str:
+    return ", ".join(sorted(options)) or "nothing"
+
+
+class BracketCodec:
+    """Prints and parses the trees of one grammar."""
+
+    def __init__(self, grammar: Grammar, main_template: Tree | None) -> None:
+        """``main_template``: the main grammar's only derivation (blocks as placeholders), if it has one."""
+        self.grammar = grammar
+        self.names = grammar.shared_nonterminals  # block nonterminal -> terminal name
+        self.main_template = main_template
+        self.by_op: dict[str, dict[str, list[Production]]] = {}
+        for nt, alts in grammar.rules.items():
+            for prod in alts:
+                self.by_op.setdefault(nt, {}).setdefault(prod.op, []).append(prod)
+
+    # printing ----------------------------------------------------------------------------------
+    def format(self, tree: Tree) -> str:
+        if not self.names:
+            return str(tree)
+        blocks = shared_blocks(tree, self.names)
+        parts = [] if self.main_template is not None else [self._format(tree, root=True)]
+        parts += [self._format(blocks[nt], root=True) for nt in self.names if nt in blocks]
+        return " ".join(parts)
+
+    def _format(self, node: Tree, root: bool = False) -> str:
+        if node.symbol is None:
+            return node.op
+        if not root and node.symbol in self.names:
+            return self.names[node.symbol]
+        inner = "".join(" " + self._format(c) for c in node.children)
+        return f"({node.symbol} {node.op}{inner})"
+
+    # parsing -----------------------------------------------------------------------------------
+    def parse(self, text: str) -> Tree:
+        if not isinstance(text, str):
+            raise GrammarError(f"a tree string must be str, not {type(text).__name__}")
+        tokens = [(m.group(), m.start() + 1) for m in _TOKEN.finditer(text)]
+        if not tokens:
+            raise GrammarError("empty tree string", position=1)
+        state = _Cursor(tokens, len(text) + 1)
+        items: list[tuple[Tree, int]] = []
+        positions: dict[int, int] = {}
+        try:
+            while not state.done():
+                pos = state.pos()
+                if state.peek() != "(":
+                    raise state.error(f"expected '(' to start a tree, got {state.peek()!r}")
+                items.append((self._node(state, None, positions), pos))
+        except RecursionError:
+            raise GrammarError("tree string nested too deeply", position=1) from None
+        return self._assemble(items, positions)
+
+    def _node(self, state: _Cursor, allowed: set[str] | None, positions: dict[int, int]) -> Tree:
+        open_pos = state.pos()
+        state.take()  # "("
+        symbol, sym_pos = state.peek(), state.pos()
+        if symbol in ("(", ")", None):
+            raise state.error(f"expected a nonterminal after '(', got {symbol!r}" if symbol else "unexpected end")
+        if symbol not in self.grammar.rules:
+            raise state.error(f"unknown nonterminal {symbol!r}")
+        if allowed is not None and symbol not in allowed:
+            raise state.error(f"{symbol} is not allowed here (expected {_show(allowed)})")
+        state.take()
+        op = state.peek()
+        if op in ("(", ")", None):
+            raise state.error(f"expected an operator of {symbol} after '({symbol}'")
+        candidates = self.by_op[symbol].get(op)
+        if not candidates:
+            raise state.error(f"{symbol} has no production with operator {op!r} "
+                              f"(expected one of {_show(self.by_op[symbol])})")
+        state.take()
+        children: list[Tree] = []
+        while state.peek() != ")":
+            i = len(children)
+            token = state.peek()
+            if token is None:
+                raise state.error(f"unclosed '(' of {symbol} opened at position {open_pos}")
+            live = [p for p in candidates if len(p.children) > i]
+            if token == "(":
+                child_allowed = {p.children[i].name for p in live if not p.children[i].terminal}
+                if not child_allowed:
+                    raise state.error(f"{symbol} {op} takes no nonterminal child {i + 1} (got {state.peek(1)!r})",
+                                      offset=1)
+                child = self._node(state, child_allowed, positions)
+                candidates = [p for p in live if p.children[i].name == child.symbol and not p.children[i].terminal]
+            else:
+                child = self._leaf(state, symbol, op, live, i, positions)
+                candidates = [p for p in live if self._matches_leaf(p.children[i], token)]
+            children.append(child)
+        candidates = [p for p in candidates if len(p.children) == len(children)]
+        if not candidates:
+            raise state.error(f"{symbol} {op} needs more children (got {len(children)})")
+        state.take()  # ")"
+        tree = Tree(symbol, op, tuple(children))
+        topology = terminals.lookup_topology(op)
+        if topology is not None:
+            mask = sum(1 << i for i, c in enumerate(children) if c.op == terminals.ZERO)
+            if mask not in topology.allowed_zero_masks:
+                raise GrammarError(f"'zero' children disconnect the input of {op} from its output", position=sym_pos)
+        if symbol in self.names:
+            positions[id(tree)] = open_pos
+        return tree
+
+    def _matches_leaf(self, child, token: str) -> bool:
+        if child.terminal:
+            return child.name == token
+        return self.names.get(child.name) == token
+
+    def _leaf(self, state: _Cursor, symbol: str, op: str, live: list[Production], i: int,
+              positions: dict[int, int]) -> Tree:
+        token = state.peek()
+        expected = {p.children[i].name for p in live if p.children[i].terminal}
+        expected |= {self.names[p.children[i].name] for p in live if p.children[i].name in self.names}
+        if token not in expected:
+            what = f"expected {_show(expected)}" if expected else f"{symbol} {op} takes no more children"
+            raise state.error(f"unexpected {token!r} in {symbol} {op}: {what}")
+        pos = state.pos()
+        state.take()
+        block = next((nt for nt, name in self.names.items() if name == token), None)
+        if block is None:
+            return Tree(None, token)
+        placeholder = Tree(block, token)  # resolved in _assemble
+        positions[id(placeholder)] = pos
+        return placeholder
+
+    def _assemble(self, items: list[tuple[Tree, int]], positions: dict[int, int]) -> Tree:
+        start = self.grammar.start
+        main: Tree | None = None
+        blocks: dict[str, Tree] = {}
+        for index, (item, pos) in enumerate(items):
+            if index == 0 and item.symbol == start:
+                main = item
+            elif item.symbol in self.names and item.symbol != start:
+                if item.symbol in blocks:
+                    raise GrammarError(f"shared block {item.symbol} given twice", position=pos)
+                blocks[item.symbol] = item
+            else:
+                expected = [start] if index == 0 else []
+                raise GrammarError(f"expected a tree of {_show(expected + list(self.names))}, got {item.symbol}",
+                                   position=pos)
+        if main is None:
+            if self.main_template is None:
+                raise GrammarError(f"expected a tree of {start} first", position=items[0][1])
+            main = self.main_template
+        resolved: dict[str, Tree] = {}
+        used: set[str] = set()
+
+        def resolve(node: Tree) -> Tree:
+            symbol = node.symbol
+            if symbol in self.names:
+                used.add(symbol)
+                if not node.children and node.op == self.names[symbol]:  # placeholder
+                    if symbol not in blocks:
+                        raise GrammarError(f"no derivation given for the shared block {node.op} ({symbol})",
+                                           position=positions.get(id(node)))
+                    node = blocks[symbol]
+                full = rebuild(node)
+                first = resolved.setdefault(symbol, full)
+                if first != full:
+                    raise GrammarError(f"the occurrences of the shared block {symbol} differ",
+                                       position=positions.get(id(node)))
+                return first
+            return rebuild(node)
+
+        def rebuild(node: Tree) -> Tree:
+            if not node.children:
+                return node
+            children = tuple(resolve(c) for c in node.children)
+            return Tree(node.symbol, node.op, children)
+
+        tree = resolve(main)
+        unused = set(blocks) - used
+        if unused:
+            symbol = sorted(unused)[0]
+            raise GrammarError(f"shared block {symbol} given but not used", position=positions.get(id(blocks[symbol])))
+        return tree
+
+
+class _Cursor:
+    """Token cursor over (token, 1-based position) pairs."""
+
+    def __init__(self, tokens: list[tuple[str, int]], end: int) -> None:
+        self.tokens = tokens
+        self.i = 0
+        self.end = end
+
+    def done(self) -> bool:
+        return self.i >= len(self.tokens)
+
+    def peek(self, ahead: int = 0) -> str | None:
+        j = self.i + ahead
+        return self.tokens[j][0] if j < len(self.tokens) else None
+
+    def pos(self, ahead: int = 0) -> int:
+        j = self.i + ahead
+        return self.tokens[j][1] if j < len(self.tokens) else self.end
+
+    def take(self) -> None:
+        self.i += 1
+
+    def error(self, message: str, offset: int = 0) -> GrammarError:
+        token = self.peek(offset)
+        near = f" (at {token!r})" if token not in (None, "(", ")") and token not in message else ""
+        return GrammarError(message + near, position=self.pos(offset))
+

@@ -1,0 +1,199 @@
+"""Fast constrained sampling of derivations, by production weight (a probabilistic CFG).
+
+Everything that does not depend on the random draws is precomputed per grammar: for each
+nonterminal the feasible non-zero productions with cumulative weights; for each topology
+production the allowed zero-masks with cumulative probabilities (lookahead: a mask has the
+probability that independent draws of the children give exactly its zero pattern, restricted to
+masks that keep input and output connected, so no draw is ever rejected) and, per mask, what each
+child becomes; constant subtrees are built once; small non-recursive sub-languages (e.g. ``OPS``)
+are enumerated once with their probabilities, so drawing one costs one bisection.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from hnas.grammar import terminals
+from hnas.grammar.analysis import Analysis
+from hnas.grammar.errors import GrammarError
+from hnas.grammar.tree import Tree
+
+__all__ = ["Deriver", "uniform_stream"]
+
+ENUMERATE_LIMIT = 256
+"""Non-recursive nonterminals with at most this many derivations are enumerated once."""
+
+
+class _Shared:
+    """Marks a child that is a shared building block (one derivation reused at every occurrence)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def uniform_stream(rng: np.random.Generator, block: int = 256) -> Callable[[], float]:
+    """A function returning uniform floats in [0, 1) drawn from ``rng`` in blocks."""
+
+    def blocks() -> Iterator[float]:
+        while True:
+            yield from rng.random(block).tolist()
+
+    return blocks().__next__
+
+
+def _cumulative(weights: list[float]) -> tuple[list[float], float]:
+    cum = list(itertools.accumulate(weights))
+    return cum, cum[-1]
+
+
+class Deriver:
+    """Draws derivations of nonterminals under the constraint, from an explicit random stream."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.analysis = analysis
+        grammar = analysis.grammar
+        self.zero_tree = {nt: Tree(nt, terminals.ZERO) for nt in grammar.rules if analysis.can_zero[nt]}
+        zero_weight = {nt: sum(p.weight for p in alts if p.op == terminals.ZERO) for nt, alts in grammar.rules.items()}
+        nonzero = {nt: [p for p in analysis.feasible(nt) if p.op != terminals.ZERO] for nt in grammar.rules}
+        self.p_zero = {
+            nt: zero_weight[nt] / (zero_weight[nt] + sum(p.weight for p in nonzero[nt])) for nt in grammar.rules
+        }
+        self._leaves: dict[str, Tree] = {}
+        # nonterminal -> (cumulative weights, total, items); an item is a constant Tree or
+        # (op, mask cumulative probabilities, total, per-mask child actions)
+        self.table: dict[str, tuple[list[float], float, list]] = {}
+        for nt in grammar.rules:
+            items = [self._compile(nt, p) for p in nonzero[nt]]
+            if items:
+                self.table[nt] = (*_cumulative([float(p.weight) for p in nonzero[nt]]), items)
+        self._enumerate_small()
+
+    def _leaf(self, name: str) -> Tree:
+        return self._leaves.setdefault(name, Tree(None, name))
+
+    def _compile(self, nt: str, prod) -> object:
+        if not prod.children:
+            return Tree(nt, prod.op)
+        probs: list[float] = []
+        actions: list[tuple] = []
+        for mask in self.analysis.masks[id(prod)]:
+            prob = 1.0
+            acts = []
+            for i, child in enumerate(prod.children):
+                zero = bool(mask >> i & 1)
+                if child.terminal:
+                    acts.append(self._leaf(child.name))  # feasible masks match the leaf's zero-ness
+                elif child.name in self.analysis.shared:
+                    acts.append(_Shared(child.name))
+                elif zero:
+                    prob *= self.p_zero[child.name]
+                    acts.append(self.zero_tree[child.name])
+                else:
+                    prob *= 1.0 - self.p_zero[child.name]
+                    acts.append(child.name)
+            probs.append(prob)
+            actions.append(tuple(acts))
+        return (prod.op, *_cumulative(probs), actions)
+
+    def _enumerate_small(self) -> None:
+        """Replace the table of small, shared-free, non-recursive nonterminals by all their derivations."""
+        polys = self.analysis.polys(True)
+        done: dict[str, list[tuple[Tree, float]]] = {}
+
+        def small(nt: str) -> bool:
+            if nt not in polys or nt not in self.table:
+                return False
+            zero, nonzero = polys[nt]
+            return set(nonzero) == {frozenset()} and nonzero[frozenset()] <= ENUMERATE_LIMIT
+
+        def derivations(nt: str) -> list[tuple[Tree, float]]:
+            if nt in done:
+                return done[nt]
+            cum, total, items = self.table[nt]
+            out: list[tuple[Tree, float]] = []
+            previous = 0.0
+            for c, item in zip(cum, items):
+                p_item = (c - previous) / total
+                previous = c
+                if isinstance(item, Tree):
+                    out.append((item, p_item))
+                    continue
+                op, mcum, mtotal, actions = item
+                mprev = 0.0
+                for mc, acts in zip(mcum, actions):
+                    p_mask = (mc - mprev) / mtotal
+                    mprev = mc
+                    options = [derivations(a) if isinstance(a, str) else [(a, 1.0)] for a in acts]
+                    for combo in itertools.product(*options):
+                        prob = p_item * p_mask
+                        for _, p in combo:
+                            prob *= p
+                        out.append((Tree(nt, op, tuple(t for t, _ in combo)), prob))
+            done[nt] = out
+            return out
+
+        for nt in list(self.table):
+            if small(nt) and all(small(c) or c not in self.table for c in self._descendants(nt)):
+                trees = derivations(nt)
+                self.table[nt] = (*_cumulative([p for _, p in trees]), [t for t, _ in trees])
+
+    def _descendants(self, nt: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [nt]
+        while stack:
+            for prod in self.analysis.grammar.rules[stack.pop()]:
+                for c in self.analysis.nonterminal_children(prod):
+                    if c not in seen:
+                        seen.add(c)
+                        stack.append(c)
+        return seen
+
+    def can_be(self, nt: str, zero: bool) -> bool:
+        return nt in self.zero_tree if zero else nt in self.table
+
+    def derive(self, nt: str, zero: bool, uniform: Callable[[], float], shared: dict[str, Tree]) -> Tree:
+        """A derivation of ``nt`` (``zero``: the zero primitive). Shared blocks come from ``shared``;
+        a block not in it is drawn and added."""
+        if zero:
+            return self.zero_tree[nt]
+        table = self.table
+
+        def draw(symbol: str) -> Tree:
+            cum, total, items = table[symbol]
+            item = items[0] if len(items) == 1 else items[bisect(cum, uniform() * total)]
+            if item.__class__ is Tree:
+                return item
+            op, mcum, mtotal, actions = item
+            acts = actions[0] if len(actions) == 1 else actions[bisect(mcum, uniform() * mtotal)]
+            children = []
+            for a in acts:
+                cls = a.__class__
+                if cls is Tree:
+                    children.append(a)
+                elif cls is str:
+                    children.append(draw(a))
+                else:
+                    block = shared.get(a.name)
+                    if block is None:
+                        block = shared[a.name] = draw(a.name)
+                    children.append(block)
+            return Tree(symbol, op, tuple(children))
+
+        try:
+            return draw(nt)
+        except RecursionError:
+            raise GrammarError(f"sampling {nt} did not terminate: lower the weights of its recursive productions") from None
+
+    def draw_class(self, nt: str, allow_zero: bool, allow_nonzero: bool, uniform: Callable[[], float]) -> bool:
+        """Whether to derive ``zero`` for ``nt``, by weight among the allowed (and possible) classes."""
+        zero_ok = allow_zero and nt in self.zero_tree
+        nonzero_ok = allow_nonzero and nt in self.table
+        if zero_ok and nonzero_ok:
+            return uniform() < self.p_zero[nt]
+        return zero_ok

@@ -1,0 +1,54 @@
+"""The one exception type for problems in grammar files and tree strings."""
+
+from __future__ import annotations
+
+__all__ = ["GrammarError"]
+
+
+class GrammarError(ValueError):
+    """A user error in a grammar file (with ``file`` and ``line``) or a tree string (``position``).
+
+    ``str(error)`` reads ``file:line:column: message`` or ``position N: message``; several problems
+    found at once are listed one per line, the first one's location in the attributes.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        position: int | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.position = position
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.file is not None:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            return f"{where}: {self.message}"
+        if self.position is not None:
+            return f"position {self.position}: {self.message}"
+        return self.message
+
+    @classmethod
+    def combine(cls, errors: list[GrammarError]) -> GrammarError:
+        """One error listing all of ``errors`` (one per line), located at the first."""
+        first = errors[0]
+        if len(errors) == 1:
+            return first
+        combined = cls(first.message, file=first.file, line=first.line, column=first.column)
+        combined.args = ("\n".join(str(e) for e in errors),)
+        return combined
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -1,0 +1,231 @@
+"""SearchSpace: sampling, counting, parsing, printing, mutation and crossover for one grammar."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect
+from collections.abc import Callable
+from functools import cached_property
+
+import numpy as np
+
+from hnas.grammar import terminals
+from hnas.grammar.analysis import Analysis
+from hnas.grammar.brackets import BracketCodec
+from hnas.grammar.cfg import Grammar
+from hnas.grammar.derivation import Deriver, uniform_stream
+from hnas.grammar.errors import GrammarError
+from hnas.grammar.tree import Tree
+from hnas.grammar.treeops import Site, get_at, replace_at, shared_blocks, sites, unify
+
+__all__ = ["SearchSpace"]
+
+_PAIR_TRIES = 32
+"""Random subtree pairs tried before crossover enumerates all compatible pairs."""
+
+
+class SearchSpace:
+    """The architectures a grammar derives, under the zero-disconnect constraint.
+
+    All randomness comes from the ``rng`` argument (a seeded ``numpy.random.Generator``).
+    """
+
+    def __init__(self, grammar: Grammar, name: str) -> None:
+        self.name = name
+        self.grammar = grammar
+        self._analysis = Analysis(grammar)
+        self._deriver = Deriver(self._analysis)
+        self._shared = frozenset(self._analysis.shared)
+        self._local = self._analysis.local_counts()
+        self._allowed: dict[str, frozenset[int]] = {}
+        main_template = None
+        if self._shared and self._local[grammar.start] == 1:
+            placeholders = {nt: Tree(nt, t) for t, nt in grammar.shared.items()}
+            main_template = self._deriver.derive(grammar.start, False, lambda: 0.0, placeholders)
+        self._codec = BracketCodec(grammar, main_template)
+        self.hierarchy_depth: int = self._analysis.hierarchy_depth()
+        """Largest number of topology nodes on a root-to-leaf path of any derivation (capped at 8)."""
+
+    def __repr__(self) -> str:
+        return f"SearchSpace({self.name!r})"
+
+    # sampling and counting ---------------------------------------------------------------------
+    def sample(self, rng: np.random.Generator) -> Tree:
+        """One architecture, drawn by production weight; ``zero`` never disconnects a topology."""
+        uniform = uniform_stream(rng)
+        start = self.grammar.start
+        zero = self._deriver.draw_class(start, True, True, uniform)
+        return self._deriver.derive(start, zero, uniform, {})
+
+    def count(self, constrained: bool = True) -> int:
+        """Exact number of architectures (``constrained=False``: ignoring the zero constraint)."""
+        return self._counts[constrained]
+
+    def log10_count(self, constrained: bool = True) -> float:
+        return math.log10(self.count(constrained))
+
+    @cached_property
+    def _counts(self) -> dict[bool, int]:
+        return {c: self._analysis.count(c) for c in (True, False)}
+
+    @property
+    def is_finite(self) -> bool:
+        return self.grammar.start not in self._analysis.recursive
+
+    # strings -----------------------------------------------------------------------------------
+    def parse(self, text: str) -> Tree:
+        """The tree a bracket string denotes; :class:`GrammarError` at the first bad symbol."""
+        return self._codec.parse(text)
+
+    def to_string(self, tree: Tree) -> str:
+        """Canonical bracket form; ``parse(to_string(t)) == t``."""
+        return self._codec.format(tree)
+
+    def __contains__(self, tree: object) -> bool:
+        """Whether ``tree`` is a valid derivation of this space (grammar, constraint, shared blocks)."""
+        if not isinstance(tree, Tree):
+            return False
+        try:
+            return self.parse(str(tree)) == tree
+        except GrammarError:
+            return False
+
+    # edits -------------------------------------------------------------------------------------
+    def mutate(self, tree: Tree, rng: np.random.Generator) -> Tree:
+        """Re-derive one random subtree from its nonterminal; the result always differs from ``tree``."""
+        _require_tree(tree)
+        uniform = uniform_stream(rng)
+        candidates = [s for s in sites(tree, self._shared) if self._local[s.node.symbol] >= 2]
+        blocks = shared_blocks(tree, self._shared) if self._shared else {}
+        deriver = self._deriver
+        while candidates:
+            k = int(uniform() * len(candidates))
+            site = candidates[k]
+            symbol = site.node.symbol
+            zero_ok = deriver.can_be(symbol, True) and self._zero_ok(site)
+            z, nz = self._analysis_counts(symbol)
+            if (nz if not zero_ok else nz + z) < 2:
+                candidates[k] = candidates[-1]
+                candidates.pop()
+                continue
+            zero = deriver.draw_class(symbol, zero_ok, True, uniform)
+            new = deriver.derive(symbol, zero, uniform, blocks)
+            if new != site.node:
+                return self._edited(tree, [(site, new)])
+        raise GrammarError(f"cannot mutate {tree}: no subtree has an alternative derivation")
+
+    def crossover(self, a: Tree, b: Tree, rng: np.random.Generator) -> tuple[Tree, Tree] | None:
+        """Swap two different subtrees with the same nonterminal between ``a`` and ``b`` (None: no such pair)."""
+        _require_tree(a)
+        _require_tree(b)
+        groups_a, groups_b = self._groups(a), self._groups(b)
+
+        def valid(x: Site, y: Site) -> bool:
+            return x.node != y.node and self._swappable(x, y.node) and self._swappable(y, x.node)
+
+        pair = _pick_pair(groups_a, groups_b, valid, uniform_stream(rng), disjoint=False)
+        if pair is None:
+            return None
+        x, y = pair
+        return self._edited(a, [(x, y.node)]), self._edited(b, [(y, x.node)])
+
+    def self_crossover(self, tree: Tree, rng: np.random.Generator) -> Tree | None:
+        """Swap two different, non-overlapping subtrees with the same nonterminal inside ``tree`` (None: none)."""
+        _require_tree(tree)
+        groups = self._groups(tree)
+
+        def valid(x: Site, y: Site) -> bool:
+            n = min(len(x.path), len(y.path))
+            return (
+                x.path[:n] != y.path[:n]
+                and x.node != y.node
+                and self._swappable(x, y.node)
+                and self._swappable(y, x.node)
+            )
+
+        pair = _pick_pair(groups, groups, valid, uniform_stream(rng), disjoint=True)
+        if pair is None:
+            return None
+        x, y = pair
+        return self._edited(tree, [(x, y.node), (y, x.node)])
+
+    # helpers -----------------------------------------------------------------------------------
+    def _analysis_counts(self, symbol: str) -> tuple[float, float]:
+        """(zero, non-zero) derivations of ``symbol`` with shared blocks fixed."""
+        z = 1 if self._deriver.can_be(symbol, True) else 0
+        return z, self._local[symbol] - z
+
+    def _groups(self, tree: Tree) -> dict[str, list[Site]]:
+        groups: dict[str, list[Site]] = {}
+        for site in sites(tree, self._shared):
+            groups.setdefault(site.node.symbol, []).append(site)
+        return groups
+
+    def _zero_ok(self, site: Site) -> bool:
+        """Whether the node at ``site`` may become ``zero`` without disconnecting its parent topology."""
+        parent = site.parent
+        if parent is None:
+            return True
+        allowed = self._allowed.get(parent.op)
+        if allowed is None:
+            allowed = self._allowed[parent.op] = terminals.lookup_topology(parent.op).allowed_zero_masks
+        mask = 1 << site.path[-1]
+        for j, child in enumerate(parent.children):
+            if child.op == terminals.ZERO:
+                mask |= 1 << j
+        return mask in allowed
+
+    def _swappable(self, site: Site, incoming: Tree) -> bool:
+        return incoming.op != terminals.ZERO or self._zero_ok(site)
+
+    def _edited(self, tree: Tree, edits: list[tuple[Site, Tree]]) -> Tree:
+        """``tree`` with each site replaced; an edit inside a shared block changes every copy."""
+        for site, new in edits:
+            tree = replace_at(tree, site.path, new)
+        if not self._shared:
+            return tree
+        preferred = shared_blocks(tree, self._shared)
+        for site, _ in edits:
+            if site.owner is not None:
+                block = get_at(tree, site.owner)
+                preferred[block.symbol] = block
+        return unify(tree, preferred, self._shared)
+
+
+def _require_tree(tree: object) -> None:
+    if not isinstance(tree, Tree):
+        raise TypeError(f"expected a hnas.grammar.Tree, got {type(tree).__name__}")
+
+
+def _pick_pair(
+    groups_a: dict[str, list[Site]],
+    groups_b: dict[str, list[Site]],
+    valid: Callable[[Site, Site], bool],
+    uniform: Callable[[], float],
+    disjoint: bool,
+) -> tuple[Site, Site] | None:
+    """A pair of sites with the same nonterminal, uniform over the valid pairs (None if there is none):
+    a few random draws first, then every pair. ``disjoint``: one tree, unordered pairs."""
+    symbols = [s for s in groups_a if s in groups_b]
+    if not symbols:
+        return None
+    cum: list[int] = []
+    total = 0
+    for s in symbols:
+        total += len(groups_a[s]) * len(groups_b[s])
+        cum.append(total)
+    for _ in range(_PAIR_TRIES):
+        symbol = symbols[bisect(cum, uniform() * total)]
+        ga, gb = groups_a[symbol], groups_b[symbol]
+        x, y = ga[int(uniform() * len(ga))], gb[int(uniform() * len(gb))]
+        if valid(x, y):
+            return x, y
+    pairs = [
+        (x, y)
+        for s in symbols
+        for i, x in enumerate(groups_a[s])
+        for y in (groups_b[s][i + 1 :] if disjoint else groups_b[s])
+        if valid(x, y)
+    ]
+    return pairs[int(uniform() * len(pairs))] if pairs else None
+

@@ -1,0 +1,79 @@
+"""Named search spaces and ``load_space``: a name, or grammar files with ``TERMINAL=path`` blocks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from hnas.grammar.cfg import load_grammar
+from hnas.grammar.errors import GrammarError
+from hnas.grammar.space import SearchSpace
+
+__all__ = ["load_space", "register_space", "space_names", "GRAMMAR_DIR"]
+
+
+def _grammar_dir() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    installed = here / "grammars"  # the wheel ships grammars/ as hnas/grammars
+    return installed if installed.is_dir() else here.parent / "grammars"
+
+
+GRAMMAR_DIR = _grammar_dir()
+
+_SPACES: dict[str, tuple[str, ...]] = {
+    "nb201_variable_multi_multi": ("nb201_variable_multi_multi.cfg",),
+    "nb201_fixed_1_none": ("nb201_fixed_1_none.cfg", "SharedCell=nb201_cell.cfg"),
+}
+_SHARED_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.+)")
+
+
+def register_space(name: str, items: Sequence[str]) -> None:
+    """Make ``load_space(name)`` load ``items`` (paths, ``TERMINAL=path``; relative to grammars/)."""
+    _SPACES[name] = tuple(items)
+
+
+def space_names() -> list[str]:
+    return sorted(_SPACES)
+
+
+def load_space(spec: str | Sequence[str]) -> SearchSpace:
+    """A search space by registered name, or from grammar files.
+
+    ``spec``: a name (``nb201_variable_multi_multi``, ``nb201_fixed_1_none``, ...), one path, or a
+    sequence of items: plain paths are concatenated (the first holds the start symbol) and
+    ``TERMINAL=path.cfg`` maps a shared terminal to a sub-grammar (one derivation reused at every
+    occurrence of the terminal).
+    """
+    items = [spec] if isinstance(spec, str) else list(spec)
+    if not items or not all(isinstance(item, str) and item for item in items):
+        raise GrammarError(f"a search space is a name or grammar file paths, got {spec!r}")
+    if len(items) == 1 and items[0] in _SPACES:
+        name = items[0]
+        items = [_in_grammar_dir(item) for item in _SPACES[name]]
+    else:
+        name = " ".join(items)
+    paths: list[str] = []
+    shared: list[tuple[str, str]] = []
+    for item in items:
+        match = _SHARED_ITEM.fullmatch(item)
+        if match and not Path(item).exists():
+            shared.append((match.group(1), match.group(2)))
+        else:
+            paths.append(item)
+    if not paths:
+        raise GrammarError(f"no main grammar file in {' '.join(items)} (only TERMINAL=path items)")
+    if len(paths) == 1 and not Path(paths[0]).exists() and not paths[0].endswith(".cfg"):
+        raise GrammarError(f"unknown search space {paths[0]!r}: neither a registered name "
+                           f"({', '.join(space_names())}) nor a grammar file")
+    duplicates = {t for t, _ in shared if sum(t == u for u, _ in shared) > 1}
+    if duplicates:
+        raise GrammarError(f"shared terminal {sorted(duplicates)[0]} is mapped twice")
+    return SearchSpace(load_grammar(paths, shared), name)
+
+
+def _in_grammar_dir(item: str) -> str:
+    match = _SHARED_ITEM.fullmatch(item)
+    if match:
+        return f"{match.group(1)}={GRAMMAR_DIR / match.group(2)}"
+    return str(GRAMMAR_DIR / item)
