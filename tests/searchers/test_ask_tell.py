@@ -1,0 +1,125 @@
+"""Ask/tell bookkeeping shared by all searchers: no duplicates, failures, pending trials,
+determinism and state_dict round trips, on the real NAS-Bench-201 cell space."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from hnas.searchers import SEARCHERS, make_searcher
+from hnas.searchers.synthetic import op_quality_loss
+
+from searcher_helpers import drive
+
+# Small BO settings keep each GP step cheap; BO proper starts after n_init asks.
+FAST = {
+    "random_search": {},
+    "regularized_evolution": {"population_size": 8, "sample_size": 3},
+    "bayesian_optimization": {"n_init": 4, "pool_size": 30},
+}
+
+
+def build(name, space, seed):
+    return make_searcher(name, space, seed=seed, **FAST[name])
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_no_tree_is_proposed_twice(cell_space, name):
+    searcher = build(name, cell_space, seed=3)
+    asked = drive(searcher, op_quality_loss, 20)
+    assert len(set(asked)) == 20
+    assert [tree for tree, _ in searcher.history] == asked
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_failed_trials_are_remembered_not_modelled_and_never_reproposed(cell_space, name):
+    searcher = build(name, cell_space, seed=5)
+    failed = []
+    for i in range(16):
+        tree = searcher.ask()
+        assert tree not in failed
+        if i % 3 == 0:  # every third trial fails
+            searcher.tell(tree, None)
+            failed.append(tree)
+        else:
+            searcher.tell(tree, op_quality_loss(tree))
+    trees, losses = searcher.observations()
+    assert len(trees) == 16 - len(failed) and not set(failed) & set(trees)
+    assert all(searcher.is_known(tree) for tree in failed)
+    assert searcher.incumbent[1] == losses.min()
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_asks_with_pending_trials_avoid_them(cell_space, name):
+    searcher = build(name, cell_space, seed=11)
+    drive(searcher, op_quality_loss, 6)
+    first = [searcher.ask() for _ in range(3)]  # three workers busy
+    assert searcher.pending == tuple(first)
+    searcher.tell(first[1], op_quality_loss(first[1]))
+    fourth = searcher.ask()
+    assert fourth not in first
+    assert searcher.pending == (first[0], first[2], fourth)
+    searcher.tell(first[0], None)
+    assert searcher.pending == (first[2], fourth)
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_same_seed_and_values_give_the_same_asks(cell_space, name):
+    runs = [drive(build(name, cell_space, seed=21), op_quality_loss, 12) for _ in range(2)]
+    assert runs[0] == runs[1]
+    other = drive(build(name, cell_space, seed=22), op_quality_loss, 12)
+    assert other != runs[0]
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_state_dict_round_trip_continues_identically(cell_space, name):
+    original = build(name, cell_space, seed=8)
+    drive(original, op_quality_loss, 7)
+    pending = original.ask()
+    state = pickle.loads(pickle.dumps(original.state_dict()))
+    restored = build(name, cell_space, seed=999)  # the seed is part of the state
+    restored.load_state_dict(state)
+    assert restored.pending == (pending,)
+    assert restored.history == original.history
+    for searcher in (original, restored):
+        searcher.tell(pending, op_quality_loss(pending))
+    assert drive(original, op_quality_loss, 6) == drive(restored, op_quality_loss, 6)
+
+
+def test_state_of_another_configuration_is_refused(cell_space):
+    state = build("regularized_evolution", cell_space, seed=1).state_dict()
+    with pytest.raises(ValueError, match="belongs to searcher 'regularized_evolution'"):
+        build("random_search", cell_space, seed=1).load_state_dict(state)
+    other = make_searcher("regularized_evolution", cell_space, seed=1, population_size=9, sample_size=3)
+    with pytest.raises(ValueError, match="saved with options"):
+        other.load_state_dict(state)
+
+
+def test_tell_rejects_bad_results(cell_space):
+    searcher = build("random_search", cell_space, seed=0)
+    tree = searcher.ask()
+    with pytest.raises(ValueError, match="pass None for a failed trial"):
+        searcher.tell(tree, float("nan"))
+    with pytest.raises(ValueError, match="must be a number or None"):
+        searcher.tell(tree, "low")
+    with pytest.raises(TypeError, match="expects a Tree"):
+        searcher.tell(str(tree), 0.5)
+    searcher.tell(tree, 0.5)
+    with pytest.raises(ValueError, match="already told"):
+        searcher.tell(tree, 0.4)
+
+
+def test_regularized_evolution_mutates_tournament_winners_after_the_random_phase(cell_space):
+    searcher = make_searcher("regularized_evolution", cell_space, seed=4, population_size=6, sample_size=6)
+    drive(searcher, op_quality_loss, 6)
+    assert len(searcher.population) == 6
+    best = min(searcher.population, key=lambda member: member[1])[0]
+    child = searcher.ask()  # the tournament covers the whole population: the parent is the best
+    parent_leaves = [node.op for node in best.walk() if not node.children]
+    child_leaves = [node.op for node in child.walk() if not node.children]
+    assert len(parent_leaves) == len(child_leaves)  # the cell space's structure is fixed
+    changed = sum(a != b for a, b in zip(parent_leaves, child_leaves)) / len(parent_leaves)
+    assert 0 < changed <= 1 / 3  # one of six cell edges re-derived; random cells differ in ~4/5
+    searcher.tell(child, op_quality_loss(child))
+    assert len(searcher.population) == 6 and searcher.population[-1][0] == child  # oldest died
