@@ -10,8 +10,10 @@ that form and the fully expanded one (``str(tree)``).
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from hnas.grammar import terminals
+from hnas.grammar.terminals import ZERO
 from hnas.grammar.cfg import Grammar, Production
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.tree import Tree
@@ -60,12 +62,91 @@ class BracketCodec:
     def parse(self, text: str) -> Tree:
         if not isinstance(text, str):
             raise GrammarError(f"a tree string must be str, not {type(text).__name__}")
+        items = self._fast_items(text)
+        if items is not None:
+            try:
+                return self._assemble(items, {})
+            except GrammarError:
+                pass  # parse again, keeping positions for the message
+        # invalid: the careful parser finds and reports the first bad symbol
+        positions: dict[int, int] = {}
+        return self._assemble(self._careful_items(text, positions), positions)
+
+    def _fast_items(self, text: str) -> list[tuple[Tree, int]] | None:
+        """Top-level trees of a valid string, checked by one dict lookup per node; None if anything is off."""
+        tokens = _TOKEN.findall(text)
+        productions, leaves, constants = self._fast
+        stack: list[tuple[str, str, list[Tree], list[str]]] = []
+        items: list[tuple[Tree, int]] = []
+        i, n = 0, len(tokens)
+        try:
+            while i < n:
+                token = tokens[i]
+                if token == "(":
+                    stack.append((tokens[i + 1], tokens[i + 2], [], []))
+                    i += 3
+                    continue
+                i += 1
+                if token == ")":
+                    symbol, op, children, labels = stack.pop()
+                    if children:
+                        allowed = productions[(symbol, op, tuple(labels))]
+                        if allowed is not None:
+                            mask = 0
+                            for j, child in enumerate(children):
+                                if child.op == ZERO:
+                                    mask |= 1 << j
+                            if mask not in allowed:
+                                return None
+                        tree = Tree(symbol, op, tuple(children))
+                    else:
+                        tree = constants[(symbol, op)]
+                    label = symbol
+                else:
+                    tree, label = leaves[token]
+                if stack:
+                    stack[-1][2].append(tree)
+                    stack[-1][3].append(label)
+                elif label in self.grammar.rules and tree.symbol is not None and tree.children:
+                    items.append((tree, 0))
+                else:
+                    return None
+        except (KeyError, IndexError):
+            return None
+        return items if items and not stack else None
+
+    @cached_property
+    def _fast(self) -> tuple[dict, dict, dict]:
+        """(symbol, op, child labels) -> allowed zero-masks (None: all), leaf token -> (tree, label),
+        (symbol, primitive) -> constant tree."""
+        productions: dict[tuple, frozenset[int] | None] = {}
+        leaves: dict[str, tuple[Tree, str]] = {}
+        constants: dict[tuple[str, str], Tree] = {}
+        for nt, alts in self.grammar.rules.items():
+            for prod in alts:
+                if not prod.children:
+                    constants[(nt, prod.op)] = Tree(nt, prod.op)
+                    continue
+                labels = []
+                for child in prod.children:
+                    if child.terminal:
+                        leaves[child.name] = (Tree(None, child.name), "'" + child.name)
+                        labels.append("'" + child.name)
+                    else:
+                        labels.append(child.name)
+                topology = terminals.lookup_topology(prod.op)
+                all_masks = len(topology.allowed_zero_masks) == 1 << topology.arity
+                productions[(nt, prod.op, tuple(labels))] = None if all_masks else topology.allowed_zero_masks
+        for nt, name in self.names.items():
+            leaves[name] = (Tree(nt, name), nt)  # placeholder of a shared block, resolved in _assemble
+        return productions, leaves, constants
+
+    def _careful_items(self, text: str, positions: dict[int, int]) -> list[tuple[Tree, int]]:
         tokens = [(m.group(), m.start() + 1) for m in _TOKEN.finditer(text)]
         if not tokens:
             raise GrammarError("empty tree string", position=1)
         state = _Cursor(tokens, len(text) + 1)
         items: list[tuple[Tree, int]] = []
-        positions: dict[int, int] = {}
         try:
             while not state.done():
                 pos = state.pos()
@@ -74,7 +155,7 @@ class BracketCodec:
                 items.append((self._node(state, None, positions), pos))
         except RecursionError:
             raise GrammarError("tree string nested too deeply", position=1) from None
-        return self._assemble(items, positions)
+        return items
 
     def _node(self, state: _Cursor, allowed: set[str] | None, positions: dict[int, int]) -> Tree:
         open_pos = state.pos()
