@@ -1,0 +1,130 @@
+"""Grammar subcommands: ``info``, ``sample``, ``validate``, ``parse``.
+
+``--search_space`` takes a registered name (``nb201_variable_multi_multi``, ``nb201_fixed_1_none``)
+or grammar files: plain paths are concatenated (the first holds the start symbol) and
+``TERMINAL=path.cfg`` maps a shared terminal to a sub-grammar, e.g.
+``--search_space macro.cfg blocks.cfg SharedCell=cell.cfg``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+import numpy as np
+
+from hnas.grammar import GrammarError, SearchSpace, load_space
+
+__all__ = ["register", "add_search_space_argument", "space_from_args"]
+
+_SPACE_HELP = "a registered name, or grammar files: paths (the first holds the start symbol) and TERMINAL=path.cfg items"
+
+
+def add_search_space_argument(parser: argparse.ArgumentParser) -> None:
+    """``--search_space NAME | FILE... [TERMINAL=FILE ...]`` (required)."""
+    parser.add_argument("--search_space", nargs="+", required=True, metavar="SPACE", help=_SPACE_HELP)
+
+
+def space_from_args(items: list[str], command: str) -> SearchSpace:
+    """Load the space; grammar warnings (duplicate productions) go to stderr as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        space = load_space(items)
+    for warning in caught:
+        print(f"hnas {command}: warning: {warning.message}", file=sys.stderr)
+    return space
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    info = subparsers.add_parser("info", help="size and shape of a search space")
+    add_search_space_argument(info)
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=_info)
+
+    sample = subparsers.add_parser("sample", help="sample architectures (one bracket string per line)")
+    add_search_space_argument(sample)
+    sample.add_argument("-n", type=int, default=1, help="number of samples (default 1)")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.set_defaults(func=_sample)
+
+    validate = subparsers.add_parser("validate", help="check grammar files; exit 1 with file:line messages")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="grammar files, as for --search_space")
+    validate.set_defaults(func=_validate)
+
+    parse = subparsers.add_parser("parse", help="read bracket strings from stdin, print their canonical form")
+    add_search_space_argument(parse)
+    parse.set_defaults(func=_parse)
+
+
+def _describe(space: SearchSpace) -> dict[str, object]:
+    finite = space.is_finite
+    grammar = space.grammar
+    return {
+        "name": space.name,
+        "size": str(space.count()) if finite else "inf",
+        "log10_size": space.log10_count() if finite else None,
+        "unconstrained_size": str(space.count(constrained=False)) if finite else "inf",
+        "productions": grammar.n_productions,
+        "nonterminals": len(grammar.rules),
+        "start": grammar.start,
+        "shared": dict(grammar.shared),
+        "hierarchy_depth": space.hierarchy_depth,
+    }
+
+
+def _info(args: argparse.Namespace) -> int:
+    facts = _describe(space_from_args(args.search_space, "info"))
+    if args.json:
+        print(json.dumps(facts))
+        return 0
+    log10 = facts["log10_size"]
+    print(f"search space      {facts['name']}")
+    print(f"size              {facts['size']}" + (f" (10^{log10:.2f})" if log10 is not None else ""))
+    print(f"unconstrained     {facts['unconstrained_size']}")
+    print(f"productions       {facts['productions']}")
+    print(f"nonterminals      {facts['nonterminals']} (start {facts['start']})")
+    if facts["shared"]:
+        print("shared blocks     " + ", ".join(f"{t} -> {nt}" for t, nt in facts["shared"].items()))
+    print(f"hierarchy depth   {facts['hierarchy_depth']}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    if args.n < 0:
+        raise GrammarError(f"-n must be >= 0, got {args.n}")
+    space = space_from_args(args.search_space, "sample")
+    rng = np.random.default_rng(args.seed)
+    out = sys.stdout
+    for _ in range(args.n):
+        out.write(space.to_string(space.sample(rng)) + "\n")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        space = space_from_args(args.files, "validate")
+    except GrammarError as error:
+        for line in str(error).splitlines():
+            print(line, file=sys.stderr)
+        return 1
+    size = f"10^{space.log10_count():.2f} architectures" if space.is_finite else "infinitely many architectures"
+    print(f"{' '.join(args.files)}: ok ({space.grammar.n_productions} productions, "
+          f"{len(space.grammar.rules)} nonterminals, {size})")
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    space = space_from_args(args.search_space, "parse")
+    for lineno, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            tree = space.parse(line)
+        except GrammarError as error:
+            raise GrammarError(f"line {lineno}: {error}") from None
+        print(space.to_string(tree))
+    return 0
+
+
