@@ -1,0 +1,101 @@
+"""Offline data for the surrogate regression: evaluate N distinct random architectures of a space on
+an objective and write them as CSV rows that experiments/surrogate_regression.py reads.
+
+    python experiments/generate_surrogate_data.py --search_space nb201_variable_multi_multi \
+        --objective params --n 500 --output data/surrogate/hier_params.csv
+
+Any objective of hnas.objectives works: the zero-cost proxies (params, naswot, synflow, grad_norm,
+jacov; seconds per architecture on a CPU, on the embedded digits data), the embedded training
+objectives (digits, addnist_mini; minutes) or a dataset objective with --data_path. Columns:
+architecture, value (the objective's val_error, lower is better), status (done / failed),
+objective_name, search_space, seed, params. Rows are written as they finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hnas.grammar import SearchSpace, Tree, load_space
+from hnas.grammar.errors import GrammarError
+from hnas.objectives import ObjectiveError, get_objective
+
+PROG = "generate_surrogate_data.py"
+COLUMNS = ("architecture", "value", "status", "objective_name", "search_space", "seed", "params")
+MAX_DRAWS_PER_ARCHITECTURE = 100
+"""Samples drawn per wanted architecture before giving up on finding N distinct ones."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    add = parser.add_argument
+    add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
+        help="a named space, or grammar files (as for optimize.py)")
+    add("--objective", default="params", help="objective name (hnas.objectives.OBJECTIVES)")
+    add("--data_path", default=None, help="data folder for dataset objectives")
+    add("--n", type=_positive_int, default=500, help="distinct architectures to evaluate")
+    add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation")
+    add("--output", required=True, help="CSV file to write (its folder is created)")
+    return parser
+
+
+def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator) -> list[Tree]:
+    """``n`` distinct uniform samples; a clear error if the space seems to have fewer."""
+    trees: dict[Tree, None] = {}
+    for _ in range(n * MAX_DRAWS_PER_ARCHITECTURE):
+        trees.setdefault(space.sample(rng), None)
+        if len(trees) == n:
+            return list(trees)
+    raise ValueError(f"found only {len(trees)} distinct architectures in {n * MAX_DRAWS_PER_ARCHITECTURE} samples, {n} asked")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
+        objective = get_objective(args.objective, args.data_path)
+        trees = sample_distinct(space, args.n, np.random.default_rng(args.seed))
+    except (GrammarError, ObjectiveError, ValueError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    start, failed = time.perf_counter(), 0
+    with open(output, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for i, tree in enumerate(trees, start=1):
+            try:
+                result = objective.evaluate(tree, args.seed)
+                value, status, params = result.val_error, "done", result.params
+            except Exception as error:  # a failing architecture is a failed row, as in a search run
+                value, status, params, failed = "", "failed", "", failed + 1
+                print(f"architecture {i} failed: {error}", file=sys.stderr)
+            writer.writerow([space.to_string(tree), value, status, objective.name, space.name, args.seed, params])
+            handle.flush()
+            if i % 50 == 0 or i == len(trees):
+                print(f"{i}/{len(trees)} evaluated ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    print(f"wrote {output} ({len(trees) - failed} done, {failed} failed)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Surrogate regression (SPEC section 7): fit GP surrogates on n_train evaluated architectures and
+score them on held-out ones (Pearson, Spearman, Kendall tau, NLL) over many seeds.
+
+    python experiments/surrogate_regression.py --working_directory runs --search_space nb201_variable_multi_multi \
+        --surrogate_model gp gp_hierarchical --n_train 10 25 50 100 --n_seeds 20 --log
+
+Trials are read from the run stores of finished searches under --working_directory, and from CSV or
+JSON files of (architecture, value) rows such as experiments/generate_surrogate_data.py writes.
+Writes records.csv (one row per fit), summary.csv and metrics.png into --output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from hnas.grammar import load_space
+from hnas.grammar.errors import GrammarError
+from hnas.surrogates import SURROGATE_NAMES
+from hnas.surrogates.regression import (
+    N_TRAIN_CHOICES,
+    format_table,
+    plot_metrics,
+    run_regression,
+    summarise,
+    write_records,
+    write_summary,
+)
+from hnas.surrogates.trials import TrialsError, load_evaluations
+
+PROG = "surrogate_regression.py"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    add = parser.add_argument
+    add("--working_directory", required=True, help="folder searched recursively for run stores and CSV/JSON trials")
+    add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
+        help="a named space, or grammar files (as for optimize.py)")
+    add("--objective", default=None, help="only trials of this objective (runs' configuration, CSV objective_name)")
+    add("--surrogate_model", nargs="+", choices=SURROGATE_NAMES, default=["gp", "gp_hierarchical"])
+    add("--n_train", nargs="+", type=int, choices=N_TRAIN_CHOICES, default=[100], metavar="N",
+        help=f"training-set sizes, from {', '.join(map(str, N_TRAIN_CHOICES))}")
+    add("--n_seeds", type=_positive_int, default=20, help="random train/test splits")
+    add("--n_test", type=_positive_int, default=None,
+        help="held-out architectures per seed (default: all not needed for the largest n_train)")
+    add("--log", action="store_true", help="model the natural log of the objective values")
+    add("--seed", type=int, default=0, help="seed of the splits")
+    add("--output", default=None, help="output folder (default: <working_directory>/surrogate_regression)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
+        data = load_evaluations(args.working_directory, space, objective=args.objective)
+        print(
+            f"{len(data.trees)} distinct architectures ({data.n_rows} rows) from {len(data.sources)} source(s)",
+            file=sys.stderr,
+        )
+        records = run_regression(
+            data.trees,
+            data.values,
+            space,
+            models=args.surrogate_model,
+            n_train=args.n_train,
+            n_seeds=args.n_seeds,
+            n_test=args.n_test,
+            seed=args.seed,
+            log=args.log,
+            progress=lambda message: print(message, file=sys.stderr),
+        )
+    except (TrialsError, GrammarError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 1
+    output = Path(args.output) if args.output else Path(args.working_directory) / "surrogate_regression"
+    output.mkdir(parents=True, exist_ok=True)
+    summary = summarise(records)
+    print(format_table(summary))
+    paths = (
+        write_records(records, output / "records.csv"),
+        write_summary(summary, output / "summary.csv"),
+        plot_metrics(summary, output / "metrics.png"),
+    )
+    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""WL features of architectures: the flattened graph and each hierarchy level, cached per tree.
+
+:class:`TreeWLFeatures` turns derivation trees into the graphs of
+:func:`hnas.semantics.hierarchical_graphs` (``flattened, level_1, ..., level_n``), extracts WL
+features of each graph once, and keeps them in an LRU cache keyed on the tree (trees are
+immutable and hash to a cached value). :meth:`TreeWLFeatures.gram` returns a stack of
+cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
+this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import cache
+
+import networkx as nx
+import numpy as np
+
+from hnas.grammar.tree import Tree
+from hnas.kernels.wl import WLFeatures, WLFeaturizer, feature_matrix, gram, normalise_gram
+
+__all__ = ["Component", "TreeWLFeatures", "shared_tree_features"]
+
+Component = tuple[int, int]
+"""``(graph index, WL depth)``: graph 0 is the flattened graph, graph k the hierarchy level k."""
+
+DEFAULT_CACHE_SIZE = 50_000
+"""Trees whose features a :class:`TreeWLFeatures` keeps (least recently used ones are dropped)."""
+
+
+class TreeWLFeatures:
+    """WL features of the first ``len(depths)`` hierarchical graphs of trees, cached per tree.
+
+    ``depths[j]`` is the largest WL depth extracted for graph ``j``; ``graphs_of(tree)`` returns
+    the graphs (default: ``hierarchical_graphs(tree, n_levels)``).
+    """
+
+    def __init__(
+        self,
+        n_levels: int,
+        depths: Sequence[int],
+        *,
+        graphs_of: Callable[[Tree], Sequence[nx.DiGraph]] | None = None,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        if n_levels < 0:
+            raise ValueError(f"n_levels must be >= 0, got {n_levels}")
+        if not depths or len(depths) > n_levels + 1 or min(depths) < 0:
+            raise ValueError(
+                f"need 1 to {n_levels + 1} non-negative WL depths (flattened graph, then levels), "
+                f"got {list(depths)}"
+            )
+        if cache_size < 1:
+            raise ValueError(f"cache_size must be >= 1, got {cache_size}")
+        if graphs_of is None:
+            from hnas.semantics import hierarchical_graphs
+
+            def graphs_of(tree: Tree) -> Sequence[nx.DiGraph]:
+                return hierarchical_graphs(tree, n_levels)
+
+        self.n_levels = n_levels
+        self.depths = tuple(int(d) for d in depths)
+        self._graphs_of = graphs_of
+        self._featurizer = WLFeaturizer()
+        self._cache: OrderedDict[Tree, tuple[WLFeatures, ...]] = OrderedDict()
+        self._cache_size = cache_size
+
+    @property
+    def n_graphs(self) -> int:
+        """Number of graphs used per tree (flattened graph first)."""
+        return len(self.depths)
+
+    def features(self, trees: Sequence[Tree]) -> list[tuple[WLFeatures, ...]]:
+        """Per tree, the features of its graphs; uncached trees are extracted in one batch."""
+        cache = self._cache
+        missing = list(dict.fromkeys(t for t in trees if t not in cache))
+        if missing:
+            self._extract(missing)
+        result = []
+        for tree in trees:
+            result.append(cache[tree])
+            cache.move_to_end(tree)
+        return result
+
+    def _extract(self, trees: list[Tree]) -> None:
+        per_tree = []
+        for tree in trees:
+            if not isinstance(tree, Tree):
+                raise TypeError(f"expected derivation trees (hnas.grammar.Tree), got {type(tree).__name__}")
+            graphs = tuple(self._graphs_of(tree))
+            if len(graphs) < self.n_graphs:
+                raise ValueError(
+                    f"graphs_of returned {len(graphs)} graphs for a tree, {self.n_graphs} needed"
+                )
+            per_tree.append(graphs)
+        per_graph = [
+            self._featurizer.features([graphs[j] for graphs in per_tree], depth)
+            for j, depth in enumerate(self.depths)
+        ]
+        for i, tree in enumerate(trees):
+            self._cache[tree] = tuple(feats[i] for feats in per_graph)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def gram(
+        self,
+        trees_a: Sequence[Tree],
+        trees_b: Sequence[Tree] | None = None,
+        components: Sequence[Component] = ((0, 2),),
+    ) -> np.ndarray:
+        """Cosine-normalised WL Gram matrices, shape ``(len(components), len(a), len(b))``.
+
+        ``trees_b=None`` gives the symmetric Gram of ``trees_a`` (features used once).
+        Components on the same graph share their sparse products: depths ``d0 < d1 < ...`` cost
+        one product per iteration range ``0..d0, d0+1..d1, ...``.
+        """
+        for j, depth in components:
+            if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
+                raise ValueError(
+                    f"component (graph {j}, depth {depth}) outside the extracted "
+                    f"graphs/depths {list(enumerate(self.depths))}"
+                )
+        feats_a = self.features(trees_a)
+        feats_b = feats_a if trees_b is None else self.features(trees_b)
+        out = np.empty((len(components), len(feats_a), len(feats_b)))
+        n_labels = self._featurizer.n_labels
+        for j in sorted({j for j, _ in components}):
+            col_a = [f[j] for f in feats_a]
+            col_b = col_a if trees_b is None else [f[j] for f in feats_b]
+            wanted = sorted({d for g, d in components if g == j})
+            raw = np.zeros((len(col_a), len(col_b)))
+            first = 0
+            for depth in wanted:
+                xa = feature_matrix(col_a, n_labels, first, depth)
+                xb = xa if trees_b is None else feature_matrix(col_b, n_labels, first, depth)
+                raw += gram(xa, xb)
+                first = depth + 1
+                diag_a = np.array([f.sq_norms[depth] for f in col_a])
+                diag_b = diag_a if trees_b is None else np.array([f.sq_norms[depth] for f in col_b])
+                normalised = normalise_gram(raw, diag_a, diag_b)
+                for c, component in enumerate(components):
+                    if component == (j, depth):
+                        out[c] = normalised
+        return out
+
+    def self_similarity(self, trees: Sequence[Tree], components: Sequence[Component]) -> np.ndarray:
+        """Diagonal of the normalised Gram, shape ``(len(components), len(trees))``: 1, or 0 for an empty graph."""
+        feats = self.features(trees)
+        return np.array(
+            [[1.0 if f[j].sq_norms[depth] > 0 else 0.0 for f in feats] for j, depth in components]
+        )
+
+
+@cache
+def shared_tree_features(n_levels: int, depths: tuple[int, ...]) -> TreeWLFeatures:
+    """The process-wide :class:`TreeWLFeatures` for these settings, so features outlive a surrogate.
+
+    Kernel values do not depend on which trees were seen before (only label ids do), so sharing
+    the cache between surrogates changes speed, never results.
+    """
+    return TreeWLFeatures(n_levels, depths)

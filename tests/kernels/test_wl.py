@@ -1,0 +1,125 @@
+"""The WL subtree kernel against grakel (the oracle) on random directed labelled graphs."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+from grakel.kernels import VertexHistogram, WeisfeilerLehman
+from grakel.utils import graph_from_networkx
+
+from hnas.kernels import WLFeaturizer, feature_matrix, gram, normalise_gram
+
+
+def random_graph(rng: np.random.Generator, labels: str = "abcd") -> nx.DiGraph:
+    """A random directed graph (cycles, sinks, isolated nodes allowed) with node labels."""
+    n = int(rng.integers(1, 15))
+    graph = nx.DiGraph()
+    # Node names are shuffled strings so that node order and identity play no role.
+    names = [f"v{i}" for i in rng.permutation(n)]
+    for name in names:
+        graph.add_node(name, label=str(rng.choice(list(labels))))
+    for _ in range(int(rng.integers(0, 3 * n))):
+        u, v = rng.choice(n, size=2, replace=False) if n > 1 else (0, 0)
+        if u != v:
+            graph.add_edge(names[u], names[v])
+    return graph
+
+
+def grakel_gram(graphs: list[nx.DiGraph], depth: int, others: list[nx.DiGraph] | None = None) -> np.ndarray:
+    """grakel's normalised WL kernel: n_iter=depth; depth 0 is the vertex histogram."""
+    kernel = (
+        VertexHistogram(normalize=True)
+        if depth == 0
+        else WeisfeilerLehman(n_iter=depth, base_graph_kernel=VertexHistogram, normalize=True)
+    )
+    fitted = kernel.fit_transform(list(graph_from_networkx(graphs, node_labels_tag="label")))
+    if others is None:
+        return fitted
+    return kernel.transform(list(graph_from_networkx(others, node_labels_tag="label")))
+
+
+def our_gram(featurizer: WLFeaturizer, a: list[nx.DiGraph], depth: int, b: list[nx.DiGraph] | None = None) -> np.ndarray:
+    fa = featurizer.features(a, depth)
+    fb = fa if b is None else featurizer.features(b, depth)
+    xa = feature_matrix(fa, featurizer.n_labels, 0, depth)
+    xb = feature_matrix(fb, featurizer.n_labels, 0, depth)
+    return normalise_gram(
+        gram(xa, xb), np.array([f.sq_norms[depth] for f in fa]), np.array([f.sq_norms[depth] for f in fb])
+    )
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 3, 4])
+def test_matches_grakel_on_random_graphs(depth: int) -> None:
+    rng = np.random.default_rng(depth)
+    graphs = [random_graph(rng) for _ in range(40)]
+    ours = our_gram(WLFeaturizer(), graphs, depth)
+    np.testing.assert_allclose(ours, grakel_gram(graphs, depth), atol=1e-6, rtol=0)
+    assert np.ptp(ours) > 0.5  # the graphs differ: a constant kernel would not test much
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_cross_gram_matches_grakel_transform(depth: int) -> None:
+    """Features extracted in separate batches share one dictionary, like grakel's fit/transform."""
+    rng = np.random.default_rng(10 + depth)
+    train = [random_graph(rng) for _ in range(25)]
+    test = [random_graph(rng, labels="abcde") for _ in range(15)]  # 'e' unseen at fit
+    featurizer = WLFeaturizer()
+    featurizer.features(train, depth)
+    ours = our_gram(featurizer, test, depth, train)
+    np.testing.assert_allclose(ours, grakel_gram(train, depth, test), atol=1e-6, rtol=0)
+
+
+def test_edge_direction_matters() -> None:
+    """a -> b and b -> a have the same depth-0 features but differ from depth 1 on."""
+    forward, backward = nx.DiGraph(), nx.DiGraph()
+    for g in (forward, backward):
+        g.add_node(0, label="a")
+        g.add_node(1, label="b")
+    forward.add_edge(0, 1)
+    backward.add_edge(1, 0)
+    featurizer = WLFeaturizer()
+    assert our_gram(featurizer, [forward], 0, [backward])[0, 0] == pytest.approx(1.0)
+    assert our_gram(featurizer, [forward], 1, [backward])[0, 0] == pytest.approx(0.5)  # only the 2 initial labels agree
+
+
+def test_label_dictionary_is_shared_across_batches() -> None:
+    rng = np.random.default_rng(3)
+    graphs = [random_graph(rng) for _ in range(10)]
+    featurizer = WLFeaturizer()
+    together = featurizer.features(graphs, 2)
+    size = featurizer.n_labels
+    again = featurizer.features(graphs[::-1], 2)
+    assert featurizer.n_labels == size  # nothing new on a second pass
+    for f, g in zip(together, again[::-1]):
+        np.testing.assert_array_equal(f.indices, g.indices)
+        np.testing.assert_array_equal(f.counts, g.counts)
+
+
+def test_features_count_nodes_per_iteration() -> None:
+    rng = np.random.default_rng(4)
+    graphs = [random_graph(rng) for _ in range(8)]
+    for graph, f in zip(graphs, WLFeaturizer().features(graphs, 3)):
+        per_iteration = [f.counts[f.ptr[i] : f.ptr[i + 1]].sum() for i in range(4)]
+        assert per_iteration == [graph.number_of_nodes()] * 4
+
+
+def test_empty_graph_has_zero_similarity() -> None:
+    empty, single = nx.DiGraph(), nx.DiGraph()
+    single.add_node(0, label="a")
+    k = our_gram(WLFeaturizer(), [empty, single], 2)
+    np.testing.assert_array_equal(k, [[0.0, 0.0], [0.0, 1.0]])
+
+
+def test_missing_label_is_a_clear_error() -> None:
+    graph = nx.DiGraph()
+    graph.add_node("x")
+    with pytest.raises(ValueError, match="node 'x' has no 'label' attribute"):
+        WLFeaturizer().features([graph], 1)
+
+
+def test_bad_depth_and_graph_type_are_rejected() -> None:
+    with pytest.raises(ValueError, match="non-negative integer"):
+        WLFeaturizer().features([nx.DiGraph()], -1)
+    with pytest.raises(TypeError, match="networkx.DiGraph"):
+        WLFeaturizer().features([nx.Graph()], 1)
