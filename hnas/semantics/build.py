@@ -17,8 +17,11 @@ reproducible and leaves the global RNG untouched.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -34,6 +37,51 @@ TERMINAL_ATTRIBUTE = "hnas_terminal"
 
 _RANDOM_INIT = (_ConvNd, nn.Linear)
 _PROTOTYPES: dict[Hashable, nn.Module] = {}
+
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How to clone one prototype: its class, plain attributes, containers to create afresh
+    (empty hook tables, the non-persistent buffer set), parameters with their init bound (0:
+    copy the prototype's value), buffers and child prototypes."""
+
+    cls: type[nn.Module]
+    plain: dict[str, object]
+    containers: tuple[tuple[str, Callable[[], object]], ...]
+    params: tuple[tuple[str, nn.Parameter | None, float], ...]
+    buffers: tuple[tuple[str, torch.Tensor | None], ...]
+    children: tuple[tuple[str, nn.Module | None], ...]
+
+
+_RECIPES: dict[int, _Recipe] = {}  # by id of a prototype (prototypes are never freed)
+
+
+def _recipe(proto: nn.Module) -> _Recipe:
+    recipe = _RECIPES.get(id(proto))
+    if recipe is not None:
+        return recipe
+    special = {"_parameters", "_buffers", "_modules"}
+    plain, containers = {}, []
+    for key, value in proto.__dict__.items():
+        if key in special:
+            continue
+        if isinstance(value, (dict, set)):
+            containers.append((key, partial(copy.copy, value) if value else type(value)))
+        else:
+            plain[key] = value
+    bound = 0.0
+    if isinstance(proto, _RANDOM_INIT):
+        bound = 1.0 / math.sqrt(max(proto.weight[0].numel(), 1))
+    recipe = _Recipe(
+        type(proto),
+        plain,
+        tuple(containers),
+        tuple((name, p, bound) for name, p in proto._parameters.items()),
+        tuple(proto._buffers.items()),
+        tuple(proto._modules.items()),
+    )
+    _RECIPES[id(proto)] = recipe
+    return recipe
 
 
 def _prototype(key: Hashable, make: Callable[[], nn.Module]) -> nn.Module:
@@ -64,33 +112,26 @@ class ModuleBuilder:
 
     def clone(self, proto: nn.Module, terminal: str | None = None) -> nn.Module:
         """A fresh copy of ``proto`` with newly initialised parameters (see the module docstring)."""
-        cls = type(proto)
-        module = cls.__new__(cls)
-        state = {k: v.copy() if isinstance(v, (dict, set)) else v for k, v in proto.__dict__.items()}
-        params = state["_parameters"]
-        if params:
-            bound = None
-            if isinstance(proto, _RANDOM_INIT):
-                bound = 1.0 / math.sqrt(max(proto.weight[0].numel(), 1))
-            for name, p in params.items():
-                if p is None:
-                    continue
-                if bound is None:
-                    data = p.detach().clone()
-                else:
-                    data = torch.empty(p.shape, dtype=p.dtype).uniform_(-bound, bound, generator=self.generator)
-                params[name] = nn.Parameter(data, requires_grad=p.requires_grad)
-        buffers = state["_buffers"]
-        for name, b in buffers.items():
-            if b is not None:
-                buffers[name] = b.clone()
-        modules = state["_modules"]
-        for name, child in modules.items():
-            if child is not None:
-                modules[name] = self.clone(child)
+        recipe = _recipe(proto)
+        module = recipe.cls.__new__(recipe.cls)
+        state = module.__dict__
+        state.update(recipe.plain)
+        for key, make in recipe.containers:
+            state[key] = make()
+        params = {}
+        for name, value, bound in recipe.params:
+            if value is None:
+                params[name] = None
+            elif bound:
+                data = torch.empty(value.shape, dtype=value.dtype).uniform_(-bound, bound, generator=self.generator)
+                params[name] = nn.Parameter(data, value.requires_grad)
+            else:
+                params[name] = nn.Parameter(value.detach().clone(), value.requires_grad)
+        state["_parameters"] = params
+        state["_buffers"] = {name: None if b is None else b.clone() for name, b in recipe.buffers}
+        state["_modules"] = {name: None if c is None else self.clone(c) for name, c in recipe.children}
         if terminal is not None:
             state[TERMINAL_ATTRIBUTE] = terminal
-        module.__dict__.update(state)
         return module
 
     def _user_module(self, primitive: Primitive, channels: int) -> nn.Module:

@@ -1,0 +1,164 @@
+"""Hierarchical graphs of derivation trees, for the (hierarchical) WL kernels. No torch.
+
+A graph has one node per operation, labelled (attribute ``label``) with its terminal name, plus
+a node ``input`` and a node ``output``; an edge ``u -> v`` means the output of ``u`` feeds ``v``
+(the line graph of the networks' edge-labelled DAGs, as NAS-Bench-201 cells are usually drawn
+for WL kernels). ``zero`` edges and the edges the compiler prunes are left out, so a graph shows
+exactly the network :func:`hnas.semantics.compile_network` builds.
+
+``hierarchical_graphs(tree, n_levels)`` returns ``(flattened, level_1, ..., level_n)``: level k
+expands the topologies at nesting depth <= k (the root topology has depth 1); a deeper subtree is
+one node labelled with its root op (e.g. ``Cell``). Levels beyond the tree's depth are the
+flattened graph itself. Results are cached per tree.
+
+Fast path: :func:`hierarchical_graph_arrays` returns the same graphs as :class:`GraphArrays`
+``(labels, sources, targets)`` (node labels in node order and int64 edge endpoint arrays),
+about 10x cheaper than building networkx graphs; node ``i`` of the arrays is node ``i`` of
+the networkx graph.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+from weakref import WeakKeyDictionary
+
+import networkx as nx
+import numpy as np
+
+from hnas.grammar.terminals import ZERO, is_primitive, lookup_topology
+from hnas.grammar.tree import Tree
+from hnas.semantics.errors import SemanticsError
+from hnas.semantics.structure import EdgePlan, edge_plan
+
+__all__ = ["GraphArrays", "hierarchical_graphs", "hierarchical_graph_arrays", "tree_graph", "topology_depth"]
+
+INPUT_LABEL = "input"
+OUTPUT_LABEL = "output"
+
+
+class GraphArrays(NamedTuple):
+    """A labelled DAG: ``labels[i]`` of node i, edges ``sources[j] -> targets[j]`` (int64)."""
+
+    labels: list[str]
+    sources: np.ndarray
+    targets: np.ndarray
+
+    def to_networkx(self) -> nx.DiGraph:
+        """The same graph as a :class:`networkx.DiGraph` (nodes 0..n-1 with attribute ``label``)."""
+        graph = nx.DiGraph()
+        graph.add_nodes_from((i, {"label": label}) for i, label in enumerate(self.labels))
+        graph.add_edges_from(zip(self.sources.tolist(), self.targets.tolist()))
+        return graph
+
+
+_ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[GraphArrays, ...]]] = WeakKeyDictionary()
+_NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
+
+
+class _Analysis:
+    """Edge plans of every topology node of a tree (None: its output receives nothing)."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.plans: dict[int, EdgePlan | None] = {}
+        self.height = 0
+        self.root_cut = self._cut(tree, 1)
+
+    def _cut(self, node: Tree, depth: int) -> bool:
+        """Whether ``node`` outputs nothing; records plans and the topology height on the way."""
+        if not node.children:
+            return node.op == ZERO
+        topology = lookup_topology(node.op)
+        if topology is None or len(node.children) != topology.arity:
+            what = "is a primitive" if is_primitive(node.op) else "is not a registered topology"
+            if topology is not None:
+                what = f"has {topology.arity} edges"
+            raise SemanticsError(f"{node.op!r} {what} but has {len(node.children)} children in {node.symbol}")
+        if depth > self.height:
+            self.height = depth
+        cut = 0
+        for i, child in enumerate(node.children):
+            if self._cut(child, depth + 1):
+                cut |= 1 << i
+        plan = edge_plan(topology, cut)
+        self.plans[id(node)] = plan
+        return plan is None
+
+
+def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | None = None) -> GraphArrays:
+    labels = [INPUT_LABEL]
+    sources: list[int] = []
+    targets: list[int] = []
+    plans = analysis.plans
+
+    def emit(node: Tree, depth: int, preds: list[int]) -> list[int]:
+        if not node.children or depth > max_depth or node.op == collapse_op:
+            n = len(labels)
+            labels.append(node.op)
+            sources.extend(preds)
+            targets.extend([n] * len(preds))
+            return [n]
+        plan = plans[id(node)]
+        states: list[list[int]] = [preds] * plan.n_slots
+        children = node.children
+        for i, src, dst, accumulate in plan.steps:
+            exits = emit(children[i], depth + 1, states[src])
+            states[dst] = states[dst] + exits if accumulate else exits
+        return states[-1]
+
+    exits = [] if analysis.root_cut else emit(tree, 1, [0])
+    out = len(labels)
+    labels.append(OUTPUT_LABEL)
+    sources.extend(exits)
+    targets.extend([out] * len(exits))
+    return GraphArrays(labels, np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64))
+
+
+def _check_levels(n_levels: int) -> int:
+    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)) or n_levels < 0:
+        raise ValueError(f"n_levels must be a non-negative integer, got {n_levels!r}")
+    return int(n_levels)
+
+
+def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
+    """``(flattened, level_1, ..., level_n)`` as :class:`GraphArrays`; cached per tree."""
+    n_levels = _check_levels(n_levels)
+    per_tree = _ARRAY_CACHE.get(tree)
+    if per_tree is None:
+        per_tree = _ARRAY_CACHE[tree] = {}
+    graphs = per_tree.get(n_levels)
+    if graphs is None:
+        analysis = _Analysis(tree)
+        flattened = _emit(tree, analysis, math.inf)
+        levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
+        graphs = per_tree[n_levels] = (flattened, *levels)
+    return graphs
+
+
+def hierarchical_graphs(tree: Tree, n_levels: int) -> tuple[nx.DiGraph, ...]:
+    """``(flattened, level_1, ..., level_n)`` as networkx DiGraphs (node attribute ``label``).
+
+    Cached per tree: treat the graphs as read-only.
+    """
+    n_levels = _check_levels(n_levels)
+    per_tree = _NX_CACHE.get(tree)
+    if per_tree is None:
+        per_tree = _NX_CACHE[tree] = {}
+    graphs = per_tree.get(n_levels)
+    if graphs is None:
+        converted: dict[int, nx.DiGraph] = {}
+        graphs = per_tree[n_levels] = tuple(
+            converted.setdefault(id(arrays), arrays.to_networkx()) for arrays in hierarchical_graph_arrays(tree, n_levels)
+        )
+    return graphs
+
+
+def topology_depth(tree: Tree) -> int:
+    """Largest number of topology nodes on a root-to-leaf path of ``tree`` (its hierarchy depth)."""
+    return _Analysis(tree).height
+
+
+def tree_graph(tree: Tree, *, max_depth: float = math.inf, collapse_op: str | None = None) -> nx.DiGraph:
+    """The graph of ``tree`` expanded to ``max_depth``, with subtrees rooted at ``collapse_op``
+    (e.g. ``"Cell"``) kept as one node each: used to draw macro graphs. Not cached."""
+    return _emit(tree, _Analysis(tree), max_depth, collapse_op).to_networkx()
