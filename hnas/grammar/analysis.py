@@ -22,6 +22,9 @@ __all__ = ["Analysis", "DEPTH_CAP"]
 DEPTH_CAP = 8
 """hierarchy_depth of a recursive grammar is capped here."""
 
+MAX_ZERO_CHOICES = 20
+"""Most children of one topology production that may each be zero or not (2^k masks are checked)."""
+
 Poly = dict[frozenset, int]
 _ONE: Poly = {frozenset(): 1}
 
@@ -82,15 +85,29 @@ class Analysis:
         return self.can_zero[child.name], self.can_nonzero[child.name]
 
     def _feasible_masks(self, prod: Production) -> list[int]:
-        """Allowed zero-masks (bit i: child i is zero) the children can realise; [] for primitives."""
+        """Allowed zero-masks (bit i: child i is zero) the children can realise; [] for primitives.
+
+        Only the bits of children that can be zero vary, so a topology costs 2^(zero-able children)."""
         topo = terminals.lookup_topology(prod.op)
         if topo is None:
             return []
         caps = [self.child_caps(c) for c in prod.children]
-        return [
-            m for m in sorted(topo.allowed_zero_masks)
-            if all(cap[0] if m >> i & 1 else cap[1] for i, cap in enumerate(caps))
-        ]
+        fixed = sum(1 << i for i, (z, nz) in enumerate(caps) if z and not nz)
+        free = [i for i, (z, nz) in enumerate(caps) if z and nz]
+        if any(not z and not nz for z, nz in caps):
+            return []
+        if len(free) > MAX_ZERO_CHOICES:
+            raise GrammarError(f"{prod.op} has {len(free)} children that may be 'zero'; at most "
+                               f"{MAX_ZERO_CHOICES} are supported", file=prod.file, line=prod.line)
+        masks = []
+        for subset in range(1 << len(free)):
+            mask = fixed
+            for j, i in enumerate(free):
+                if subset >> j & 1:
+                    mask |= 1 << i
+            if topo.connects(mask):
+                masks.append(mask)
+        return sorted(masks)
 
     def production_feasible(self, prod: Production) -> bool:
         """Whether the production derives anything (a topology needs one realisable allowed mask)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 
-from hnas.grammar import terminals
+from hnas.grammar.analysis import Analysis
 from hnas.grammar.terminals import ZERO
 from hnas.grammar.cfg import Grammar, Production
 from hnas.grammar.errors import GrammarError
@@ -31,8 +31,10 @@ def _show(options: set[str] | list[str]) -> str:
 class BracketCodec:
     """Prints and parses the trees of one grammar."""
 
-    def __init__(self, grammar: Grammar, main_template: Tree | None) -> None:
+    def __init__(self, analysis: Analysis, main_template: Tree | None) -> None:
         """``main_template``: the main grammar's only derivation (blocks as placeholders), if it has one."""
+        grammar = analysis.grammar
+        self.analysis = analysis
         self.grammar = grammar
         self.names = grammar.shared_nonterminals  # block nonterminal -> terminal name
         self.main_template = main_template
@@ -134,9 +136,8 @@ class BracketCodec:
                         labels.append("'" + child.name)
                     else:
                         labels.append(child.name)
-                topology = terminals.lookup_topology(prod.op)
-                all_masks = len(topology.allowed_zero_masks) == 1 << topology.arity
-                productions[(nt, prod.op, tuple(labels))] = None if all_masks else topology.allowed_zero_masks
+                masks = self.analysis.masks[id(prod)]
+                productions[(nt, prod.op, tuple(labels))] = None if masks == [0] else frozenset(masks)
         for nt, name in self.names.items():
             leaves[name] = (Tree(nt, name), nt)  # placeholder of a shared block, resolved in _assemble
         return productions, leaves, constants
@@ -199,10 +200,9 @@ class BracketCodec:
             raise state.error(f"{symbol} {op} needs more children (got {len(children)})")
         state.take()  # ")"
         tree = Tree(symbol, op, tuple(children))
-        topology = terminals.lookup_topology(op)
-        if topology is not None:
-            mask = sum(1 << i for i, c in enumerate(children) if c.op == terminals.ZERO)
-            if mask not in topology.allowed_zero_masks:
+        if children:
+            mask = sum(1 << i for i, c in enumerate(children) if c.op == ZERO)
+            if mask not in self.analysis.masks[id(candidates[0])]:
                 raise GrammarError(f"'zero' children disconnect the input of {op} from its output", position=sym_pos)
         if symbol in self.names:
             positions[id(tree)] = open_pos

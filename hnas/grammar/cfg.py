@@ -78,6 +78,10 @@ class Grammar:
     _units: dict[str, str | None] = field(default_factory=dict, repr=False)
 
 
+MAX_ARITY = 256
+"""Largest number of children of a topology (bounds the open-ended LinearN family)."""
+_LINEAR_WIDTH = re.compile(r"Linear([0-9]+)")
+
 _TOKEN = re.compile(r'\s*(?:(->)|(\|)|(;)|"([^"]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.\-]*)|(\S))')
 
 
@@ -272,6 +276,10 @@ def _check(grammar: Grammar, errors: list[GrammarError]) -> None:
                     f"shared terminal {prod.op} cannot be an operator; use it as a child, e.g. "
                     f'"Linear1" "{prod.op}"', **here))
                 continue
+            width = _LINEAR_WIDTH.fullmatch(prod.op)
+            if width and int(width.group(1)) > MAX_ARITY:
+                errors.append(GrammarError(f"{prod.op}: topologies have at most {MAX_ARITY} edges", **here))
+                continue
             n = terminals.arity(prod.op)
             if n is None:
                 errors.append(GrammarError(f"unknown terminal {prod.op!r}: neither a registered topology nor a "
@@ -288,7 +296,7 @@ def _check(grammar: Grammar, errors: list[GrammarError]) -> None:
                 elif child.terminal:
                     if terminals.is_primitive(child.name):
                         pass
-                    elif terminals.arity(child.name) is not None:
+                    elif _LINEAR_WIDTH.fullmatch(child.name) or terminals.arity(child.name) is not None:
                         errors.append(GrammarError(f"topology {child.name!r} used as a leaf; it needs children",
                                                    **here))
                     else:

@@ -37,12 +37,12 @@ class SearchSpace:
         self._deriver = Deriver(self._analysis)
         self._shared = frozenset(self._analysis.shared)
         self._local = self._analysis.local_counts()
-        self._allowed: dict[str, frozenset[int]] = {}
+        self._topologies: dict[str, terminals.Topology] = {}
         main_template = None
         if self._shared and self._local[grammar.start] == 1:
             placeholders = {nt: Tree(nt, t) for t, nt in grammar.shared.items()}
             main_template = self._deriver.derive(grammar.start, False, lambda: 0.0, placeholders)
-        self._codec = BracketCodec(grammar, main_template)
+        self._codec = BracketCodec(self._analysis, main_template)
         self.hierarchy_depth: int = self._analysis.hierarchy_depth()
         """Largest number of topology nodes on a root-to-leaf path of any derivation (capped at 8)."""
 
@@ -166,14 +166,14 @@ class SearchSpace:
         parent = site.parent
         if parent is None:
             return True
-        allowed = self._allowed.get(parent.op)
-        if allowed is None:
-            allowed = self._allowed[parent.op] = terminals.lookup_topology(parent.op).allowed_zero_masks
+        topology = self._topologies.get(parent.op)
+        if topology is None:
+            topology = self._topologies[parent.op] = terminals.lookup_topology(parent.op)
         mask = 1 << site.path[-1]
         for j, child in enumerate(parent.children):
             if child.op == terminals.ZERO:
                 mask |= 1 << j
-        return mask in allowed
+        return topology.connects(mask)
 
     def _swappable(self, site: Site, incoming: Tree) -> bool:
         return incoming.op != terminals.ZERO or self._zero_ok(site)

@@ -7,7 +7,8 @@ primitives live in :mod:`hnas.semantics` and register their names here as well.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 __all__ = [
     "ZERO",
@@ -31,7 +32,6 @@ class Topology:
 
     name: str
     edges: tuple[tuple[int, int], ...]
-    allowed_zero_masks: frozenset[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.edges:
@@ -42,8 +42,13 @@ class Topology:
             raise ValueError(
                 f"topology {self.name!r}: nodes must be 1..N and every edge (a, b) must have a < b"
             )
-        masks = frozenset(m for m in range(1 << len(self.edges)) if self.connects(m))
-        object.__setattr__(self, "allowed_zero_masks", masks)
+        # edges by source node: every edge into a node comes before the edges out of it
+        object.__setattr__(self, "_order", tuple(sorted(range(len(self.edges)), key=lambda i: self.edges[i][0])))
+
+    @cached_property
+    def allowed_zero_masks(self) -> frozenset[int]:
+        """Every zero-mask that keeps input and output connected (computed on first use: 2^arity masks)."""
+        return frozenset(m for m in range(1 << len(self.edges)) if self.connects(m))
 
     @property
     def arity(self) -> int:
@@ -56,7 +61,9 @@ class Topology:
     def connects(self, zero_mask: int) -> bool:
         """Whether input still reaches output when the edges in ``zero_mask`` (bit i = edge i) are cut."""
         reached = {1}
-        for i, (a, b) in enumerate(self.edges):  # edges with a < b: one pass in order of a suffices
+        edges = self.edges
+        for i in self._order:  # a < b on every edge: one pass in order of source suffices
+            a, b = edges[i]
             if a in reached and not zero_mask >> i & 1:
                 reached.add(b)
         return self.n_nodes in reached
