@@ -145,7 +145,7 @@ def parse_grammar_text(text: str, file: str) -> tuple[str | None, list[Productio
             if lhs is None:
                 errors.append(GrammarError("'|' continues no rule", file=file, line=lineno, column=tokens[0][2]))
                 continue
-            tokens = [("name", lhs, 0), ("arrow", "->", 0)] + tokens
+            tokens = [("name", lhs, tokens[0][2]), ("arrow", "->", tokens[0][2])] + tokens[1:]
         for rule in _split(tokens, "semi"):
             lhs = _parse_rule(rule, file, lineno, productions, errors) or lhs
             if start is None and lhs is not None:
@@ -201,10 +201,12 @@ def _merge(productions: list[Production]) -> dict[str, list[Production]]:
         first = seen.get(prod.key)
         if first is not None:
             first.weight += 1
-            warnings.warn(
+            warnings.warn_explicit(
                 f"{prod.file}:{prod.line}: duplicate production {prod} (first at {first.file}:{first.line}): "
                 f"counted once in the size of the space, sampled with weight {first.weight}",
-                stacklevel=3,
+                UserWarning,
+                prod.file,
+                prod.line,
             )
             continue
         seen[prod.key] = Production(prod.lhs, prod.op, prod.children, 1, prod.file, prod.line)
