@@ -53,15 +53,27 @@ class Dag(nn.Module):
 
 
 class Network(nn.Module):
-    """``head(body(stem(x)))``; ``tree`` is the architecture, ``out_channels`` the body's output."""
+    """``head(body(stem(x)))`` for the architecture ``tree``; ``out_channels``: the body's output."""
 
-    def __init__(self, stem: nn.Module, body: nn.Module, head: nn.Module, *, tree: Tree, in_channels: int, num_classes: int, out_channels: int) -> None:
+    def __init__(
+        self,
+        stem: nn.Module,
+        body: nn.Module,
+        head: nn.Module,
+        *,
+        tree: Tree,
+        in_channels: int,
+        stem_channels: int,
+        num_classes: int,
+        out_channels: int,
+    ) -> None:
         super().__init__()
         self.stem = stem
         self.body = body
         self.head = head
         self.tree = tree
         self.in_channels = in_channels
+        self.stem_channels = stem_channels
         self.num_classes = num_classes
         self.out_channels = out_channels
 
@@ -107,7 +119,16 @@ def compile_network(tree: Tree, *, num_classes: int, in_channels: int = 3, stem_
         ),
         "head",
     )
-    return Network(stem, body, head, tree=tree, in_channels=in_channels, num_classes=num_classes, out_channels=out_channels)
+    return Network(
+        stem,
+        body,
+        head,
+        tree=tree,
+        in_channels=in_channels,
+        stem_channels=stem_channels,
+        num_classes=num_classes,
+        out_channels=out_channels,
+    )
 
 
 def _shown(tree: Tree) -> str:
