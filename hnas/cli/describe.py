@@ -1,0 +1,81 @@
+"""``hnas describe``: parameters, FLOPs, output shape, cells and depth of one architecture."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from hnas.cli import UsageError
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``describe`` subcommand."""
+    from hnas.semantics.describe import DEFAULT_DESCRIBE_OBJECTIVE, OBJECTIVE_SHAPES
+
+    parser = subparsers.add_parser(
+        "describe",
+        help="describe one architecture (parameters, FLOPs, output shape, cells, depth)",
+        description="Compile one architecture for an objective's classes and input shape and report "
+        "parameters, FLOPs, output shape, number of cells and hierarchy depth.",
+    )
+    parser.add_argument("--search_space", required=True, help="a named search space or grammar file(s)")
+    parser.add_argument(
+        "--objective",
+        default=DEFAULT_DESCRIBE_OBJECTIVE,
+        help=f"sets classes and input shape: {', '.join(OBJECTIVE_SHAPES)} (default %(default)s)",
+    )
+    parser.add_argument("architecture", metavar="ARCH", help="bracket string of the tree, or - to read it from stdin")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--draw", metavar="PNG", help="draw the macro graph and one cell into this image")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hnas.grammar import load_space
+    from hnas.semantics.describe import OBJECTIVE_SHAPES, describe, draw_architecture
+
+    by_lower = {name.lower(): name for name in OBJECTIVE_SHAPES}
+    objective = by_lower.get(args.objective.lower())
+    if objective is None:
+        raise UsageError(f"unknown objective {args.objective!r}; known: {', '.join(OBJECTIVE_SHAPES)}")
+    text = sys.stdin.read() if args.architecture == "-" else args.architecture
+    if not text.strip():
+        raise UsageError("no architecture given (ARCH is empty)")
+    space = load_space(args.search_space.split(",") if "," in args.search_space else args.search_space)
+    tree = space.parse(text.strip())
+    num_classes, input_shape = OBJECTIVE_SHAPES[objective]
+    try:
+        report = describe(tree, num_classes=num_classes, input_shape=input_shape)
+    except RuntimeError as error:
+        shape = "x".join(map(str, input_shape))
+        raise UsageError(f"the network fails on a {shape} input of {objective}: {str(error).splitlines()[0]}") from None
+    report["architecture"] = space.to_string(tree)
+    report["objective"] = objective
+    if args.draw:
+        draw_architecture(tree, args.draw)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_text(report)
+    return 0
+
+
+def _print_text(report: dict) -> None:
+    shape = "x".join(map(str, report["input_shape"]))
+    rows = [
+        ("architecture", report["architecture"]),
+        ("objective", f"{report['objective']} ({report['num_classes']} classes, input {shape})"),
+        ("params", f"{report['params']:,}"),
+        ("flops", f"{report['flops']:,}"),
+        ("output shape", "x".join(map(str, report["output_shape"]))),
+        ("cells", str(report["cells"])),
+        ("depth", str(report["depth"])),
+    ]
+    for key, value in rows:
+        print(f"{key:<13} {value}")
+    print("params by terminal:")
+    for terminal, count in report["params_by_terminal"].items():
+        print(f"  {terminal:<11} {count:,}")
