@@ -1,7 +1,8 @@
 """WL features of architectures: the flattened graph and each hierarchy level, cached per tree.
 
 :class:`TreeWLFeatures` turns derivation trees into the graphs of
-:func:`hnas.semantics.hierarchical_graphs` (``flattened, level_1, ..., level_n``), extracts WL
+:func:`hnas.semantics.hierarchical_graphs` (``flattened, level_1, ..., level_n``; read as
+arrays), extracts WL
 features of each graph once, and keeps them in an LRU cache keyed on the tree (trees are
 immutable and hash to a cached value). :meth:`TreeWLFeatures.gram` returns a stack of
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
@@ -14,11 +15,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cache
 
-import networkx as nx
 import numpy as np
 
 from hnas.grammar.tree import Tree
-from hnas.kernels.wl import WLFeatures, WLFeaturizer, feature_matrix, gram, normalise_gram
+from hnas.kernels.wl import LabelledGraph, WLFeatures, WLFeaturizer, feature_matrix, gram, normalise_gram
 
 __all__ = ["Component", "TreeWLFeatures", "shared_tree_features"]
 
@@ -33,7 +33,8 @@ class TreeWLFeatures:
     """WL features of the first ``len(depths)`` hierarchical graphs of trees, cached per tree.
 
     ``depths[j]`` is the largest WL depth extracted for graph ``j``; ``graphs_of(tree)`` returns
-    the graphs (default: ``hierarchical_graphs(tree, n_levels)``).
+    the graphs (default: ``hierarchical_graph_arrays(tree, n_levels)``, the array form of
+    ``hierarchical_graphs``: same nodes in the same order, so the same kernel).
     """
 
     def __init__(
@@ -41,7 +42,7 @@ class TreeWLFeatures:
         n_levels: int,
         depths: Sequence[int],
         *,
-        graphs_of: Callable[[Tree], Sequence[nx.DiGraph]] | None = None,
+        graphs_of: Callable[[Tree], Sequence[LabelledGraph]] | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if n_levels < 0:
@@ -54,10 +55,10 @@ class TreeWLFeatures:
         if cache_size < 1:
             raise ValueError(f"cache_size must be >= 1, got {cache_size}")
         if graphs_of is None:
-            from hnas.semantics import hierarchical_graphs
+            from hnas.semantics import hierarchical_graph_arrays
 
-            def graphs_of(tree: Tree) -> Sequence[nx.DiGraph]:
-                return hierarchical_graphs(tree, n_levels)
+            def graphs_of(tree: Tree) -> Sequence[LabelledGraph]:
+                return hierarchical_graph_arrays(tree, n_levels)
 
         self.n_levels = n_levels
         self.depths = tuple(int(d) for d in depths)
@@ -94,12 +95,23 @@ class TreeWLFeatures:
                     f"graphs_of returned {len(graphs)} graphs for a tree, {self.n_graphs} needed"
                 )
             per_tree.append(graphs)
-        per_graph = [
-            self._featurizer.features([graphs[j] for graphs in per_tree], depth)
-            for j, depth in enumerate(self.depths)
+        # A level that is the very same graph object as an earlier graph (levels beyond a tree's
+        # depth are its flattened graph) reuses that graph's features when they are deep enough.
+        source = [
+            [
+                next((k for k in range(j) if g[k] is g[j] and self.depths[k] >= self.depths[j]), j)
+                for j in range(self.n_graphs)
+            ]
+            for g in per_tree
         ]
+        features: list[list[WLFeatures | None]] = [[None] * self.n_graphs for _ in trees]
+        for j, depth in enumerate(self.depths):
+            own = [i for i, src in enumerate(source) if src[j] == j]
+            for i, f in zip(own, self._featurizer.features([per_tree[i][j] for i in own], depth)):
+                features[i][j] = f
         for i, tree in enumerate(trees):
-            self._cache[tree] = tuple(feats[i] for feats in per_graph)
+            row = features[i]
+            self._cache[tree] = tuple(row[k] for k in source[i])
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
@@ -113,7 +125,8 @@ class TreeWLFeatures:
 
         ``trees_b=None`` gives the symmetric Gram of ``trees_a`` (features used once).
         Components on the same graph share their sparse products: depths ``d0 < d1 < ...`` cost
-        one product per iteration range ``0..d0, d0+1..d1, ...``.
+        one product per iteration range ``0..d0, d0+1..d1, ...``; a level whose graph is the
+        flattened graph for all these trees costs nothing more.
         """
         for j, depth in components:
             if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
@@ -125,13 +138,20 @@ class TreeWLFeatures:
         feats_b = feats_a if trees_b is None else self.features(trees_b)
         out = np.empty((len(components), len(feats_a), len(feats_b)))
         n_labels = self._featurizer.n_labels
+        # Graphs whose features are the same objects for every tree (e.g. a level that is the
+        # flattened graph for all these trees) share one computation.
+        representative: dict[int, int] = {}
+        seen: dict[tuple[int, ...], int] = {}
         for j in sorted({j for j, _ in components}):
-            col_a = [f[j] for f in feats_a]
-            col_b = col_a if trees_b is None else [f[j] for f in feats_b]
-            wanted = sorted({d for g, d in components if g == j})
+            key = tuple(id(f[j]) for f in feats_a) + (-1,) + tuple(id(f[j]) for f in feats_b)
+            representative[j] = seen.setdefault(key, j)
+        for rep in sorted(set(representative.values())):
+            col_a = [f[rep] for f in feats_a]
+            col_b = col_a if trees_b is None else [f[rep] for f in feats_b]
+            targets = [(c, d) for c, (j, d) in enumerate(components) if representative[j] == rep]
             raw = np.zeros((len(col_a), len(col_b)))
             first = 0
-            for depth in wanted:
+            for depth in sorted({d for _, d in targets}):
                 xa = feature_matrix(col_a, n_labels, first, depth)
                 xb = xa if trees_b is None else feature_matrix(col_b, n_labels, first, depth)
                 raw += gram(xa, xb)
@@ -139,8 +159,8 @@ class TreeWLFeatures:
                 diag_a = np.array([f.sq_norms[depth] for f in col_a])
                 diag_b = diag_a if trees_b is None else np.array([f.sq_norms[depth] for f in col_b])
                 normalised = normalise_gram(raw, diag_a, diag_b)
-                for c, component in enumerate(components):
-                    if component == (j, depth):
+                for c, d in targets:
+                    if d == depth:
                         out[c] = normalised
         return out
 

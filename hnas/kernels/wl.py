@@ -1,6 +1,7 @@
 """Weisfeiler-Lehman subtree features and Gram matrices on directed, labelled graphs.
 
-A graph is a :class:`networkx.DiGraph` whose nodes carry a ``label`` attribute. Iteration 0 uses
+A graph is a :class:`networkx.DiGraph` whose nodes carry a ``label`` attribute (or the same graph
+as arrays, see :class:`GraphArraysLike`). Iteration 0 uses
 the labels themselves; iteration ``i`` relabels each node by its previous label together with the
 sorted multiset of its *successors'* previous labels (edge direction is kept: information flows
 against the edges, exactly as ``grakel`` does with a directed edge dictionary). The WL subtree
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["WLFeatures", "WLFeaturizer", "feature_matrix", "gram", "normalise_gram"]
+__all__ = ["GraphArraysLike", "LabelledGraph", "WLFeatures", "WLFeaturizer", "feature_matrix", "gram", "normalise_gram"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,18 +41,46 @@ class WLFeatures:
 
     indices: np.ndarray
     counts: np.ndarray
-    ptr: np.ndarray
-    sq_norms: np.ndarray
+    ptr: tuple[int, ...]
+    sq_norms: tuple[float, ...]
 
     @property
     def depth(self) -> int:
         return len(self.ptr) - 2
 
 
-def _graph_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarray]:
+class GraphArraysLike(Protocol):
+    """A labelled directed graph as arrays: ``labels[i]`` of node i, edges ``sources[j] -> targets[j]``
+    (e.g. :class:`hnas.semantics.GraphArrays`, much cheaper to build than a networkx graph)."""
+
+    labels: Sequence[str]
+    sources: np.ndarray
+    targets: np.ndarray
+
+
+LabelledGraph = nx.DiGraph | GraphArraysLike
+"""What WL features are extracted from: a networkx DiGraph with node attribute ``label``, or arrays."""
+
+
+def _graph_arrays(graph: LabelledGraph) -> tuple[Sequence[str], np.ndarray, np.ndarray]:
     """Labels in node order and the (source, target) positions of the edges."""
-    if not isinstance(graph, nx.DiGraph):
-        raise TypeError(f"WL features need a networkx.DiGraph, got {type(graph).__name__}")
+    if isinstance(graph, nx.DiGraph):
+        return _networkx_arrays(graph)
+    if all(hasattr(graph, name) for name in ("labels", "sources", "targets")):
+        n = len(graph.labels)
+        sources = np.asarray(graph.sources, dtype=np.int64)
+        targets = np.asarray(graph.targets, dtype=np.int64)
+        if len(sources) != len(targets) or (
+            len(sources) and (min(sources.min(), targets.min()) < 0 or max(sources.max(), targets.max()) >= n)
+        ):
+            raise ValueError(f"graph arrays: edges must join nodes 0..{n - 1} (sources and targets of equal length)")
+        return graph.labels, sources, targets
+    raise TypeError(
+        f"WL features need a networkx.DiGraph or graph arrays (labels, sources, targets), got {type(graph).__name__}"
+    )
+
+
+def _networkx_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarray]:
     labels = []
     for node, label in graph.nodes(data="label"):
         if label is None:
@@ -75,7 +105,7 @@ class WLFeaturizer:
         """Number of compressed labels seen so far (the width of feature matrices)."""
         return len(self._labels)
 
-    def features(self, graphs: Sequence[nx.DiGraph], depth: int) -> list[WLFeatures]:
+    def features(self, graphs: Sequence[LabelledGraph], depth: int) -> list[WLFeatures]:
         """WL features of iterations ``0..depth`` for each graph."""
         if not isinstance(depth, int | np.integer) or depth < 0:
             raise ValueError(f"WL depth must be a non-negative integer, got {depth!r}")
@@ -119,17 +149,54 @@ class WLFeaturizer:
             order = np.lexsort((succ_label, src))
             s = src[order]
             rows[s, 1 + np.arange(len(s)) - start[s]] = succ_label[order]
-        # Distinct signatures of this batch (rows padded with -1), then the shared dictionary,
-        # keyed on the unpadded signature so that batches of any width agree.
-        keys = rows.view(np.dtype((np.void, 8 * width))).ravel()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        setdefault, table = self._labels.setdefault, self._labels
-        ids = np.fromiter(
-            (setdefault(rows[i, : 1 + out_degree[i]].tobytes(), len(table)) for i in first.tolist()),
-            dtype=np.int64,
-            count=len(first),
-        )
-        return ids[inverse.ravel()]
+        first, inverse = _distinct_rows(rows)
+        # The shared dictionary is keyed on the unpadded signature, so batches of any width agree.
+        buffer, stride = rows[first].tobytes(), 8 * width
+        ends = (np.arange(len(first)) * stride + 8 * (1 + out_degree[first])).tolist()
+        table = self._labels
+        ids = []
+        for begin, end in zip(range(0, len(buffer), stride), ends):
+            key = buffer[begin:end]
+            value = table.get(key)
+            if value is None:
+                value = table[key] = len(table)
+            ids.append(value)
+        return np.array(ids, dtype=np.int64)[inverse]
+
+
+_HASH_MULTIPLIERS = np.random.default_rng(20231101).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
+"""Fixed odd multipliers of the row hash used to find distinct signatures (collisions are checked)."""
+
+
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: a representative row index of each distinct row, and each row's group.
+
+    Rows are grouped by a 64-bit hash (one integer sort instead of a sort of byte strings); the
+    groups are then checked row by row, and a collision falls back to an exact byte-wise sort.
+    """
+    n, width = rows.shape
+    if width > len(_HASH_MULTIPLIERS):
+        return _distinct_rows_exact(rows)
+    with np.errstate(over="ignore"):
+        hashes = (rows.astype(np.uint64) * _HASH_MULTIPLIERS[:width]).sum(axis=1, dtype=np.uint64)
+    order = np.argsort(hashes, kind="stable")
+    sorted_hashes = hashes[order]
+    new_group = np.ones(n, dtype=bool)
+    new_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+    group_of_sorted = np.cumsum(new_group) - 1
+    leaders = order[new_group]
+    # Exactness: every row must equal its group's leader.
+    if not np.array_equal(rows[order], rows[leaders[group_of_sorted]]):
+        return _distinct_rows_exact(rows)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group_of_sorted
+    return leaders, inverse
+
+
+def _distinct_rows_exact(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
 
 
 def _histograms(
@@ -157,8 +224,8 @@ def _histograms(
             WLFeatures(
                 indices=label[lo:hi],
                 counts=counts[lo:hi],
-                ptr=b - lo,
-                sq_norms=sq_cum[b[1:]] - sq_cum[lo],
+                ptr=tuple((b - lo).tolist()),
+                sq_norms=tuple((sq_cum[b[1:]] - sq_cum[lo]).tolist()),
             )
         )
     return result
@@ -170,20 +237,17 @@ def feature_matrix(
     """Rows of the label counts of iterations ``first..last`` of each graph."""
     if not 0 <= first <= last:
         raise ValueError(f"need 0 <= first <= last, got first={first}, last={last}")
-    indices, data = [], []
-    indptr = np.zeros(len(features) + 1, dtype=np.int64)
-    for k, f in enumerate(features):
-        if last > f.depth:
-            raise ValueError(f"features extracted to depth {f.depth}, iteration {last} requested")
-        begin, end = f.ptr[first], f.ptr[last + 1]
-        indices.append(f.indices[begin:end])
-        data.append(f.counts[begin:end])
-        indptr[k + 1] = indptr[k] + (end - begin)
     if not features:
         return sp.csr_matrix((0, n_labels))
-    return sp.csr_matrix(
-        (np.concatenate(data), np.concatenate(indices), indptr), shape=(len(features), n_labels)
-    )
+    shallowest = min(len(f.ptr) for f in features) - 2
+    if last > shallowest:
+        raise ValueError(f"features extracted to depth {shallowest}, iteration {last} requested")
+    bounds = [(f.ptr[first], f.ptr[last + 1]) for f in features]
+    indices = np.concatenate([f.indices[b:e] for f, (b, e) in zip(features, bounds)])
+    data = np.concatenate([f.counts[b:e] for f, (b, e) in zip(features, bounds)])
+    indptr = np.zeros(len(features) + 1, dtype=np.int64)
+    np.cumsum([e - b for b, e in bounds], out=indptr[1:])
+    return sp.csr_matrix((data, indices, indptr), shape=(len(features), n_labels))
 
 
 def gram(a: sp.csr_matrix, b: sp.csr_matrix | None = None) -> np.ndarray:
