@@ -69,11 +69,13 @@ class InProcessExecutor:
 
 
 def _worker_main(connection: Connection, objective: Any, torch_threads: int) -> None:
-    """A pool worker: Ctrl-C is the driver's business; evaluate tasks until told to stop."""
+    """A pool worker: Ctrl-C is the driver's business; say it is ready, then evaluate tasks until
+    told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     torch.set_num_threads(torch_threads)
+    connection.send(_READY)
     while True:
         try:
             task = connection.recv()
@@ -84,13 +86,21 @@ def _worker_main(connection: Connection, objective: Any, torch_threads: int) -> 
         connection.send((task.trial_id, evaluate_trial(objective, task.tree, task.seed)))
 
 
+_READY = "ready"
+
+
 class _Worker:
     def __init__(self, context: Any, objective: Any, torch_threads: int) -> None:
         self.connection, child = context.Pipe(duplex=True)
         self.process = context.Process(target=_worker_main, args=(child, objective, torch_threads), daemon=True)
-        self.process.start()
-        child.close()
+        try:
+            self.process.start()
+        except Exception as error:  # the objective does not pickle
+            raise RunError(f"cannot start a worker process with this objective: {type(error).__name__}: {error}") from None
+        finally:
+            child.close()
         self.trial_id: int | None = None
+        self.ready = False
 
     def stop(self, *, kill: bool) -> None:
         if self.process.is_alive():
@@ -135,28 +145,43 @@ class LocalPoolExecutor:
         raise RuntimeError("submit() with every worker busy")
 
     def next_event(self) -> Event:
-        busy = [worker for worker in self._workers if worker.trial_id is not None]
-        if not busy:
-            raise RuntimeError("next_event() without a submitted task")
-        waitables: dict[Any, _Worker] = {}
-        for worker in busy:
-            waitables[worker.connection] = worker
-            waitables[worker.process.sentinel] = worker
-        ready = wait(list(waitables))
-        for worker in sorted({id(w): w for w in (waitables[r] for r in ready)}.values(), key=lambda w: w.trial_id):
-            trial_id = worker.trial_id
-            if worker.connection.poll():
-                try:
-                    finished_id, outcome = worker.connection.recv()
-                except (EOFError, OSError):
-                    pass
-                else:
-                    worker.trial_id = None
-                    return finished_id, outcome
-            if not worker.process.is_alive():
-                self._replace(worker)
-                return trial_id, None
-        return self.next_event()  # a sentinel fired before the process state settled
+        while True:
+            busy = [worker for worker in self._workers if worker.trial_id is not None]
+            if not busy:
+                raise RuntimeError("next_event() without a submitted task")
+            waitables: dict[Any, _Worker] = {}
+            for worker in busy:
+                waitables[worker.connection] = worker
+                waitables[worker.process.sentinel] = worker
+            ready = {id(w): w for w in (waitables[r] for r in wait(list(waitables)))}
+            for worker in sorted(ready.values(), key=lambda w: w.trial_id):
+                event = self._receive(worker)
+                if event is not None:
+                    return event
+
+    def _receive(self, worker: _Worker) -> Event | None:
+        """The worker's finished or lost evaluation, or None (it only said it is ready)."""
+        trial_id = worker.trial_id
+        if worker.connection.poll():
+            try:
+                message = worker.connection.recv()
+            except (EOFError, OSError):
+                pass
+            else:
+                if message == _READY:
+                    worker.ready = True
+                    return None
+                worker.trial_id = None
+                return message
+        if worker.process.is_alive():
+            return None  # the pipe closed first; the sentinel fires next
+        if not worker.ready:
+            raise RunError(
+                f"a worker process exited (code {worker.process.exitcode}) before it was ready; a script "
+                "that starts a run with n_workers > 1 needs an `if __name__ == '__main__':` guard"
+            )
+        self._replace(worker)
+        return trial_id, None
 
     def _replace(self, worker: _Worker) -> None:
         worker.stop(kill=True)
@@ -178,7 +203,7 @@ class DaskExecutor:
 
     def __init__(self, objective: Any, address: str, torch_threads: int | None = None, timeout: float = 30.0) -> None:
         try:
-            from distributed import Client
+            from distributed import Client, as_completed
         except ImportError:
             raise RunError(
                 "--dask_scheduler needs dask.distributed: pip install 'hnas[dist]'"
@@ -190,6 +215,7 @@ class DaskExecutor:
         self._objective = objective
         self._threads = torch_threads or 1
         self._futures: dict[Any, int] = {}
+        self._completed = as_completed(loop=self._client.loop)
         self._submitted = 0
 
     def capacity(self) -> int:
@@ -207,15 +233,13 @@ class DaskExecutor:
             pure=False,
         )
         self._futures[future] = task.trial_id
+        self._completed.add(future)
         return "dask"
 
     def next_event(self) -> Event:
-        from distributed import wait as dask_wait
-
         if not self._futures:
             raise RuntimeError("next_event() without a submitted task")
-        done, _ = dask_wait(list(self._futures), return_when="FIRST_COMPLETED")
-        future = min(done, key=lambda f: self._futures[f])
+        future = next(self._completed)
         trial_id = self._futures.pop(future)
         if future.status == "finished":
             return trial_id, future.result()

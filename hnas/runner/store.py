@@ -286,7 +286,7 @@ class RunStore:
             self._db.execute(
                 "UPDATE trials SET status = ?, objective = ?, val_error = ?, test_error = ?, params = ?,"
                 " flops = ?, cost = ?, train_time = ?, epochs = ?, eval_seconds = ?, finished_at = ?,"
-                " run_seconds = ?, error = ?, learning_curve = ?, extras = ? WHERE id = ?",
+                " run_seconds = ?, error = ?, learning_curve = ?, extras = ?, worker = COALESCE(?, worker) WHERE id = ?",
                 (
                     TrialStatus.DONE if objective is not None else TrialStatus.FAILED,
                     objective,
@@ -303,6 +303,7 @@ class RunStore:
                     outcome.get("error"),
                     json.dumps([float(v) for v in result.get("learning_curve") or ()]),
                     json.dumps(dict(result.get("extras") or {}), default=float),
+                    outcome.get("worker"),
                     trial_id,
                 ),
             )
