@@ -6,6 +6,7 @@ import math
 from bisect import bisect
 from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,8 @@ from hnas.grammar.tree import Tree
 from hnas.grammar.treeops import Site, get_at, replace_at, shared_blocks, sites, unify
 
 __all__ = ["SearchSpace"]
+
+T = TypeVar("T")
 
 _PAIR_TRIES = 32
 """Random subtree pairs tried before crossover enumerates all compatible pairs."""
@@ -115,39 +118,37 @@ class SearchSpace:
         raise GrammarError(f"cannot mutate {tree}: no subtree has an alternative derivation")
 
     def crossover(self, a: Tree, b: Tree, rng: np.random.Generator) -> tuple[Tree, Tree] | None:
-        """Swap two different subtrees with the same nonterminal between ``a`` and ``b`` (None: no such pair)."""
+        """Swap two subtrees with the same nonterminal between ``a`` and ``b``; both children differ from
+        their parents (None: no such pair). The roots are never swapped with each other."""
         _require_tree(a)
         _require_tree(b)
-        groups_a, groups_b = self._groups(a), self._groups(b)
 
-        def valid(x: Site, y: Site) -> bool:
-            return x.node != y.node and self._swappable(x, y.node) and self._swappable(y, x.node)
+        def attempt(x: Site, y: Site) -> tuple[Tree, Tree] | None:
+            if x.node == y.node or (x.parent is None and y.parent is None):
+                return None
+            if not (self._swappable(x, y.node) and self._swappable(y, x.node)):
+                return None
+            children = self._edited(a, [(x, y.node)]), self._edited(b, [(y, x.node)])
+            return children if children[0] != a and children[1] != b else None
 
-        pair = _pick_pair(groups_a, groups_b, valid, uniform_stream(rng), disjoint=False)
-        if pair is None:
-            return None
-        x, y = pair
-        return self._edited(a, [(x, y.node)]), self._edited(b, [(y, x.node)])
+        return _pick_pair(self._groups(a), self._groups(b), attempt, uniform_stream(rng), disjoint=False)
 
     def self_crossover(self, tree: Tree, rng: np.random.Generator) -> Tree | None:
-        """Swap two different, non-overlapping subtrees with the same nonterminal inside ``tree`` (None: none)."""
+        """Swap two different, non-overlapping subtrees with the same nonterminal inside ``tree``
+        (None: no such pair)."""
         _require_tree(tree)
-        groups = self._groups(tree)
 
-        def valid(x: Site, y: Site) -> bool:
+        def attempt(x: Site, y: Site) -> Tree | None:
             n = min(len(x.path), len(y.path))
-            return (
-                x.path[:n] != y.path[:n]
-                and x.node != y.node
-                and self._swappable(x, y.node)
-                and self._swappable(y, x.node)
-            )
+            if x.path[:n] == y.path[:n] or x.node == y.node:
+                return None
+            if not (self._swappable(x, y.node) and self._swappable(y, x.node)):
+                return None
+            child = self._edited(tree, [(x, y.node), (y, x.node)])
+            return child if child != tree else None
 
-        pair = _pick_pair(groups, groups, valid, uniform_stream(rng), disjoint=True)
-        if pair is None:
-            return None
-        x, y = pair
-        return self._edited(tree, [(x, y.node), (y, x.node)])
+        groups = self._groups(tree)
+        return _pick_pair(groups, groups, attempt, uniform_stream(rng), disjoint=True)
 
     # helpers -----------------------------------------------------------------------------------
     def _analysis_counts(self, symbol: str) -> tuple[float, float]:
@@ -200,12 +201,13 @@ def _require_tree(tree: object) -> None:
 def _pick_pair(
     groups_a: dict[str, list[Site]],
     groups_b: dict[str, list[Site]],
-    valid: Callable[[Site, Site], bool],
+    attempt: Callable[[Site, Site], T | None],
     uniform: Callable[[], float],
     disjoint: bool,
-) -> tuple[Site, Site] | None:
-    """A pair of sites with the same nonterminal, uniform over the valid pairs (None if there is none):
-    a few random draws first, then every pair. ``disjoint``: one tree, unordered pairs."""
+) -> T | None:
+    """The result of ``attempt`` on a pair of sites with the same nonterminal, uniform over the pairs
+    where it succeeds (None if it succeeds nowhere): a few random draws first, then every pair.
+    ``disjoint``: both groups come from one tree, so each unordered pair is tried once."""
     symbols = [s for s in groups_a if s in groups_b]
     if not symbols:
         return None
@@ -217,15 +219,14 @@ def _pick_pair(
     for _ in range(_PAIR_TRIES):
         symbol = symbols[bisect(cum, uniform() * total)]
         ga, gb = groups_a[symbol], groups_b[symbol]
-        x, y = ga[int(uniform() * len(ga))], gb[int(uniform() * len(gb))]
-        if valid(x, y):
-            return x, y
-    pairs = [
-        (x, y)
+        result = attempt(ga[int(uniform() * len(ga))], gb[int(uniform() * len(gb))])
+        if result is not None:
+            return result
+    results = [
+        result
         for s in symbols
         for i, x in enumerate(groups_a[s])
         for y in (groups_b[s][i + 1 :] if disjoint else groups_b[s])
-        if valid(x, y)
+        if (result := attempt(x, y)) is not None
     ]
-    return pairs[int(uniform() * len(pairs))] if pairs else None
-
+    return results[int(uniform() * len(results))] if results else None

@@ -35,8 +35,21 @@ def connected(op: str, children: tuple[Tree, ...]) -> bool:
     return output in reached
 
 
-def disconnected_nodes(tree: Tree) -> list[Tree]:
-    return [node for node in tree.walk() if node.children and not connected(node.op, node.children)]
+def disconnected_nodes(tree: Tree, verified: set[Tree] | None = None) -> list[Tree]:
+    """Topology nodes whose zero children cut input from output; ``verified`` remembers good subtrees."""
+    verified = set() if verified is None else verified
+    bad = []
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if not node.children or node in verified:
+            continue
+        if any(c.op == "zero" for c in node.children) and not connected(node.op, node.children):
+            bad.append(node)
+        else:
+            verified.add(node)
+        stack.extend(node.children)
+    return bad
 
 
 def write(tmp_path: Path, name: str, text: str) -> str:
