@@ -76,15 +76,20 @@ class TreeWLFeatures:
         """Per tree, the features of its graphs; uncached trees are extracted in one batch."""
         cache = self._cache
         missing = list(dict.fromkeys(t for t in trees if t not in cache))
-        if missing:
-            self._extract(missing)
+        fresh = self._extract(missing) if missing else {}
         result = []
         for tree in trees:
-            result.append(cache[tree])
-            cache.move_to_end(tree)
+            feats = fresh.get(tree)
+            if feats is None:
+                feats = cache[tree]
+                cache.move_to_end(tree)
+            result.append(feats)
+        cache.update(fresh)
+        while len(cache) > self._cache_size:
+            cache.popitem(last=False)
         return result
 
-    def _extract(self, trees: list[Tree]) -> None:
+    def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []
         for tree in trees:
             if not isinstance(tree, Tree):
@@ -109,11 +114,7 @@ class TreeWLFeatures:
             own = [i for i, src in enumerate(source) if src[j] == j]
             for i, f in zip(own, self._featurizer.features([per_tree[i][j] for i in own], depth)):
                 features[i][j] = f
-        for i, tree in enumerate(trees):
-            row = features[i]
-            self._cache[tree] = tuple(row[k] for k in source[i])
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        return {tree: tuple(features[i][k] for k in source[i]) for i, tree in enumerate(trees)}
 
     def gram(
         self,

@@ -75,13 +75,18 @@ class BlockGP(gpytorch.models.ExactGP):
 
 @dataclass(frozen=True)
 class FittedHyperparameters:
-    """Best step of each candidate: ``weights (B, C)``, ``noise (B,)``, ``nll (B,)`` and the NLL
-    at the initial parameters (``initial_nll``, uniform weights, initial noise)."""
+    """Best step of each candidate: ``weights (B, C)``, ``noise (B,)``, ``nll (B,)``; ``history``
+    ``(n_steps + 1, B)`` holds the NLL at the initial parameters (row 0, uniform weights and the
+    initial noise) and after each Adam step."""
 
     weights: np.ndarray
     noise: np.ndarray
     nll: np.ndarray
-    initial_nll: np.ndarray
+    history: np.ndarray
+
+    @property
+    def initial_nll(self) -> np.ndarray:
+        return self.history[0]
 
 
 def fit_hyperparameters(
@@ -122,14 +127,12 @@ def fit_hyperparameters(
     best_nll = np.full(n_batch, np.inf)
     best_weights = np.empty(blocks.shape[:2])
     best_noise = np.empty(n_batch)
-    initial_nll = np.empty(n_batch)
+    history = np.empty((n_steps + 1, n_batch))
     with gpytorch.settings.max_cholesky_size(10**6):
         for step in range(n_steps + 1):
             optimiser.zero_grad()
             nll = -mll(model(x), targets) * n
-            values = nll.detach().numpy()
-            if step == 0:
-                initial_nll[:] = values
+            values = history[step] = nll.detach().numpy()
             better = values < best_nll
             if better.any():
                 best_nll[better] = values[better]
@@ -139,7 +142,7 @@ def fit_hyperparameters(
                 break
             nll.sum().backward()
             optimiser.step()
-    return FittedHyperparameters(best_weights, best_noise, best_nll, initial_nll)
+    return FittedHyperparameters(best_weights, best_noise, best_nll, history)
 
 
 class BlockPosterior:

@@ -1,0 +1,109 @@
+"""WL kernels on the hierarchical graphs of both named spaces: grakel as oracle, PSD, caching."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from grakel.kernels import VertexHistogram, WeisfeilerLehman
+from grakel.utils import graph_from_networkx
+
+from hnas.grammar import Tree, load_space
+from hnas.kernels.hierarchical import TreeWLFeatures
+from hnas.semantics import hierarchical_graphs
+
+SPACES = ("nb201_variable_multi_multi", "nb201_fixed_1_none")
+
+
+def space_and_trees(name: str, n: int, seed: int = 0) -> tuple[object, list[Tree]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the hierarchical grammar warns about its weighted production
+        space = load_space(name)
+    rng = np.random.default_rng(seed)
+    return space, [space.sample(rng) for _ in range(n)]
+
+
+def grakel_gram(graphs: list, depth: int) -> np.ndarray:
+    kernel = (
+        VertexHistogram(normalize=True)
+        if depth == 0
+        else WeisfeilerLehman(n_iter=depth, base_graph_kernel=VertexHistogram, normalize=True)
+    )
+    return kernel.fit_transform(list(graph_from_networkx(graphs, node_labels_tag="label")))
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_every_graph_and_depth_matches_grakel(name: str) -> None:
+    space, trees = space_and_trees(name, 30)
+    n_levels = space.hierarchy_depth
+    features = TreeWLFeatures(n_levels, (4,) + (2,) * n_levels)
+    components = [(0, d) for d in range(5)] + [(j, 2) for j in range(1, n_levels + 1)]
+    ours = features.gram(trees, None, components)
+    graphs = [hierarchical_graphs(t, n_levels) for t in trees]
+    for c, (j, depth) in enumerate(components):
+        expected = grakel_gram([g[j] for g in graphs], depth)
+        np.testing.assert_allclose(ours[c], expected, atol=1e-6, rtol=0, err_msg=f"graph {j}, depth {depth}")
+
+
+@pytest.mark.parametrize("name", SPACES)
+def test_gram_is_psd_with_unit_diagonal(name: str) -> None:
+    space, trees = space_and_trees(name, 60, seed=1)
+    features = TreeWLFeatures(space.hierarchy_depth, (4, 2))
+    for k in features.gram(trees, None, [(0, 0), (0, 2), (0, 4), (1, 2)]):
+        np.testing.assert_array_equal(np.diag(k), 1.0)
+        np.testing.assert_allclose(k, k.T, atol=1e-12)
+        assert np.linalg.eigvalsh(k).min() > -1e-9
+
+
+def test_cross_gram_agrees_with_the_joint_gram() -> None:
+    """Features of trees met at different times (a pool after a training set) are comparable."""
+    space, trees = space_and_trees("nb201_variable_multi_multi", 40, seed=2)
+    components = [(0, 3), (2, 2), (4, 2)]
+    joint = TreeWLFeatures(space.hierarchy_depth, (4, 2, 2, 2, 2)).gram(trees, None, components)
+    staged = TreeWLFeatures(space.hierarchy_depth, (4, 2, 2, 2, 2))
+    staged.features(trees[:25])
+    cross = staged.gram(trees[25:], trees[:25], components)
+    np.testing.assert_allclose(cross, joint[:, 25:, :25], atol=1e-12)
+    np.testing.assert_array_equal(staged.self_similarity(trees[25:], components), 1.0)
+
+
+def test_features_are_cached_per_tree_with_a_bounded_cache() -> None:
+    space, trees = space_and_trees("nb201_fixed_1_none", 12, seed=3)
+    calls: list[Tree] = []
+
+    def graphs_of(tree: Tree) -> tuple:
+        calls.append(tree)
+        return hierarchical_graphs(tree, space.hierarchy_depth)
+
+    features = TreeWLFeatures(space.hierarchy_depth, (2,), graphs_of=graphs_of, cache_size=10)
+    first = features.features(trees[:5])
+    assert features.features(trees[:5])[2] is first[2]
+    assert len(calls) == 5  # the second call extracted nothing
+    features.features(trees)  # 12 trees, cache of 10: the oldest two are dropped
+    features.features(trees[:1])
+    assert len(calls) == 12 + 1
+
+
+def test_levels_beyond_the_tree_reuse_the_flattened_features() -> None:
+    space, trees = space_and_trees("nb201_fixed_1_none", 5, seed=4)
+    n_levels = space.hierarchy_depth
+    features = TreeWLFeatures(n_levels, (4,) + (2,) * n_levels)
+    for tree, feats in zip(trees, features.features(trees)):
+        graphs = hierarchical_graphs(tree, n_levels)
+        for j in range(1, n_levels + 1):
+            assert (feats[j] is feats[0]) == (graphs[j] is graphs[0])
+        assert any(feats[j] is feats[0] for j in range(1, n_levels + 1))
+
+
+def test_bad_components_and_settings_are_rejected() -> None:
+    space, trees = space_and_trees("nb201_fixed_1_none", 3)
+    features = TreeWLFeatures(space.hierarchy_depth, (2, 2))
+    with pytest.raises(ValueError, match=r"component \(graph 0, depth 3\)"):
+        features.gram(trees, None, [(0, 3)])
+    with pytest.raises(ValueError, match=r"component \(graph 2, depth 1\)"):
+        features.gram(trees, None, [(2, 1)])
+    with pytest.raises(ValueError, match="WL depths"):
+        TreeWLFeatures(1, (2, 2, 2))
+    with pytest.raises(TypeError, match="derivation trees"):
+        features.features(["(CELL Cell ...)"])
