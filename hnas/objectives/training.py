@@ -117,6 +117,7 @@ def train_and_evaluate(
     order = torch_generator(rng)
     model.to(device)
     train_x, train_y = data.train.x.to(device), data.train.y.to(device)
+    valid = Split(data.valid.x.to(device), data.valid.y.to(device))
     optimizer = torch.optim.SGD(
         model.parameters(), lr=protocol.learning_rate, momentum=protocol.momentum,
         weight_decay=protocol.weight_decay, nesterov=protocol.nesterov,
@@ -148,6 +149,6 @@ def train_and_evaluate(
         train_time += time.perf_counter() - start
         if not math.isfinite(loss_total):
             raise EvaluationError(f"training loss became {loss_total} in epoch {epoch + 1}")
-        curve.append(classification_error(model, data.valid, data, device, protocol.eval_batch_size))
+        curve.append(classification_error(model, valid, data, device, protocol.eval_batch_size))
     test_error = classification_error(model, data.test, data, device, protocol.eval_batch_size)
     return TrainingOutcome(curve[-1], test_error, train_time, protocol.epochs, tuple(curve))
