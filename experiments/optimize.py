@@ -19,7 +19,7 @@ from hnas.runner import RunConfig, RunConfigError, run_search
 from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
 
 DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
-DEFAULT_MAX_EVALUATIONS = 30
+DEFAULT_MAX_EVALUATIONS = 20
 """With the embedded objective's default protocol this takes a few minutes on 2 cores."""
 
 _BO_ONLY = list(SEARCHER_OPTIONS["bayesian_optimization"])
@@ -41,8 +41,6 @@ def _number(kind: Callable[[str], float], low: float, high: float | None = None)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hnas.objectives import DEFAULT_OBJECTIVE
-
     parser = argparse.ArgumentParser(
         prog="optimize.py",
         description="Neural architecture search over a grammar-defined space (resumable).",
@@ -53,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--data_path", help="folder with the objective's data files (not needed for embedded objectives)")
     add("--search_space", nargs="+", default=[DEFAULT_SEARCH_SPACE],
         help="a named space, or grammar files (the first holds the start symbol) and TERMINAL=file.cfg items")
-    add("--objective", default=DEFAULT_OBJECTIVE, help="objective name (see hnas.objectives.OBJECTIVES)")
+    add("--objective", default=None,
+        help="objective name (see hnas.objectives.OBJECTIVES; default: the embedded offline DEFAULT_OBJECTIVE)")
     add("--searcher", choices=SEARCHERS, default="bayesian_optimization")
     add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
         help="BO surrogate (default gp_hierarchical)")

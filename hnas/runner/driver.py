@@ -275,6 +275,7 @@ def run_search(
     """
     config.validate()
     directory = Path(working_directory) if working_directory is not None else default_working_directory(config)
+    directory = directory.resolve()
     with _exclusive(directory):
         store = RunStore(directory)
         try:

@@ -132,6 +132,8 @@ def load_trials(run_dir: str | Path, *, status: str | tuple[str, ...] | None = N
     connection = _connect(_store_path(run_dir), read_only=True)
     try:
         return _select_trials(connection, status)
+    except sqlite3.OperationalError as error:  # e.g. a store being created right now
+        raise RunError(f"{run_dir} holds no readable run store: {error}") from None
     finally:
         connection.close()
 

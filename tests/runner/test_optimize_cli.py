@@ -1,0 +1,99 @@
+"""experiments/optimize.py as users run it: real subprocesses, the embedded objective, real signals."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hnas.runner import RunError, load_trials
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "optimize.py"
+QUICK = ["--search_space", "nb201_fixed_1_none", "--objective", "digits", "--epochs", "1", "--train_subset", "64",
+         "--searcher", "random_search", "--no_progress"]  # fmt: skip
+
+
+def _optimize(*args, cwd, timeout=240):
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--pool_size", "0"], "argument --pool_size: must be >= 1, got 0"),
+        (["--p_self_crossover", "1.5"], "argument --p_self_crossover: must be in [0.0, 1.0], got 1.5"),
+        (["--n_init", "ten"], "argument --n_init: expected int, got 'ten'"),
+        (["--searcher", "hill_climbing"], "argument --searcher: invalid choice: 'hill_climbing'"),
+        (["--dask_scheduler", "localhost"], "argument --dask_scheduler: dask_scheduler must be an address"),
+    ],
+)
+def test_bad_flag_values_are_argparse_errors_naming_the_flag(tmp_path, flags, message):
+    result = _optimize(*flags, cwd=tmp_path, timeout=60)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_objective_is_one_line_without_traceback(tmp_path):
+    result = _optimize("--objective", "imagenet_full", "--search_space", "nb201_fixed_1_none", cwd=tmp_path, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("optimize.py: error: unknown objective 'imagenet_full'")
+
+
+def test_a_quick_run_prints_the_best_and_writes_results_then_resumes_and_checks_its_config(tmp_path):
+    result = _optimize(*QUICK, "--max_evaluations_total", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    directory = tmp_path / "runs" / "random_search-nb201_fixed_1_none-digits-seed0"
+    trials = load_trials(directory)
+    assert [t.status for t in trials] == ["done", "done"] and all(t.epochs == 1 for t in trials)
+    best = min(trials, key=lambda t: t.objective)
+    assert f"best architecture (trial {best.id}): {best.architecture}" in result.stdout
+    assert f"validation error: {best.val_error:.4f}  test error: {best.test_error:.4f}" in result.stdout
+    assert str(directory / "results.csv") in result.stdout
+    assert {p.name for p in directory.iterdir()} >= {"results.csv", "incumbent_vs_evaluations.png", "incumbent_vs_time.png"}
+
+    again = _optimize(*QUICK, "--max_evaluations_total", "2", cwd=tmp_path)
+    assert again.returncode == 0 and again.stdout == result.stdout
+    assert len(load_trials(directory)) == 2
+
+    changed = _optimize(*QUICK, "--max_evaluations_total", "2", "--epochs", "2", "--log",
+                        "--working_directory", str(directory), cwd=tmp_path)  # fmt: skip
+    assert changed.returncode == 1 and "Traceback" not in changed.stderr
+    assert "epochs: stored 1, given 2; log: stored False, given True" in changed.stderr
+
+
+def _done_trials(directory):
+    try:
+        return [t for t in load_trials(directory) if t.status == "done"]
+    except RunError:  # the store does not exist yet
+        return []
+
+
+def test_ctrl_c_with_two_workers_stops_cleanly_and_resumes(tmp_path):
+    directory = tmp_path / "run"
+    args = ["--search_space", "nb201_fixed_1_none", "--objective", "debug", "--searcher", "random_search",
+            "--n_workers", "2", "--working_directory", str(directory), "--no_progress"]  # fmt: skip
+    process = subprocess.Popen([sys.executable, str(SCRIPT), *args, "--max_evaluations_total", "100000"],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not _done_trials(directory):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "run interrupted" in stdout and "rerun the same command to continue" in stdout
+    assert "Traceback" not in stderr
+    trials = load_trials(directory)
+    assert not [t for t in trials if t.status == "running"]  # in-flight trials went back to pending
+    done = len(_done_trials(directory))
+    assert 1 <= done < 100000
+
+    resumed = _optimize(*args, "--max_evaluations_total", str(done + 3), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run finished: {done + 3}/{done + 3} evaluations" in resumed.stdout
+    after = load_trials(directory)
+    assert len(_done_trials(directory)) == done + 3
+    assert [t.architecture for t in after[: len(trials)]] == [t.architecture for t in trials]
