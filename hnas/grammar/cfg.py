@@ -71,11 +71,6 @@ class Grammar:
     def n_productions(self) -> int:
         return sum(len(prods) for prods in self.rules.values())
 
-    def unit_of(self, nonterminal: str) -> str | None:
-        """The shared nonterminal whose sub-grammar defines ``nonterminal`` (None: the main grammar)."""
-        return self._units.get(nonterminal)
-
-    _units: dict[str, str | None] = field(default_factory=dict, repr=False)
 
 
 MAX_ARITY = 256
@@ -246,8 +241,7 @@ def load_grammar(paths: Sequence[str], shared: Sequence[tuple[str, str]] = ()) -
         raise GrammarError.combine(errors)
     mapping = {t: start for t, start, _ in units if t is not None}
     rules: dict[str, list[Production]] = {}
-    owner: dict[str, str | None] = {}
-    for terminal, start, prods in units:
+    for _, _, prods in units:
         unit_rules = _merge(prods)
         for lhs, alts in unit_rules.items():
             if lhs in rules:
@@ -257,10 +251,9 @@ def load_grammar(paths: Sequence[str], shared: Sequence[tuple[str, str]] = ()) -
                     "their own nonterminal names", file=b.file, line=b.line))
                 continue
             rules[lhs] = alts
-            owner[lhs] = mapping.get(terminal) if terminal else None
     if errors:
         raise GrammarError.combine(errors)
-    grammar = Grammar(units[0][1], rules, mapping, tuple(paths) + tuple(p for _, p in shared), owner)
+    grammar = Grammar(units[0][1], rules, mapping, tuple(paths) + tuple(p for _, p in shared))
     _check(grammar, errors)
     if errors:
         raise GrammarError.combine(errors)
