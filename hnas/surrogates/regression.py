@@ -23,7 +23,7 @@ import numpy as np
 from scipy import stats
 
 from hnas.grammar.tree import Tree
-from hnas.surrogates import get_surrogate
+from hnas.surrogates import canonical_name, get_surrogate
 from hnas.surrogates.trials import TrialsError
 
 if TYPE_CHECKING:
@@ -107,8 +107,7 @@ def run_regression(
         raise ValueError(f"n_train values must be >= 2, got {list(n_train)}")
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
-    for model in models:
-        get_surrogate(model, space)  # reject an unknown name before any work
+    models = list(dict.fromkeys(canonical_name(m) for m in models))  # aliases name one model
     total = len(trees)
     n_test = total - sizes[-1] if n_test is None else int(n_test)
     if n_test < 2 or sizes[-1] + n_test > total:
@@ -210,8 +209,11 @@ def plot_metrics(summary: Sequence[dict[str, float | int | str]], path: str | Pa
             std = np.array([r[f"{metric}_std"] for r in rows], dtype=float)
             ax.plot(x, mean, marker="o", label=model)
             ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+    sizes = sorted({int(r["n_train"]) for r in summary})
     for ax, metric in zip(axes, METRICS):
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("n_train")
         ax.set_title(titles[metric])
         ax.grid(alpha=0.3)

@@ -1,0 +1,163 @@
+"""experiments/generate_surrogate_data.py and experiments/surrogate_regression.py end to end, as
+real subprocesses on real files; the trial loader on CSV, JSON and a real run store."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hnas.grammar import load_space
+from hnas.surrogates.regression import METRICS, regression_metrics
+from hnas.surrogates.trials import TrialsError, load_evaluations
+
+ROOT = Path(__file__).resolve().parents[2]
+SPACE = "nb201_fixed_1_none"
+
+
+def run_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / name), *args],
+        capture_output=True, text=True, env=env, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 random cells evaluated on the parameter-count proxy, written by the generator script."""
+    directory = tmp_path_factory.mktemp("trials")
+    result = run_script(
+        "generate_surrogate_data.py", "--search_space", SPACE, "--objective", "params",
+        "--n", "40", "--seed", "3", "--output", str(directory / "cells.csv"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return directory
+
+
+def test_generated_csv_holds_distinct_evaluated_architectures(generated: Path) -> None:
+    with open(generated / "cells.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 40
+    assert len({r["architecture"] for r in rows}) == 40
+    space = load_space(SPACE)
+    for row in rows:
+        assert row["status"] == "done" and row["objective_name"] == "params" and row["search_space"] == SPACE
+        space.parse(row["architecture"])
+        assert float(row["value"]) == -int(row["params"])  # the proxy's value is -score
+
+
+def test_regression_end_to_end(generated: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_script(
+        "surrogate_regression.py", "--working_directory", str(generated), "--search_space", SPACE,
+        "--surrogate_model", "gp", "gpwl_hierarchical", "--n_train", "10", "25", "--n_seeds", "2",
+        "--n_test", "10", "--seed", "1", "--output", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "40 distinct architectures" in result.stderr
+    table = result.stdout.splitlines()
+    assert table[0].split()[:3] == ["model", "n_train", "seeds"]
+    assert [line.split()[:3] for line in table[1:]] == [
+        ["gp", "10", "2"], ["gp", "25", "2"], ["gp_hierarchical", "10", "2"], ["gp_hierarchical", "25", "2"],
+    ]  # fmt: skip
+    with open(out / "records.csv", newline="") as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == 2 * 2 * 2
+    for r in records:
+        assert -1 <= float(r["pearson"]) <= 1 and np.isfinite(float(r["nll"]))
+    # The parameter count is a smooth function of the cell: the surrogates rank held-out cells well.
+    assert np.mean([float(r["spearman"]) for r in records if r["n_train"] == "25"]) > 0.5
+    with open(out / "summary.csv", newline="") as handle:
+        summary = list(csv.DictReader(handle))
+    assert {f"{m}_mean" for m in METRICS} <= set(summary[0])
+    assert (out / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--working_directory", "{tmp}/missing"], "does not exist"),
+        (["--working_directory", "{tmp}"], "no evaluated trials for search space 'nb201_fixed_1_none'"),
+        (["--working_directory", "{data}", "--n_train", "50"], "too few trials: n_train=50"),
+    ],
+)
+def test_user_errors_are_one_line(args: list[str], message: str, generated: Path, tmp_path: Path) -> None:
+    filled = [a.format(tmp=tmp_path, data=generated) for a in args]
+    result = run_script("surrogate_regression.py", *filled, "--search_space", SPACE, "--n_seeds", "1")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") <= 1
+
+
+def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_loader_reads_csv_json_filters_rows_and_merges_duplicates(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        space = load_space(SPACE)
+    rng = np.random.default_rng(0)
+    a, b, c = (space.to_string(space.sample(rng)) for _ in range(3))
+    write_csv(tmp_path / "runs.csv", [
+        {"architecture": a, "value": 0.5, "status": "done"},
+        {"architecture": b, "value": 0.2, "status": "done"},
+        {"architecture": c, "value": "", "status": "failed"},
+        {"architecture": c, "value": 9.0, "status": "done", },
+    ])  # fmt: skip
+    (tmp_path / "more.json").write_text(json.dumps([
+        {"architecture": a, "val_error": 0.7},
+        {"architecture": b, "val_error": 0.4, "search_space": "other_space"},
+    ]))  # fmt: skip
+    write_csv(tmp_path / "summary.csv", [{"model": "gp", "pearson": 0.3}])  # not trials: skipped
+    data = load_evaluations(tmp_path, space)
+    values = dict(zip(map(space.to_string, data.trees), data.values))
+    assert values == {a: pytest.approx(0.6), b: 0.2, c: 9.0}
+    assert len(data.sources) == 2
+
+    write_csv(tmp_path / "bad.csv", [{"architecture": a, "value": "high"}])
+    with pytest.raises(TrialsError, match="bad.csv: row 1: value 'high' is not a number"):
+        load_evaluations(tmp_path, space)
+    write_csv(tmp_path / "bad.csv", [{"architecture": "(CELL Cell (OPS foo))", "value": 1}])
+    with pytest.raises(TrialsError, match="bad.csv: architecture"):
+        load_evaluations(tmp_path, space)
+
+
+def test_loader_reads_a_real_run_store(tmp_path: Path) -> None:
+    from hnas.runner import RunConfig, run_search
+
+    run_dir = tmp_path / "run"
+    run_search(
+        RunConfig(search_space=SPACE, objective="debug", searcher="random_search", max_evaluations_total=6, seed=2),
+        run_dir,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        space = load_space(SPACE)
+    data = load_evaluations(tmp_path, space, objective="debug")
+    assert len(data.trees) == 6 and data.sources == [str(run_dir)]
+    assert np.all(data.values >= 0)
+    with pytest.raises(TrialsError, match="no evaluated trials"):
+        load_evaluations(tmp_path, space, objective="digits")
+
+
+def test_metrics_on_known_values() -> None:
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    perfect = regression_metrics(y, y, np.full(4, 1.0))
+    assert perfect["pearson"] == pytest.approx(1.0) and perfect["kendall_tau"] == pytest.approx(1.0)
+    assert perfect["nll"] == pytest.approx(0.5 * np.log(2 * np.pi))
+    reversed_ = regression_metrics(y, y[::-1], np.full(4, 1.0))
+    assert reversed_["spearman"] == pytest.approx(-1.0)
+    assert np.isnan(regression_metrics(y, np.zeros(4), np.ones(4))["pearson"])
