@@ -22,8 +22,8 @@ __all__ = ["Analysis", "DEPTH_CAP"]
 DEPTH_CAP = 8
 """hierarchy_depth of a recursive grammar is capped here."""
 
-MAX_ZERO_CHOICES = 20
-"""Most children of one topology production that may each be zero or not (2^k masks are checked)."""
+MAX_ZERO_MASKS = 1 << 16
+"""Most allowed zero patterns of one topology production (sampling keeps a table of them)."""
 
 Poly = dict[frozenset, int]
 _ONE: Poly = {frozenset(): 1}
@@ -87,26 +87,31 @@ class Analysis:
     def _feasible_masks(self, prod: Production) -> list[int]:
         """Allowed zero-masks (bit i: child i is zero) the children can realise; [] for primitives.
 
-        Only the bits of children that can be zero vary, so a topology costs 2^(zero-able children)."""
+        Depth-first over the children that can be zero, pruning as soon as the output is cut (cutting
+        more edges never reconnects it): the cost is proportional to the number of allowed masks."""
         topo = terminals.lookup_topology(prod.op)
         if topo is None:
             return []
         caps = [self.child_caps(c) for c in prod.children]
-        fixed = sum(1 << i for i, (z, nz) in enumerate(caps) if z and not nz)
-        free = [i for i, (z, nz) in enumerate(caps) if z and nz]
         if any(not z and not nz for z, nz in caps):
             return []
-        if len(free) > MAX_ZERO_CHOICES:
-            raise GrammarError(f"{prod.op} has {len(free)} children that may be 'zero'; at most "
-                               f"{MAX_ZERO_CHOICES} are supported", file=prod.file, line=prod.line)
-        masks = []
-        for subset in range(1 << len(free)):
-            mask = fixed
-            for j, i in enumerate(free):
-                if subset >> j & 1:
-                    mask |= 1 << i
-            if topo.connects(mask):
+        fixed = sum(1 << i for i, (z, nz) in enumerate(caps) if z and not nz)
+        free = [i for i, (z, nz) in enumerate(caps) if z and nz]
+        masks: list[int] = []
+
+        def extend(j: int, mask: int) -> None:
+            if not topo.connects(mask):
+                return
+            if j == len(free):
                 masks.append(mask)
+                if len(masks) > MAX_ZERO_MASKS:
+                    raise GrammarError(f"{prod.op} has more than {MAX_ZERO_MASKS} allowed patterns of 'zero' "
+                                       "children; use fewer children that may be zero", file=prod.file, line=prod.line)
+                return
+            extend(j + 1, mask)
+            extend(j + 1, mask | 1 << free[j])
+
+        extend(0, fixed)
         return sorted(masks)
 
     def production_feasible(self, prod: Production) -> bool:

@@ -119,7 +119,7 @@ class SearchSpace:
 
     def crossover(self, a: Tree, b: Tree, rng: np.random.Generator) -> tuple[Tree, Tree] | None:
         """Swap two subtrees with the same nonterminal between ``a`` and ``b``; both children differ from
-        their parents (None: no such pair). The roots are never swapped with each other."""
+        their parents and are not just the parents exchanged (None: no such pair)."""
         _require_tree(a)
         _require_tree(b)
 
@@ -129,7 +129,9 @@ class SearchSpace:
             if not (self._swappable(x, y.node) and self._swappable(y, x.node)):
                 return None
             children = self._edited(a, [(x, y.node)]), self._edited(b, [(y, x.node)])
-            return children if children[0] != a and children[1] != b else None
+            if children[0] == a or children[1] == b or children == (b, a):
+                return None  # a swap undone by the shared blocks, or one that just exchanges the parents
+            return children
 
         return _pick_pair(self._groups(a), self._groups(b), attempt, uniform_stream(rng), disjoint=False)
 
@@ -180,12 +182,13 @@ class SearchSpace:
         return incoming.op != terminals.ZERO or self._zero_ok(site)
 
     def _edited(self, tree: Tree, edits: list[tuple[Site, Tree]]) -> Tree:
-        """``tree`` with each site replaced; an edit inside a shared block changes every copy."""
+        """``tree`` with each site replaced; an edit inside a shared block changes every copy, and a
+        subtree brought in uses ``tree``'s derivations of the blocks it contains."""
+        preferred = shared_blocks(tree, self._shared) if self._shared else {}
         for site, new in edits:
             tree = replace_at(tree, site.path, new)
         if not self._shared:
             return tree
-        preferred = shared_blocks(tree, self._shared)
         for site, _ in edits:
             if site.owner is not None:
                 block = get_at(tree, site.owner)

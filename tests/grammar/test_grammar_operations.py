@@ -184,6 +184,33 @@ def test_crossover_never_moves_zero_onto_a_cut_edge(tmp_path):
     assert len(seen) == 6  # either zero of a (edges 1, 3) with any id edge of residual; all stay connected
 
 
+def test_crossover_keeps_the_receivers_shared_blocks(tmp_path):
+    macro = write(tmp_path, "m.cfg", 'NET -> "Linear2" X Y\nX -> "Linear1" "Blk" | "conv3x3"\nY -> "Linear1" "Blk" | "id"\n')
+    space = load_space([macro, "Blk=" + write(tmp_path, "b.cfg", 'B -> "Linear1" O\nO -> "id" | "conv1x1" | "avg_pool"\n')])
+    a = space.parse("(NET Linear2 (X conv3x3) (Y Linear1 Blk)) (B Linear1 (O id))")
+    b = space.parse("(NET Linear2 (X Linear1 Blk) (Y id)) (B Linear1 (O conv1x1))")
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(40):
+        child_a, child_b = space.crossover(a, b, rng)
+        assert child_a in space and child_b in space
+        seen.add(space.to_string(child_a))
+    # X swapped: a gets b's X but keeps its own block; Y swapped likewise; B swapped: a gets b's block
+    assert seen == {
+        "(NET Linear2 (X Linear1 Blk) (Y Linear1 Blk)) (B Linear1 (O id))",
+        "(NET Linear2 (X conv3x3) (Y id))",
+        "(NET Linear2 (X conv3x3) (Y Linear1 Blk)) (B Linear1 (O conv1x1))",
+    }
+
+
+def test_wide_linear_topology_with_zero_children_loads(tmp_path):
+    ops = " ".join(["OPS"] * 40)
+    space = load_space(write(tmp_path, "w.cfg", f'A -> "Linear40" {ops}\nOPS -> "id" | "zero" | "conv3x3"\n'))
+    assert space.count() == 2**40 and space.count(constrained=False) == 3**40
+    tree = space.sample(np.random.default_rng(0))
+    assert not disconnected_nodes(tree) and "zero" not in str(tree)
+
+
 def test_trees_are_hashable_picklable_values(hierarchical):
     tree = hierarchical.sample(np.random.default_rng(9))
     copy = pickle.loads(pickle.dumps(tree))
