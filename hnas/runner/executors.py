@@ -132,10 +132,6 @@ class LocalPoolExecutor:
     def capacity(self) -> int:
         return len(self._workers)
 
-    @property
-    def worker_pids(self) -> list[int]:
-        return [worker.process.pid for worker in self._workers]
-
     def submit(self, task: Task) -> str:
         for worker in self._workers:
             if worker.trial_id is None:
@@ -243,8 +239,12 @@ class DaskExecutor:
         trial_id = self._futures.pop(future)
         if future.status == "finished":
             return trial_id, future.result()
+        from distributed.scheduler import KilledWorker
+
+        if future.status == "cancelled":
+            return trial_id, None
         error = future.exception()
-        if type(error).__name__ == "KilledWorker" or future.status == "cancelled":
+        if isinstance(error, KilledWorker):
             return trial_id, None
         return trial_id, {"result": None, "error": f"{type(error).__name__}: {error}", "eval_seconds": None}
 

@@ -152,3 +152,16 @@ def test_a_callable_objective_returning_a_number_works(tmp_path):
     summary = run_search(_config(quality, max_evaluations_total=4), tmp_path / "run")
     assert summary.n_done == 4
     assert all(t.test_error is None and t.val_error is not None for t in load_trials(tmp_path / "run"))
+
+
+def test_a_second_process_on_the_same_directory_is_refused(tmp_path):
+    import fcntl
+
+    from hnas.runner import RunLockedError
+
+    (tmp_path / "run").mkdir()
+    with open(tmp_path / "run" / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # as a running driver holds it
+        with pytest.raises(RunLockedError, match="another process is running the search in"):
+            run_search(_config(SyntheticObjective()), tmp_path / "run")
+    assert run_search(_config(SyntheticObjective()), tmp_path / "run").n_done == 8
