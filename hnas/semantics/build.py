@@ -84,6 +84,16 @@ def _recipe(proto: nn.Module) -> _Recipe:
     return recipe
 
 
+def _instance(recipe: _Recipe) -> tuple[nn.Module, dict[str, object]]:
+    """An instance of the recipe's class with its plain attributes and fresh empty containers."""
+    module = recipe.cls.__new__(recipe.cls)
+    state = module.__dict__
+    state.update(recipe.plain)
+    for key, make in recipe.containers:
+        state[key] = make()
+    return module, state
+
+
 def _prototype(key: Hashable, make: Callable[[], nn.Module]) -> nn.Module:
     proto = _PROTOTYPES.get(key)
     if proto is None:
@@ -113,11 +123,7 @@ class ModuleBuilder:
     def clone(self, proto: nn.Module, terminal: str | None = None) -> nn.Module:
         """A fresh copy of ``proto`` with newly initialised parameters (see the module docstring)."""
         recipe = _recipe(proto)
-        module = recipe.cls.__new__(recipe.cls)
-        state = module.__dict__
-        state.update(recipe.plain)
-        for key, make in recipe.containers:
-            state[key] = make()
+        module, state = _instance(recipe)
         params = {}
         for name, value, bound in recipe.params:
             if value is None:
@@ -132,6 +138,16 @@ class ModuleBuilder:
         state["_modules"] = {name: None if c is None else self.clone(c) for name, c in recipe.children}
         if terminal is not None:
             state[TERMINAL_ATTRIBUTE] = terminal
+        return module
+
+    def container(self, empty: Callable[[], nn.Module], children: dict[str, nn.Module], **attributes: object) -> nn.Module:
+        """A parameterless container like ``empty()`` holding ``children``, with plain ``attributes``
+        replaced (e.g. ``nn.Sequential``: children "0", "1", ...); much cheaper than its constructor."""
+        module, state = _instance(_recipe(_prototype(empty, empty)))
+        state["_parameters"] = {}
+        state["_buffers"] = {}
+        state["_modules"] = children
+        state.update(attributes)
         return module
 
     def _user_module(self, primitive: Primitive, channels: int) -> nn.Module:

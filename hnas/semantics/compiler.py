@@ -131,6 +131,10 @@ def compile_network(tree: Tree, *, num_classes: int, in_channels: int = 3, stem_
     )
 
 
+def _empty_dag() -> Dag:
+    return Dag("", [], (), 0)
+
+
 def _shown(tree: Tree) -> str:
     text = str(tree)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
@@ -185,9 +189,14 @@ class _Compiler:
         if plan is None:
             return None
         output_level = levels[topology.n_nodes]
+        container = self.builder.container
         if plan.is_chain:
-            modules = [built[i] for i, _, _, _ in plan.steps]
-            return (modules[0] if len(modules) == 1 else nn.Sequential(*modules)), output_level
+            if len(plan.steps) == 1:
+                return built[plan.steps[0][0]], output_level
+            chain = {str(k): built[step[0]] for k, step in enumerate(plan.steps)}
+            return container(nn.Sequential, chain), output_level
         index = {i: k for k, i in enumerate(plan.kept)}
         steps = tuple((index[i], s, d, acc) for i, s, d, acc in plan.steps)
-        return Dag(topology.name, [built[i] for i in plan.kept], steps, plan.n_slots), output_level
+        edges = container(nn.ModuleList, {str(k): built[i] for k, i in enumerate(plan.kept)})
+        dag = container(_empty_dag, {"edges": edges}, topology=topology.name, steps=steps, n_slots=plan.n_slots)
+        return dag, output_level
