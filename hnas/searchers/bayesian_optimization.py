@@ -55,6 +55,8 @@ class BayesianOptimization(Searcher):
         self.n_init = n_init
         self.p_self_crossover = p_self_crossover
         self.surrogate = get_surrogate(surrogate_model, space)
+        self.last_acquisition: dict[str, float] = {}
+        """Statistics of the latest model-based ask: generations, trees scored, best EI."""
 
     def options(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,11 @@ class BayesianOptimization(Searcher):
         )
         ranked = [trees[i] for i in np.argsort(losses, kind="stable")]
         proposal = optimize_acquisition(self.pool_strategy, problem, ranked, self.p_self_crossover)
+        self.last_acquisition = {
+            "generations": problem.generations,
+            "n_scored": problem.n_scored,
+            "best_ei": problem.best_allowed_score(),
+        }
         return proposal if proposal is not None else self._sample_new()
 
     def _fit(self, trees: list[Tree], losses: np.ndarray) -> None:

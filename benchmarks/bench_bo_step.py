@@ -1,0 +1,74 @@
+"""Time one BANAT step (GP fit + acquisition optimisation) at n = 10, 50, 100 observations.
+
+    .venv/bin/python benchmarks/bench_bo_step.py [--search_space nb201_variable_multi_multi]
+        [--sizes 10 50 100] [--pool_size 200] [--surrogate_model gp_hierarchical] [--repeats 1]
+
+The observations are random samples of the space scored by the synthetic ``op_quality``
+objective (different trees for each n and repeat, so the per-tree feature cache does not help);
+the step is a real ``ask()`` of the searcher. A small warm-up step runs first (imports, first
+torch calls). Target (issue 6): n = 50 in <= 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from hnas.grammar import load_space
+from hnas.searchers import SURROGATE_MODELS, make_searcher
+from hnas.searchers.synthetic import op_quality_loss
+
+
+def time_step(space, n: int, pool_size: int, surrogate_model: str, seed: int) -> tuple[float, ...]:
+    """One BO step after ``n`` observations: seconds fitting the GP, seconds of the whole ask
+    (wall clock and CPU time of this process), generations run and trees scored."""
+    rng = np.random.default_rng(seed)
+    searcher = make_searcher(
+        "bayesian_optimization", space, seed=seed, pool_size=pool_size, surrogate_model=surrogate_model
+    )
+    seen: set = set()
+    while len(seen) < n:
+        tree = space.sample(rng)
+        if tree not in seen:
+            seen.add(tree)
+            searcher.tell(tree, op_quality_loss(tree))  # observations the searcher did not ask for
+    fit = searcher.surrogate.fit
+    fit_seconds = 0.0
+
+    def timed_fit(*args, **kwargs):
+        nonlocal fit_seconds
+        start = time.perf_counter()
+        fit(*args, **kwargs)
+        fit_seconds += time.perf_counter() - start
+
+    searcher.surrogate.fit = timed_fit
+    start, cpu_start = time.perf_counter(), time.process_time()
+    searcher.ask()
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    stats = searcher.last_acquisition
+    return fit_seconds, wall, cpu, stats["generations"], stats["n_scored"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--search_space", default="nb201_variable_multi_multi")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--pool_size", type=int, default=200)
+    parser.add_argument("--surrogate_model", default="gp_hierarchical", choices=SURROGATE_MODELS)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    space = load_space(args.search_space)
+    time_step(space, 10, 10, args.surrogate_model, seed=10_000)  # warm-up: imports, first torch calls
+    print(f"space {args.search_space}, surrogate {args.surrogate_model}, pool {args.pool_size}")
+    print("wall-clock seconds, and the step's CPU seconds (robust to a busy machine: 1 thread)")
+    print(f"{'n':>5} {'fit s':>7} {'acq. s':>7} {'step s':>7} {'step cpu s':>10} {'generations':>11} {'trees scored':>12}")
+    for n in args.sizes:
+        runs = [time_step(space, n, args.pool_size, args.surrogate_model, seed=1000 * n + r) for r in range(args.repeats)]
+        fit, wall, cpu, generations, scored = np.mean(runs, axis=0)
+        print(f"{n:>5} {fit:>7.2f} {wall - fit:>7.2f} {wall:>7.2f} {cpu:>10.2f} {generations:>11.1f} {scored:>12.0f}")
+
+
+if __name__ == "__main__":
+    main()

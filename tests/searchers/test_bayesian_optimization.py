@@ -1,0 +1,54 @@
+"""BANAT specifics: the random initial design, the kriging believer and the options' effects."""
+
+from __future__ import annotations
+
+import numpy as np
+from searcher_helpers import drive
+
+from hnas.searchers import SURROGATE_MODELS, make_searcher
+from hnas.searchers.synthetic import op_quality_loss
+from hnas.surrogates import SURROGATE_NAMES
+
+FAST = {"n_init": 5, "pool_size": 30}
+
+
+def test_the_first_n_init_asks_are_the_random_search_samples(cell_space):
+    bo = drive(make_searcher("bayesian_optimization", cell_space, seed=6, **FAST), op_quality_loss, 6)
+    rs = drive(make_searcher("random_search", cell_space, seed=6), op_quality_loss, 6)
+    assert bo[:5] == rs[:5]
+    assert bo[5] != rs[5]  # from then on the GP decides
+
+
+def test_kriging_believer_fits_the_gp_on_pending_trees_too(cell_space):
+    searcher = make_searcher("bayesian_optimization", cell_space, seed=2, **FAST)
+    drive(searcher, op_quality_loss, 6)
+    busy = searcher.ask()  # pending on a worker
+    searcher.ask()  # this ask fitted the GP on observations plus the believed mean at `busy`
+    rng = np.random.default_rng(0)
+    unseen = [t for t in (cell_space.sample(rng) for _ in range(50)) if not searcher.is_known(t)]
+    _, var_busy = searcher.surrogate.predict([busy])
+    _, var_unseen = searcher.surrogate.predict(unseen)
+    assert var_busy[0] < 0.1 * np.median(var_unseen)  # as certain at `busy` as at an observation
+
+
+def test_surrogate_model_option_selects_the_kernel(cell_space):
+    assert set(SURROGATE_MODELS) == set(SURROGATE_NAMES)
+    plain = make_searcher("bayesian_optimization", cell_space, seed=0, surrogate_model="gpwl")
+    hierarchical = make_searcher("bayesian_optimization", cell_space, seed=0)
+    assert plain.surrogate.name == "gp" and hierarchical.surrogate.name == "gp_hierarchical"
+    trees = drive(make_searcher("random_search", cell_space, seed=1), op_quality_loss, 8)
+    losses = [op_quality_loss(t) for t in trees]
+    plain.surrogate.fit(trees, losses)
+    hierarchical.surrogate.fit(trees, losses)
+    assert list(plain.surrogate.weights) == ["flattened"]
+    assert len(hierarchical.surrogate.weights) > 1
+
+
+def test_pool_options_change_the_proposals(cell_space):
+    def asks(**options):
+        return drive(make_searcher("bayesian_optimization", cell_space, seed=4, n_init=5, **options), op_quality_loss, 9)[5:]
+
+    reference = asks(pool_size=30, p_self_crossover=0.5)
+    assert asks(pool_size=30, p_self_crossover=0.5) == reference
+    assert asks(pool_size=60, p_self_crossover=0.5) != reference
+    assert asks(pool_size=30, p_self_crossover=1.0) != reference
