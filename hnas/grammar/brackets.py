@@ -13,9 +13,9 @@ import re
 from functools import cached_property
 
 from hnas.grammar.analysis import Analysis
-from hnas.grammar.terminals import ZERO
-from hnas.grammar.cfg import Grammar, Production
+from hnas.grammar.cfg import Production
 from hnas.grammar.errors import GrammarError
+from hnas.grammar.terminals import ZERO
 from hnas.grammar.tree import Tree
 from hnas.grammar.treeops import shared_blocks
 

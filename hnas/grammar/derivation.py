@@ -12,6 +12,7 @@ are enumerated once with their probabilities, so drawing one costs one bisection
 from __future__ import annotations
 
 import itertools
+import math
 from bisect import bisect
 from collections.abc import Callable, Iterator
 
@@ -48,8 +49,12 @@ def uniform_stream(rng: np.random.Generator, block: int = 256) -> Callable[[], f
 
 
 def _cumulative(weights: list[float]) -> tuple[list[float], float]:
+    """Cumulative weights for ``bisect(cum, u * total)``; the last is infinite so that rounding in
+    ``u * total`` can never index past the end."""
     cum = list(itertools.accumulate(weights))
-    return cum, cum[-1]
+    total = cum[-1]
+    cum[-1] = math.inf
+    return cum, total
 
 
 class Deriver:
@@ -119,6 +124,7 @@ class Deriver:
             out: list[tuple[Tree, float]] = []
             previous = 0.0
             for c, item in zip(cum, items):
+                c = min(c, total)
                 p_item = (c - previous) / total
                 previous = c
                 if isinstance(item, Tree):
@@ -127,6 +133,7 @@ class Deriver:
                 op, mcum, mtotal, actions = item
                 mprev = 0.0
                 for mc, acts in zip(mcum, actions):
+                    mc = min(mc, mtotal)
                     p_mask = (mc - mprev) / mtotal
                     mprev = mc
                     options = [derivations(a) if isinstance(a, str) else [(a, 1.0)] for a in acts]

@@ -106,7 +106,7 @@ class SearchSpace:
             site = candidates[k]
             symbol = site.node.symbol
             zero_ok = deriver.can_be(symbol, True) and self._zero_ok(site)
-            z, nz = self._analysis_counts(symbol)
+            z, nz = self._class_counts(symbol)
             if (nz if not zero_ok else nz + z) < 2:
                 candidates[k] = candidates[-1]
                 candidates.pop()
@@ -153,7 +153,7 @@ class SearchSpace:
         return _pick_pair(groups, groups, attempt, uniform_stream(rng), disjoint=True)
 
     # helpers -----------------------------------------------------------------------------------
-    def _analysis_counts(self, symbol: str) -> tuple[float, float]:
+    def _class_counts(self, symbol: str) -> tuple[float, float]:
         """(zero, non-zero) derivations of ``symbol`` with shared blocks fixed."""
         z = 1 if self._deriver.can_be(symbol, True) else 0
         return z, self._local[symbol] - z

@@ -140,3 +140,12 @@ def test_recursive_grammar_is_infinite_but_samples(tmp_path):
     trees = [space.sample(np.random.default_rng(seed)) for seed in range(50)]
     assert all(space.parse(space.to_string(t)) == t for t in trees)
     assert max(t.depth() for t in trees) > 1
+
+
+def test_grammar_layer_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, hnas.grammar; hnas.grammar.load_space('nb201_fixed_1_none'); print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
