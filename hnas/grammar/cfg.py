@@ -301,14 +301,12 @@ def _check(grammar: Grammar, errors: list[GrammarError]) -> None:
                     errors.append(GrammarError(f"undefined nonterminal {child.name}", **here))
                 resolved.append(child)
             prod.children = tuple(resolved)
-    if errors:
-        return
     reached = {grammar.start}
     stack = [grammar.start]
     while stack:
         for prod in grammar.rules[stack.pop()]:
             for child in prod.children:
-                if not child.terminal and child.name not in reached:
+                if not child.terminal and child.name not in reached and child.name in grammar.rules:
                     reached.add(child.name)
                     stack.append(child.name)
     for lhs, alts in grammar.rules.items():

@@ -52,3 +52,14 @@ class GrammarError(ValueError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+    def __reduce__(self) -> tuple:
+        """Pickle with the location attributes (the rendered text may list several problems)."""
+        return (_rebuild, (self.args[0], self.message, self.file, self.line, self.column, self.position))
+
+
+def _rebuild(text: str, message: str, file: str | None, line: int | None, column: int | None,
+             position: int | None) -> GrammarError:
+    error = GrammarError(message, file=file, line=line, column=column, position=position)
+    error.args = (text,)
+    return error

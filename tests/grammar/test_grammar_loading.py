@@ -149,3 +149,14 @@ def test_grammar_layer_does_not_import_torch():
     code = "import sys, hnas.grammar; hnas.grammar.load_space('nb201_fixed_1_none'); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_grammar_errors_pickle_with_their_location(tmp_path):
+    import pickle
+
+    path = write(tmp_path, "bad.cfg", 'A -> "Linear2" B C\nB -> "nope"\nC -> "id"\nD -> "id"\n')
+    with pytest.raises(GrammarError) as info:
+        load_space(path)
+    copy = pickle.loads(pickle.dumps(info.value))
+    assert (copy.file, copy.line, str(copy)) == (path, 2, str(info.value))
+    assert len(str(copy).splitlines()) == 2  # the unknown terminal and the unreachable rule D
