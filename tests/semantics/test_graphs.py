@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import networkx as nx
 import numpy as np
 import pytest
 
@@ -70,6 +71,11 @@ def test_graphs_are_cached_and_arrays_match_networkx(hierarchical_space):
     for graph, (labels, sources, targets) in zip(graphs, arrays):
         assert [graph.nodes[i]["label"] for i in range(len(graph))] == labels
         assert set(graph.edges) == set(zip(sources.tolist(), targets.tolist()))
+        reference = nx.DiGraph()  # built through the public API
+        reference.add_nodes_from((i, {"label": label}) for i, label in enumerate(labels))
+        reference.add_edges_from(zip(sources.tolist(), targets.tolist()))
+        assert nx.utils.graphs_equal(graph, reference)
+        assert list(graph.predecessors(len(graph) - 1)) == list(reference.predecessors(len(graph) - 1))
     sizes = [len(g) for g in graphs[1:]]
     assert sizes == sorted(sizes) and sizes[-1] == len(graphs[0])  # deeper levels show more
 
