@@ -7,7 +7,8 @@ import pickle
 
 import pytest
 
-from hnas.searchers import SEARCHERS, make_searcher
+from hnas.grammar import load_space
+from hnas.searchers import SEARCHERS, SpaceExhaustedError, make_searcher
 from hnas.searchers.synthetic import op_quality_loss
 
 from searcher_helpers import drive
@@ -123,3 +124,15 @@ def test_regularized_evolution_mutates_tournament_winners_after_the_random_phase
     assert 0 < changed <= 1 / 3  # one of six cell edges re-derived; random cells differ in ~4/5
     searcher.tell(child, op_quality_loss(child))
     assert len(searcher.population) == 6 and searcher.population[-1][0] == child  # oldest died
+
+
+@pytest.mark.parametrize("name", SEARCHERS)
+def test_a_used_up_space_raises_space_exhausted(tmp_path, name):
+    grammar = tmp_path / "tiny.cfg"
+    grammar.write_text('S -> "Linear2" OPS OPS\nOPS -> "id" | "conv3x3"\n')
+    space = load_space(str(grammar))
+    searcher = make_searcher(name, space, seed=0, **({"n_init": 2, "pool_size": 5} if name == "bayesian_optimization" else {}))
+    asked = drive(searcher, op_quality_loss, 4)  # the whole space: 4 architectures
+    assert len(set(asked)) == 4
+    with pytest.raises(SpaceExhaustedError, match="search space looks exhausted"):
+        searcher.ask()
