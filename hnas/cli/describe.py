@@ -7,6 +7,7 @@ import json
 import sys
 
 from hnas.cli import UsageError
+from hnas.cli.grammar_commands import add_search_space_argument, space_from_args
 
 __all__ = ["register"]
 
@@ -21,30 +22,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Compile one architecture for an objective's classes and input shape and report "
         "parameters, FLOPs, output shape, number of cells and hierarchy depth.",
     )
-    parser.add_argument("--search_space", required=True, help="a named search space or grammar file(s)")
+    add_search_space_argument(parser)
     parser.add_argument(
         "--objective",
         default=DEFAULT_DESCRIBE_OBJECTIVE,
         help=f"sets classes and input shape: {', '.join(OBJECTIVE_SHAPES)} (default %(default)s)",
     )
-    parser.add_argument("architecture", metavar="ARCH", help="bracket string of the tree, or - to read it from stdin")
+    parser.add_argument(
+        "architecture", metavar="ARCH", nargs="?", help="bracket string of the tree, or - to read it from stdin"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--draw", metavar="PNG", help="draw the macro graph and one cell into this image")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from hnas.grammar import load_space
     from hnas.semantics.describe import OBJECTIVE_SHAPES, describe, draw_architecture
 
     by_lower = {name.lower(): name for name in OBJECTIVE_SHAPES}
     objective = by_lower.get(args.objective.lower())
     if objective is None:
         raise UsageError(f"unknown objective {args.objective!r}; known: {', '.join(OBJECTIVE_SHAPES)}")
-    text = sys.stdin.read() if args.architecture == "-" else args.architecture
+    items, architecture = list(args.search_space), args.architecture
+    if architecture is None and len(items) > 1 and (items[-1] == "-" or items[-1].lstrip().startswith("(")):
+        architecture = items.pop()  # --search_space takes several items: ARCH may have been swallowed
+    if architecture is None:
+        raise UsageError("no architecture given: pass ARCH (a bracket string, or - for stdin)")
+    text = sys.stdin.read() if architecture == "-" else architecture
     if not text.strip():
         raise UsageError("no architecture given (ARCH is empty)")
-    space = load_space(args.search_space.split(",") if "," in args.search_space else args.search_space)
+    space = space_from_args(items, "describe")
     tree = space.parse(text.strip())
     num_classes, input_shape = OBJECTIVE_SHAPES[objective]
     try:

@@ -47,7 +47,9 @@ def topology_nodes_on_longest_path(tree) -> int:
 def test_describe_reads_stdin_and_prints_text(hierarchical_space):
     tree = hierarchical_space.sample(np.random.default_rng(1))
     text = hierarchical_space.to_string(tree)
-    result = hnas("--search_space", "nb201_variable_multi_multi", "--objective", "nb201_ImageNet16-120", "-", stdin=text + "\n")
+    # grammar files given to --search_space (several items), ARCH "-" last
+    grammar = str(ROOT / "grammars" / "nb201_variable_multi_multi.cfg")
+    result = hnas("--objective", "nb201_ImageNet16-120", "--search_space", grammar, "-", stdin=text + "\n")
     assert result.returncode == 0, result.stderr
     rows = {line[:13].strip(): line[14:] for line in result.stdout.splitlines()}
     assert rows["architecture"] == text
