@@ -110,9 +110,17 @@ class TreeWLFeatures:
             for g in per_tree
         ]
         features: list[list[WLFeatures | None]] = [[None] * self.n_graphs for _ in trees]
-        for j, depth in enumerate(self.depths):
-            own = [i for i, src in enumerate(source) if src[j] == j]
-            for i, f in zip(own, self._featurizer.features([per_tree[i][j] for i in own], depth)):
+        # One batch per WL depth (all levels together): fewer, larger numpy passes.
+        for depth in sorted(set(self.depths)):
+            own = [
+                (i, j)
+                for j, d in enumerate(self.depths)
+                if d == depth
+                for i, src in enumerate(source)
+                if src[j] == j
+            ]
+            extracted = self._featurizer.features([per_tree[i][j] for i, j in own], depth)
+            for (i, j), f in zip(own, extracted):
                 features[i][j] = f
         return {tree: tuple(features[i][k] for k in source[i]) for i, tree in enumerate(trees)}
 

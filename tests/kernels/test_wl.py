@@ -123,3 +123,42 @@ def test_bad_depth_and_graph_type_are_rejected() -> None:
         WLFeaturizer().features([nx.DiGraph()], -1)
     with pytest.raises(TypeError, match="networkx.DiGraph"):
         WLFeaturizer().features([nx.Graph()], 1)
+
+
+def test_hash_collisions_fall_back_to_the_exact_grouping(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a degenerate row hash (the plain sum, colliding all the time) results are unchanged."""
+    import hnas.kernels.wl as wl
+
+    rng = np.random.default_rng(20)
+    graphs = [random_graph(rng) for _ in range(30)]
+    monkeypatch.setattr(wl, "_HASH_MULTIPLIERS", np.ones(64, dtype=np.uint64))
+    np.testing.assert_allclose(our_gram(WLFeaturizer(), graphs, 3), grakel_gram(graphs, 3), atol=1e-6, rtol=0)
+
+
+def test_nodes_with_many_successors() -> None:
+    """Signatures wider than the row hash (out-degree > 63) are grouped exactly too."""
+    rng = np.random.default_rng(21)
+    graphs = []
+    for n_leaves in (70, 80, 70):
+        star = nx.DiGraph()
+        star.add_node("hub", label="h")
+        for k in range(n_leaves):
+            star.add_node(k, label=str(rng.choice(list("ab"))))
+            star.add_edge("hub", k)
+        graphs.append(star)
+    np.testing.assert_allclose(our_gram(WLFeaturizer(), graphs, 2), grakel_gram(graphs, 2), atol=1e-6, rtol=0)
+
+
+def test_graph_arrays_give_the_same_kernel_as_networkx() -> None:
+    from hnas.semantics import GraphArrays
+
+    rng = np.random.default_rng(22)
+    graphs = [random_graph(rng) for _ in range(20)]
+    arrays = []
+    for g in graphs:
+        position = {v: i for i, v in enumerate(g)}
+        edges = np.array([(position[u], position[v]) for u, v in g.edges()], dtype=np.int64).reshape(-1, 2)
+        arrays.append(GraphArrays([g.nodes[v]["label"] for v in g], edges[:, 0], edges[:, 1]))
+    np.testing.assert_array_equal(our_gram(WLFeaturizer(), arrays, 3), our_gram(WLFeaturizer(), graphs, 3))
+    with pytest.raises(ValueError, match=r"edges must join nodes 0\.\.1"):
+        WLFeaturizer().features([GraphArrays(["a", "b"], np.array([0]), np.array([2]))], 1)
