@@ -1,4 +1,8 @@
-"""The grammar subcommands through real subprocesses: ``python -m hnas info|sample|validate|parse``."""
+"""The grammar subcommands through real subprocesses: ``python -m hnas info|sample|validate|parse``.
+
+Every command starts a fresh interpreter, so they are all launched at once (one per core) by a
+module fixture and each test checks the results of its own commands.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +10,78 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from grammar_checks import write
 
 ROOT = Path(__file__).resolve().parents[2]
 PAPER_ID = "(CELL Cell (OPS id) (OPS zero) (OPS conv1x1) (OPS id) (OPS id) (OPS conv3x3))"
+HIERARCHICAL = "nb201_variable_multi_multi"
 
 
 def hnas(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "hnas", *args], input=stdin, capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=120)
+                          cwd=ROOT, env=env, timeout=300)
 
 
-def test_info_json_gives_exact_sizes():
-    result = hnas("info", "--search_space", "nb201_fixed_1_none", "--json")
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("cli")
+    return {
+        "macro": write(folder, "macro.cfg", 'NET -> "Linear3" "Blk" "resBlock" "Blk"\n'),
+        "cell": write(folder, "cell.cfg", 'CELL -> "Diamond2" OPS OPS OPS OPS\nOPS -> "id" | "zero" | "conv3x3"\n'),
+        "bad": write(folder, "bad.cfg", 'A -> "Linear2" B C\nB -> "id"\n'),
+    }
+
+
+@pytest.fixture(scope="module")
+def runs(files) -> dict[str, subprocess.CompletedProcess]:
+    bad_line = PAPER_ID.replace("id)", "idd)", 1)
+    commands = {
+        "info_json": (["info", "--search_space", "nb201_fixed_1_none", "--json"], ""),
+        "info_text": (["info", "--search_space", HIERARCHICAL], ""),
+        "sample": (["sample", "--search_space", HIERARCHICAL, "-n", "5", "--seed", "3"], ""),
+        "sample_prefix": (["sample", "--search_space", HIERARCHICAL, "-n", "2", "--seed", "3"], ""),
+        "parse_bad": (["parse", "--search_space", "nb201_fixed_1_none"],
+                      f"{PAPER_ID.replace(' ', '   ')}\n\n{bad_line}\n{PAPER_ID}\n"),
+        "validate_shared": (["validate", files["macro"], f"Blk={files['cell']}"], ""),
+        "validate_bad": (["validate", files["bad"]], ""),
+        "unknown_space": (["sample", "--search_space", "no_such_space"], ""),
+    }
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        futures = {name: pool.submit(hnas, *args, stdin=stdin) for name, (args, stdin) in commands.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_info_gives_exact_sizes(runs):
+    result = runs["info_json"]
     assert result.returncode == 0, result.stderr
     facts = json.loads(result.stdout)
     assert facts["size"] == "15284" and facts["unconstrained_size"] == "15625"
     assert abs(facts["log10_size"] - 4.18424) < 1e-4
     assert (facts["productions"], facts["nonterminals"]) == (8, 4)
-    result = hnas("info", "--search_space", "nb201_variable_multi_multi")
-    assert result.returncode == 0
-    assert "(10^375.84)" in result.stdout and "hierarchy depth   6" in result.stdout
-    assert "duplicate production OPS" in result.stderr and "Traceback" not in result.stderr
+    text = runs["info_text"]
+    assert text.returncode == 0
+    assert "(10^375.84)" in text.stdout and "hierarchy depth   6" in text.stdout
+    assert "hnas info: warning:" in text.stderr and "duplicate production OPS" in text.stderr
+    assert "Traceback" not in text.stderr
 
 
-def test_sample_is_seeded_and_parse_round_trips():
-    first = hnas("sample", "--search_space", "nb201_variable_multi_multi", "-n", "5", "--seed", "3")
-    prefix = hnas("sample", "--search_space", "nb201_variable_multi_multi", "-n", "2", "--seed", "3")
+def test_sample_is_seeded_and_parse_round_trips(runs):
+    first, prefix = runs["sample"], runs["sample_prefix"]
     lines = first.stdout.splitlines()
     assert first.returncode == 0 and len(lines) == 5 and all(line.startswith("(D2 ") for line in lines)
     assert len(set(lines)) == 5 and prefix.stdout.splitlines() == lines[:2]
-    parsed = hnas("parse", "--search_space", "nb201_variable_multi_multi", stdin=first.stdout)
+    parsed = hnas("parse", "--search_space", HIERARCHICAL, stdin=first.stdout)
     assert parsed.returncode == 0 and parsed.stdout == first.stdout
 
 
-def test_parse_prints_canonical_forms_and_stops_at_the_first_invalid_line():
-    spaced = PAPER_ID.replace(" ", "   ")
-    result = hnas("parse", "--search_space", "nb201_fixed_1_none", stdin=f"{spaced}\n\n{PAPER_ID.replace('id)', 'idd)', 1)}\n{PAPER_ID}\n")
+def test_parse_prints_canonical_forms_and_stops_at_the_first_invalid_line(runs):
+    result = runs["parse_bad"]
     assert result.returncode == 1
     assert result.stdout == PAPER_ID + "\n"
     assert result.stderr.strip() == (
@@ -54,27 +90,19 @@ def test_parse_prints_canonical_forms_and_stops_at_the_first_invalid_line():
     )
 
 
-def test_user_space_with_shared_block(tmp_path):
-    macro = write(tmp_path, "macro.cfg", 'NET -> "Linear3" "Blk" "resBlock" "Blk"\n')
-    cell = write(tmp_path, "cell.cfg", 'CELL -> "Diamond2" OPS OPS OPS OPS\nOPS -> "id" | "zero" | "conv3x3"\n')
-    result = hnas("info", "--search_space", macro, f"Blk={cell}", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["size"] == str(3**4 - 5 * 5)  # Diamond2 is cut when each branch has a zero (5 of 9 pairs)
+def test_validate_user_space_with_shared_block_and_errors(runs, files):
+    ok = runs["validate_shared"]
+    assert ok.returncode == 0, ok.stderr
+    # Diamond2 is cut when each branch has a zero: 5 of the 9 (op, op) pairs per branch
+    assert ok.stdout == f"{files['macro']} Blk={files['cell']}: ok (5 productions, 3 nonterminals, 10^1.75 architectures)\n"
+    assert 10**1.745 < 3**4 - 5 * 5 < 10**1.755
+    bad = runs["validate_bad"]
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == f"{files['bad']}:1: undefined nonterminal C"
 
 
-def test_validate_reports_file_and_line(tmp_path):
-    good = write(tmp_path, "good.cfg", 'A -> "Linear2" B B\nB -> "id" | "conv3x3"\n')
-    result = hnas("validate", good)
-    assert result.returncode == 0 and result.stdout.startswith(f"{good}: ok (3 productions, 2 nonterminals")
-    bad = write(tmp_path, "bad.cfg", 'A -> "Linear2" B C\nB -> "id"\n')
-    result = hnas("validate", bad)
+def test_unknown_space_exits_1_without_traceback(runs):
+    result = runs["unknown_space"]
     assert result.returncode == 1
-    assert result.stderr.strip() == f"{bad}:1: undefined nonterminal C"
-
-
-def test_usage_errors_exit_nonzero_without_traceback():
-    result = hnas("info", "--search_space", "no_such_space")
-    assert result.returncode == 1
-    assert result.stderr.startswith("hnas info: error: unknown search space 'no_such_space'")
-    result = hnas("sample", "--search_space", "nb201_fixed_1_none", "-n", "-1")
-    assert result.returncode == 1 and "-n must be >= 0" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.startswith("hnas sample: error: unknown search space 'no_such_space'")
+    assert "Traceback" not in result.stderr
