@@ -52,6 +52,10 @@ class SearchSpace:
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r})"
 
+    def __reduce__(self) -> tuple[type[SearchSpace], tuple[Grammar, str]]:
+        """Pickles as its grammar; the compiled tables are rebuilt on loading."""
+        return (SearchSpace, (self.grammar, self.name))
+
     # sampling and counting ---------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Tree:
         """One architecture, drawn by production weight; ``zero`` never disconnects a topology."""

@@ -211,6 +211,14 @@ def test_wide_linear_topology_with_zero_children_loads(tmp_path):
     assert not disconnected_nodes(tree) and "zero" not in str(tree)
 
 
+def test_spaces_pickle_and_keep_working(cell_space):
+    copy = pickle.loads(pickle.dumps(cell_space))
+    assert copy.name == "nb201_fixed_1_none" and copy.count() == 15_284
+    tree = copy.sample(np.random.default_rng(0))
+    assert tree == cell_space.sample(np.random.default_rng(0))
+    assert copy.mutate(tree, np.random.default_rng(1)) in cell_space
+
+
 def test_trees_are_hashable_picklable_values(hierarchical):
     tree = hierarchical.sample(np.random.default_rng(9))
     copy = pickle.loads(pickle.dumps(tree))
