@@ -2,18 +2,19 @@
 
 :class:`TreeWLFeatures` turns derivation trees into the graphs of
 :func:`hnas.semantics.hierarchical_graphs` (``flattened, level_1, ..., level_n``; read as
-arrays), extracts WL
-features of each graph once, and keeps them in an LRU cache keyed on the tree (trees are
-immutable and hash to a cached value). :meth:`TreeWLFeatures.gram` returns a stack of
+arrays), extracts WL features of each graph once, and keeps them keyed on the tree (trees are
+immutable and hash to a cached value) for as long as the tree object is alive: the evaluated
+trees a searcher holds stay cached, a pool of candidates is freed with the pool (as the
+graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stack of
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import cache
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -24,10 +25,6 @@ __all__ = ["Component", "TreeWLFeatures", "shared_tree_features"]
 
 Component = tuple[int, int]
 """``(graph index, WL depth)``: graph 0 is the flattened graph, graph k the hierarchy level k."""
-
-DEFAULT_CACHE_SIZE = 50_000
-"""Trees whose features a :class:`TreeWLFeatures` keeps (least recently used ones are dropped)."""
-
 
 class TreeWLFeatures:
     """WL features of the first ``len(depths)`` hierarchical graphs of trees, cached per tree.
@@ -43,7 +40,6 @@ class TreeWLFeatures:
         depths: Sequence[int],
         *,
         graphs_of: Callable[[Tree], Sequence[LabelledGraph]] | None = None,
-        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         if n_levels < 0:
             raise ValueError(f"n_levels must be >= 0, got {n_levels}")
@@ -52,8 +48,6 @@ class TreeWLFeatures:
                 f"need 1 to {n_levels + 1} non-negative WL depths (flattened graph, then levels), "
                 f"got {list(depths)}"
             )
-        if cache_size < 1:
-            raise ValueError(f"cache_size must be >= 1, got {cache_size}")
         if graphs_of is None:
             from hnas.semantics import hierarchical_graph_arrays
 
@@ -64,8 +58,7 @@ class TreeWLFeatures:
         self.depths = tuple(int(d) for d in depths)
         self._graphs_of = graphs_of
         self._featurizer = WLFeaturizer()
-        self._cache: OrderedDict[Tree, tuple[WLFeatures, ...]] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: WeakKeyDictionary[Tree, tuple[WLFeatures, ...]] = WeakKeyDictionary()
 
     @property
     def n_graphs(self) -> int:
@@ -76,18 +69,9 @@ class TreeWLFeatures:
         """Per tree, the features of its graphs; uncached trees are extracted in one batch."""
         cache = self._cache
         missing = list(dict.fromkeys(t for t in trees if t not in cache))
-        fresh = self._extract(missing) if missing else {}
-        result = []
-        for tree in trees:
-            feats = fresh.get(tree)
-            if feats is None:
-                feats = cache[tree]
-                cache.move_to_end(tree)
-            result.append(feats)
-        cache.update(fresh)
-        while len(cache) > self._cache_size:
-            cache.popitem(last=False)
-        return result
+        if missing:
+            cache.update(self._extract(missing))
+        return [cache[tree] for tree in trees]
 
     def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 import numpy as np
@@ -68,21 +69,25 @@ def test_cross_gram_agrees_with_the_joint_gram() -> None:
     np.testing.assert_array_equal(staged.self_similarity(trees[25:], components), 1.0)
 
 
-def test_features_are_cached_per_tree_with_a_bounded_cache() -> None:
+def test_features_are_cached_per_tree_while_the_tree_lives() -> None:
     space, trees = space_and_trees("nb201_fixed_1_none", 12, seed=3)
-    calls: list[Tree] = []
+    calls: list[str] = []
 
     def graphs_of(tree: Tree) -> tuple:
-        calls.append(tree)
+        calls.append(str(tree))
         return hierarchical_graphs(tree, space.hierarchy_depth)
 
-    features = TreeWLFeatures(space.hierarchy_depth, (2,), graphs_of=graphs_of, cache_size=10)
+    features = TreeWLFeatures(space.hierarchy_depth, (2,), graphs_of=graphs_of)
     first = features.features(trees[:5])
     assert features.features(trees[:5])[2] is first[2]
-    assert len(calls) == 5  # the second call extracted nothing
-    features.features(trees)  # 12 trees, cache of 10: the oldest two are dropped
-    features.features(trees[:1])
-    assert len(calls) == 12 + 1
+    # An equal tree built anew (parsed from its string) finds the cached features.
+    assert features.features([space.parse(str(trees[2]))])[0] is first[2]
+    assert len(calls) == 5
+    features.features(trees)
+    assert len(calls) == 12
+    del trees[6:], first
+    gc.collect()
+    assert len(features._cache) == 6  # the features of dropped trees are freed with them
 
 
 def test_levels_beyond_the_tree_reuse_the_flattened_features() -> None:
