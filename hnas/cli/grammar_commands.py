@@ -109,7 +109,12 @@ def _validate(args: argparse.Namespace) -> int:
         for line in str(error).splitlines():
             print(line, file=sys.stderr)
         return 1
-    size = f"10^{space.log10_count():.2f} architectures" if space.is_finite else "infinitely many architectures"
+    if not space.is_finite:
+        size = "infinitely many architectures"
+    elif space.count() < 10**6:
+        size = f"{space.count()} architecture{'s' if space.count() != 1 else ''}"
+    else:
+        size = f"10^{space.log10_count():.2f} architectures"
     print(f"{' '.join(args.files)}: ok ({space.grammar.n_productions} productions, "
           f"{len(space.grammar.rules)} nonterminals, {size})")
     return 0

@@ -77,7 +77,7 @@ MAX_ARITY = 256
 """Largest number of children of a topology (bounds the open-ended LinearN family)."""
 _LINEAR_WIDTH = re.compile(r"Linear([0-9]+)")
 
-_TOKEN = re.compile(r'\s*(?:(->)|(\|)|(;)|"([^"]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.\-]*)|(\S))')
+_TOKEN = re.compile(r'\s*(?:(->)|(\|)|(;)|"([^"]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.]*)|(\S))')
 
 
 def _tokenize(text: str, file: str, lineno: int, errors: list[GrammarError]) -> list[tuple[str, str, int]]:
@@ -158,9 +158,10 @@ def _split(tokens: list[tuple[str, str, int]], kind: str) -> list[list[tuple[str
     return parts
 
 
-def _parse_rule(rule, file: str, lineno: int, productions: list[Production], errors: list[GrammarError]) -> str | None:
-    if not rule:
-        errors.append(GrammarError("empty rule", file=file, line=lineno))
+def _parse_rule(rule: list[tuple[str, str, int]], file: str, lineno: int, productions: list[Production],
+                errors: list[GrammarError]) -> str | None:
+    """Append the productions of one ``LHS -> alternatives`` rule; returns its left-hand side."""
+    if not rule:  # nothing between two ';' (or after the last one)
         return None
     if len(rule) < 2 or rule[0][0] != "name" or rule[1][0] != "arrow":
         col = rule[0][2]
