@@ -29,16 +29,17 @@ class TrainingProtocol:
     eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name, least in (("epochs", 1), ("batch_size", 1), ("eval_batch_size", 1), ("crop_padding", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ObjectiveError(f"{name} must be a positive integer, got {value!r}")
-        if self.crop_padding < 0:
-            raise ObjectiveError(f"crop_padding must be >= 0, got {self.crop_padding!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ObjectiveError(f"{name} must be an integer >= {least}, got {value!r}")
         for name in ("learning_rate", "momentum", "weight_decay"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value >= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ObjectiveError(f"{name} must be a number >= 0, got {value!r}")
+        for name in ("nesterov", "flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ObjectiveError(f"{name} must be true or false, got {getattr(self, name)!r}")
 
     def replace(self, **changes: object) -> TrainingProtocol:
         """A copy with some fields changed; an unknown field is an :class:`ObjectiveError`."""

@@ -28,7 +28,9 @@ from torch import nn
 
 from hnas.objectives.errors import EvaluationError, ObjectiveError
 
-__all__ = ["PROXIES", "naswot", "synflow", "grad_norm", "jacov", "params", "score_proxies", "check_proxy_names"]
+__all__ = [
+    "PROXIES", "naswot", "synflow", "grad_norm", "jacov", "params", "score_proxies", "check_proxy_names",
+]
 
 ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Hardswish, nn.Mish, nn.SiLU, nn.GELU, nn.ELU)
 """Modules whose inputs give NASWOT's binary codes."""

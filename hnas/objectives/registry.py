@@ -73,7 +73,8 @@ def _coerce(name: str, value: Any, kind: str) -> Any:
         if kind == "float":
             return float(value)
     except ValueError:
-        raise ObjectiveError(f"option {name} must be a{'n' if kind == 'int' else ''} {kind}, got {value!r}") from None
+        article = "an" if kind == "int" else "a"
+        raise ObjectiveError(f"option {name} must be {article} {kind}, got {value!r}") from None
     if kind == "bool" and value.lower() in ("true", "1", "yes", "false", "0", "no"):
         return value.lower() in ("true", "1", "yes")
     return value
@@ -97,7 +98,9 @@ def load_task(name: str, data_path: str | Path | None = None) -> tuple[ImageData
     if data_path is None:
         raise ObjectiveError(f"objective {name} needs a data path (--data_path) holding {task.layout}")
     if not Path(data_path).is_dir():
-        raise ObjectiveError(f"data path {data_path} is not a folder; objective {name} expects it to hold {task.layout}")
+        raise ObjectiveError(
+            f"data path {data_path} is not a folder; objective {name} expects it to hold {task.layout}"
+        )
     return task.load(Path(data_path)), task.protocol
 
 

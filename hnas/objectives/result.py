@@ -16,7 +16,7 @@ class EvaluationResult:
     training objective, ``-score`` for a zero-cost proxy, a distance for ``debug``. ``test_error``
     is NaN where nothing was measured on a test split. ``train_time`` is in seconds, ``epochs`` the
     number trained, ``learning_curve`` the validation error after each epoch, ``extras`` further
-    named figures (zero-cost proxy scores ``proxy_<name>``).
+    named figures (zero-cost proxy scores by proxy name).
     """
 
     val_error: float

@@ -95,7 +95,7 @@ def test_options_from_a_command_line_may_be_strings():
     [
         ("cifar", {}, r"unknown objective 'cifar'; known: digits, addnist_mini, nb201_cifar10"),
         ("digits", {"epoch": 3}, r"objective digits has no option epoch; options: .*epochs"),
-        ("digits", {"epochs": 0}, r"epochs must be a positive integer, got 0"),
+        ("digits", {"epochs": 0}, r"epochs must be an integer >= 1, got 0"),
         ("digits", {"epochs": "many"}, r"option epochs must be an int, got 'many'"),
         ("digits", {"train_subset": -5}, r"train_subset must be a positive integer, got -5"),
         ("naswot", {"batch_size": 1}, r"batch_size must be an integer >= 2"),
