@@ -63,7 +63,8 @@ class HandWritten(nn.Module):
             return states[-1]
 
         result = emit(network.body, "x")
-        source = "def forward(self, x):\n    x = self.stem(x)\n" + "\n".join(lines) + f"\n    return self.head({result})\n"
+        body = "\n".join(lines)
+        source = f"def forward(self, x):\n    x = self.stem(x)\n{body}\n    return self.head({result})\n"
         namespace: dict[str, object] = {}
         exec(compile(source, "<hand-written network>", "exec"), namespace)
         self._forward = namespace["forward"]

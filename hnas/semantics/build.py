@@ -140,7 +140,9 @@ class ModuleBuilder:
             state[TERMINAL_ATTRIBUTE] = terminal
         return module
 
-    def container(self, empty: Callable[[], nn.Module], children: dict[str, nn.Module], **attributes: object) -> nn.Module:
+    def container(
+        self, empty: Callable[[], nn.Module], children: dict[str, nn.Module], **attributes: object
+    ) -> nn.Module:
         """A parameterless container like ``empty()`` holding ``children``, with plain ``attributes``
         replaced (e.g. ``nn.Sequential``: children "0", "1", ...); much cheaper than its constructor."""
         module, state = _instance(_recipe(_prototype(empty, empty)))

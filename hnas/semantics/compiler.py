@@ -32,7 +32,9 @@ class Dag(nn.Module):
     """One topology: ``edges[i]`` maps slot ``src`` to slot ``dst`` for ``(i, src, dst, acc)`` in
     ``steps``; slot 0 is the input, the last slot the output, inputs of a slot are summed."""
 
-    def __init__(self, topology: str, edges: list[nn.Module], steps: tuple[tuple[int, int, int, bool], ...], n_slots: int) -> None:
+    def __init__(
+        self, topology: str, edges: list[nn.Module], steps: tuple[tuple[int, int, int, bool], ...], n_slots: int
+    ) -> None:
         super().__init__()
         self.topology = topology
         self.edges = nn.ModuleList(edges)
@@ -87,7 +89,14 @@ def generator_from(rng: np.random.Generator | None) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def compile_network(tree: Tree, *, num_classes: int, in_channels: int = 3, stem_channels: int = 16, rng: np.random.Generator | None = None) -> Network:
+def compile_network(
+    tree: Tree,
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    stem_channels: int = 16,
+    rng: np.random.Generator | None = None,
+) -> Network:
     """The network of ``tree``: stem (3x3 conv ``in_channels -> stem_channels``, no bias, BN), the
     compiled tree, head (BN, ReLU, global average pool, Linear to ``num_classes``).
 
@@ -97,13 +106,15 @@ def compile_network(tree: Tree, *, num_classes: int, in_channels: int = 3, stem_
     """
     if not isinstance(tree, Tree):
         raise TypeError(f"compile_network needs a hnas.grammar.Tree, got {type(tree).__name__}")
-    for name, value in (("num_classes", num_classes), ("in_channels", in_channels), ("stem_channels", stem_channels)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    num_classes = _positive("num_classes", num_classes)
+    in_channels = _positive("in_channels", in_channels)
+    stem_channels = _positive("stem_channels", stem_channels)
     builder = ModuleBuilder(generator_from(rng))
     stem = builder.shell(
         ("stem", in_channels, stem_channels),
-        lambda: nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, padding=1, bias=False), nn.BatchNorm2d(stem_channels)),
+        lambda: nn.Sequential(
+            nn.Conv2d(in_channels, stem_channels, 3, padding=1, bias=False), nn.BatchNorm2d(stem_channels)
+        ),
         "stem",
     )
     compiled = _Compiler(builder).compile(tree, stem_channels)
@@ -115,7 +126,11 @@ def compile_network(tree: Tree, *, num_classes: int, in_channels: int = 3, stem_
     head = builder.shell(
         ("head", out_channels, num_classes),
         lambda: nn.Sequential(
-            nn.BatchNorm2d(out_channels), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(out_channels, num_classes)
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(out_channels, num_classes),
         ),
         "head",
     )
@@ -129,6 +144,12 @@ def compile_network(tree: Tree, *, num_classes: int, in_channels: int = 3, stem_
         num_classes=num_classes,
         out_channels=out_channels,
     )
+
+
+def _positive(name: str, value: object) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def _empty_dag() -> Dag:
@@ -157,11 +178,14 @@ class _Compiler:
         topology = lookup_topology(op)
         if topology is None:
             if is_primitive(op):
-                raise SemanticsError(f"primitive {op!r} takes no children, got {len(node.children)} in {_shown(node)}")
+                raise SemanticsError(
+                    f"primitive {op!r} takes no children, got {len(node.children)} in {_shown(node)}"
+                )
             get_primitive(op)  # raises the unknown-terminal error
         if len(node.children) != topology.arity:
             raise SemanticsError(
-                f"topology {op!r} has {topology.arity} edges but {len(node.children)} children in {_shown(node)}"
+                f"topology {op!r} has {topology.arity} edges but {len(node.children)} children in "
+                f"{_shown(node)}"
             )
         return self._topology(node, topology, channels)
 

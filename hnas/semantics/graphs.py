@@ -156,10 +156,11 @@ def hierarchical_graphs(tree: Tree, n_levels: int) -> tuple[nx.DiGraph, ...]:
         per_tree = _NX_CACHE[tree] = {}
     graphs = per_tree.get(n_levels)
     if graphs is None:
-        converted: dict[int, nx.DiGraph] = {}
-        graphs = per_tree[n_levels] = tuple(
-            converted.setdefault(id(arrays), arrays.to_networkx()) for arrays in hierarchical_graph_arrays(tree, n_levels)
-        )
+        converted: dict[int, nx.DiGraph] = {}  # levels that are the flattened graph stay one object
+        for arrays in hierarchical_graph_arrays(tree, n_levels):
+            if id(arrays) not in converted:
+                converted[id(arrays)] = arrays.to_networkx()
+        graphs = per_tree[n_levels] = tuple(converted[id(a)] for a in hierarchical_graph_arrays(tree, n_levels))
     return graphs
 
 

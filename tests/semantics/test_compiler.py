@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -42,7 +45,11 @@ def _copy_weights(source: nn.Module, target: nn.Module) -> None:
 
 @pytest.mark.parametrize(
     "ops",
-    [ALL_CONV3X3, ("conv1x1", "zero", "avg_pool", "id", "conv3x3", "zero"), ("id", "conv3x3", "zero", "zero", "avg_pool", "conv1x1")],
+    [
+        ALL_CONV3X3,
+        ("conv1x1", "zero", "avg_pool", "id", "conv3x3", "zero"),
+        ("id", "conv3x3", "zero", "zero", "avg_pool", "conv1x1"),
+    ],
 )
 def test_compiled_cell_network_matches_hand_written(cell_space, ops):
     tree = cell_space.parse("(CELL Cell " + " ".join(f"(OPS {op})" for op in ops) + ")")
@@ -64,7 +71,11 @@ def test_compiled_cell_network_matches_hand_written(cell_space, ops):
 
 def test_every_position_of_a_shared_cell_has_its_own_weights(cell_space):
     network = compile_network(cell_space.parse("(CELL Cell " + "(OPS conv3x3) " * 6 + ")"), num_classes=10)
-    convs = [m for m in network.body.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and m.in_channels == m.out_channels == 16]
+    convs = [
+        m
+        for m in network.body.modules()
+        if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) and m.in_channels == m.out_channels == 16
+    ]
     assert len(convs) == 5 * 6
     assert len({m.weight.data_ptr() for m in convs}) == 30
     assert not torch.equal(convs[0].weight, convs[6].weight)  # same edge, next cell: own draw
@@ -158,3 +169,15 @@ def test_count_flops_by_hand():
     # output element: 9*16*16 = 2,304; global pool reads 256 inputs; Linear 16*2 + 2 = 34.
     tree = Tree("NET", "Linear2", (Tree("OPS", "conv1x1"), Tree("OPS", "avg_pool")))
     assert count_flops(tree, (3, 4, 4), num_classes=2) == 6912 + 4096 + 2304 + 256 + 34
+
+
+def test_compiled_networks_deepcopy_and_pickle():
+    tree = Tree("NET", "Linear2", (cell("conv3x3", "id", "avg_pool", "conv1x1", "zero", "id"), Tree(None, "resBlock")))
+    network = compile_network(tree, num_classes=3).eval()
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    for copied in (copy.deepcopy(network), pickle.loads(pickle.dumps(network))):
+        torch.testing.assert_close(copied(x), network(x), rtol=0, atol=0)
+        assert copied.tree == tree
+        with torch.no_grad():
+            next(copied.parameters()).add_(1.0)
+        assert not torch.equal(copied(x), network(x))

@@ -87,7 +87,8 @@ def test_flattened_graph_has_exactly_the_compiled_primitives(hierarchical_space)
         labels = Counter(hierarchical_graph_arrays(tree, 0)[0].labels)
         del labels["input"], labels["output"]
         network = compile_network(tree, num_classes=10)
-        tags = Counter(m.__dict__[TERMINAL_ATTRIBUTE] for m in network.body.modules() if TERMINAL_ATTRIBUTE in m.__dict__)
+        modules = network.body.modules()
+        tags = Counter(m.__dict__[TERMINAL_ATTRIBUTE] for m in modules if TERMINAL_ATTRIBUTE in m.__dict__)
         assert labels == tags
 
 

@@ -44,8 +44,11 @@ def test_loading_a_file_that_is_not_an_architecture_is_a_clear_error(tmp_path):
 
 def test_torch_export_round_trip(tmp_path):
     # a Dag (Residual2 with a cell and resBlocks) and Sequentials, on a small input
-    down = Tree("DOWN", "Residual2", (cell("conv3x3", "avg_pool", "id", "zero", "conv1x1", "id"), Tree(None, "resBlock"), Tree(None, "resBlock")))
-    network = compile_network(Tree("NET", "Linear2", (down, cell("id", "conv3x3", "avg_pool", "conv1x1", "zero", "id"))), num_classes=6).eval()
+    first = cell("conv3x3", "avg_pool", "id", "zero", "conv1x1", "id")
+    down = Tree("DOWN", "Residual2", (first, Tree(None, "resBlock"), Tree(None, "resBlock")))
+    second = cell("id", "conv3x3", "avg_pool", "conv1x1", "zero", "id")
+    network = compile_network(Tree("NET", "Linear2", (down, second)), num_classes=6).eval()
+    assert network.body[0].topology == "Residual2" and network.body[1].topology == "Cell"
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(2))
     program = torch.export.export(network, (x,))
     path = tmp_path / "net.pt2"
