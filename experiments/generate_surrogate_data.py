@@ -1,5 +1,7 @@
-"""Offline data for the surrogate regression: evaluate N distinct random architectures of a space on
-an objective and write them as CSV rows that experiments/surrogate_regression.py reads.
+"""Offline data for the surrogate regression: N random architectures evaluated on an objective.
+
+Evaluates N distinct random architectures of a space on an objective and writes them as CSV rows
+that experiments/surrogate_regression.py reads:
 
     python experiments/generate_surrogate_data.py --search_space nb201_variable_multi_multi \
         --objective params --n 500 --output data/surrogate/hier_params.csv

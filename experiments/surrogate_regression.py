@@ -1,5 +1,7 @@
-"""Surrogate regression (SPEC section 7): fit GP surrogates on n_train evaluated architectures and
-score them on held-out ones (Pearson, Spearman, Kendall tau, NLL) over many seeds.
+"""Surrogate regression (SPEC section 7): how well GP surrogates predict held-out architectures.
+
+Fits each model on n_train evaluated architectures and scores it on held-out ones (Pearson,
+Spearman, Kendall tau, NLL) over many seeds:
 
     python experiments/surrogate_regression.py --working_directory runs --search_space nb201_variable_multi_multi \
         --surrogate_model gp gp_hierarchical --n_train 10 25 50 100 --n_seeds 20 --log
@@ -57,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"training-set sizes, from {', '.join(map(str, N_TRAIN_CHOICES))}")
     add("--n_seeds", type=_positive_int, default=20, help="random train/test splits")
     add("--n_test", type=_positive_int, default=None,
-        help="held-out architectures per seed (default: all not needed for the largest n_train)")
+        help="held-out architectures per seed; unset: all not needed for the largest n_train")
     add("--log", action="store_true", help="model the natural log of the objective values")
     add("--seed", type=int, default=0, help="seed of the splits")
     add("--output", default=None, help="output folder (default: <working_directory>/surrogate_regression)")
