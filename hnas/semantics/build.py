@@ -65,7 +65,7 @@ def _recipe(proto: nn.Module) -> _Recipe:
     for key, value in proto.__dict__.items():
         if key in special:
             continue
-        if isinstance(value, (dict, set)):
+        if isinstance(value, (dict, set, list)):  # mutable: each clone gets its own
             containers.append((key, partial(copy.copy, value) if value else type(value)))
         else:
             plain[key] = value
