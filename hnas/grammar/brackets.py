@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 
 from hnas.grammar.analysis import Analysis
-from hnas.grammar.cfg import Production
+from hnas.grammar.cfg import Production, Symbol
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.terminals import ZERO
 from hnas.grammar.tree import Tree
@@ -208,7 +208,7 @@ class BracketCodec:
             positions[id(tree)] = open_pos
         return tree
 
-    def _matches_leaf(self, child, token: str) -> bool:
+    def _matches_leaf(self, child: Symbol, token: str) -> bool:
         if child.terminal:
             return child.name == token
         return self.names.get(child.name) == token

@@ -20,6 +20,7 @@ import numpy as np
 
 from hnas.grammar import terminals
 from hnas.grammar.analysis import Analysis
+from hnas.grammar.cfg import Production
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.tree import Tree
 
@@ -82,7 +83,8 @@ class Deriver:
     def _leaf(self, name: str) -> Tree:
         return self._leaves.setdefault(name, Tree(None, name))
 
-    def _compile(self, nt: str, prod) -> object:
+    def _compile(self, nt: str, prod: Production) -> Tree | tuple:
+        """A primitive production's constant tree, or (op, mask cumulative probs, total, per-mask actions)."""
         if not prod.children:
             return Tree(nt, prod.op)
         probs: list[float] = []
