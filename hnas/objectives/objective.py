@@ -52,6 +52,13 @@ class Objective(ABC):
         return f"{type(self).__name__}({self.name!r}, classes={self.num_classes}, input={self.input_shape})"
 
 
+def _check_proxy_batch_size(name: str, value: object) -> int:
+    """Proxies need a batch of at least two images (train-mode BatchNorm, kernels between images)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ObjectiveError(f"{name} must be an integer >= 2, got {value!r}")
+    return value
+
+
 def _proxy_batch(
     model: nn.Module, data: ImageData, batch_size: int, seed: int, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,7 +91,7 @@ class TrainingObjective(Objective):
         self.name, self.data, self.protocol = name, data, protocol
         self.num_classes, self.input_shape = data.num_classes, data.input_shape
         self.proxies = check_proxy_names(proxies)
-        self.proxy_batch_size = proxy_batch_size
+        self.proxy_batch_size = _check_proxy_batch_size("proxy_batch_size", proxy_batch_size)
         self.device = select_device(device)
 
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
@@ -123,9 +130,8 @@ class ProxyObjective(Objective):
         device: str | torch.device | None = None,
     ) -> None:
         (self.proxy,) = check_proxy_names([proxy])
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-            raise ObjectiveError(f"batch_size must be an integer >= 2, got {batch_size!r}")
-        self.name, self.data, self.batch_size = proxy, data, batch_size
+        self.name, self.data = proxy, data
+        self.batch_size = _check_proxy_batch_size("batch_size", batch_size)
         self.num_classes, self.input_shape = data.num_classes, data.input_shape
         self.proxies = check_proxy_names([proxy, *check_proxy_names(proxies)])
         self.device = select_device(device)

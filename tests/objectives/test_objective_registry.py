@@ -99,6 +99,7 @@ def test_options_from_a_command_line_may_be_strings():
         ("digits", {"epochs": "many"}, r"option epochs must be an int, got 'many'"),
         ("digits", {"train_subset": -5}, r"train_subset must be a positive integer, got -5"),
         ("naswot", {"batch_size": 1}, r"batch_size must be an integer >= 2"),
+        ("digits", {"proxy_batch_size": "1"}, r"proxy_batch_size must be an integer >= 2, got 1"),
         ("naswot", {"dataset": "mnist"}, r"unknown objective 'mnist'"),
         ("debug", {"target_params": 0}, r"target_params must be a positive integer"),
     ],
