@@ -30,19 +30,23 @@ from hnas.semantics.compiler import Dag, Network
 
 
 class HandWritten(nn.Module):
-    """``network`` written out as straight-line code over its own leaf modules."""
+    """``network`` written out as straight-line code over its own leaf modules.
+
+    Like a hand-written forward, it drops each intermediate as soon as it is no longer needed
+    (``del`` after its last use), so it holds no more tensors than the compiled network.
+    """
 
     def __init__(self, network: Network) -> None:
         super().__init__()
         self.stem, self.head = network.stem, network.head
-        lines: list[str] = []
+        statements: list[tuple[str, str, tuple[str, ...]]] = []  # (target, expression, inputs)
         counter = iter(range(10**9))
 
         def leaf(module: nn.Module, var: str) -> str:
             name = f"m{len(self._modules) - 2}"
             self.add_module(name, module)
             out = f"v{next(counter)}"
-            lines.append(f"    {out} = self.{name}({var})")
+            statements.append((out, f"self.{name}({var})", (var,)))
             return out
 
         def emit(module: nn.Module, var: str) -> str:
@@ -57,18 +61,24 @@ class HandWritten(nn.Module):
                 y = emit(module.edges[i], states[src])
                 if accumulate:
                     total = f"v{next(counter)}"
-                    lines.append(f"    {total} = {states[dst]} + {y}")
+                    statements.append((total, f"{states[dst]} + {y}", (states[dst], y)))
                     y = total
                 states[dst] = y
             return states[-1]
 
         result = emit(network.body, "x")
-        body = "\n".join(lines)
-        source = f"def forward(self, x):\n    x = self.stem(x)\n{body}\n    return self.head({result})\n"
+        last_use = {var: k for k, (_, _, inputs) in enumerate(statements) for var in inputs}
+        lines = ["def forward(self, x):", "    x = self.stem(x)"]
+        for k, (target, expression, inputs) in enumerate(statements):
+            lines.append(f"    {target} = {expression}")
+            done = sorted({v for v in inputs if last_use[v] == k and v != result})
+            if done:
+                lines.append(f"    del {', '.join(done)}")
+        lines.append(f"    return self.head({result})")
         namespace: dict[str, object] = {}
-        exec(compile(source, "<hand-written network>", "exec"), namespace)
+        exec(compile("\n".join(lines) + "\n", "<hand-written network>", "exec"), namespace)
         self._forward = namespace["forward"]
-        self.n_lines = len(lines)
+        self.n_statements = len(statements)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._forward(self, x)
@@ -147,7 +157,7 @@ def main() -> None:
         hand_times.append(fwd_bwd(hand, x))
     compiled, written = statistics.median(compiled_times), statistics.median(hand_times)
     print(f"forward+backward, batch {args.batch}x3x32x32, median-size architecture "
-          f"({count_parameters(network):,} params, {hand.n_lines} straight-line statements), "
+          f"({count_parameters(network):,} params, {hand.n_statements} straight-line statements), "
           f"torch threads {torch.get_num_threads()}:")
     print(f"  compiled {compiled * 1e3:.1f} ms, hand-written {written * 1e3:.1f} ms, "
           f"ratio {compiled / written:.3f} (target <= 1.05)")
