@@ -26,14 +26,15 @@ def _check_exact_run(directory, n):
 
 def test_local_pool_evaluates_asynchronously_on_all_workers(tmp_path):
     log = tmp_path / "log.txt"
-    summary = run_search(_config(SyntheticObjective(log, delay=0.4), n_workers=2), tmp_path / "run")
+    summary = run_search(_config(SyntheticObjective(log, delay=1.0), n_workers=2), tmp_path / "run")
     trials = _check_exact_run(tmp_path / "run", 6)
     assert summary.n_done == 6
     assert len({t.worker for t in trials}) == 2
-    rows = read_log(log)
-    assert len({pid for _, pid, _, _ in rows}) == 2
-    # two evaluations were in flight at once: a second one started before the first ended
-    assert [kind for kind, *_ in rows[:2]] == ["start", "start"]
+    in_flight, most = 0, 0  # evaluations running at once, from the order of start/end lines
+    for kind, *_ in read_log(log):
+        in_flight += 1 if kind == "start" else -1
+        most = max(most, in_flight)
+    assert most == 2
 
 
 def test_local_pool_worker_killed_mid_evaluation_is_requeued(tmp_path):
