@@ -63,9 +63,13 @@ def main() -> None:
     time_step(space, 10, 10, args.surrogate_model, seed=10_000)  # warm-up: imports, first torch calls
     print(f"space {args.search_space}, surrogate {args.surrogate_model}, pool {args.pool_size}")
     print("wall-clock seconds, and the step's CPU seconds (robust to a busy machine: 1 thread)")
-    print(f"{'n':>5} {'fit s':>7} {'acq. s':>7} {'step s':>7} {'step cpu s':>10} {'generations':>11} {'trees scored':>12}")
+    header = ("n", "fit s", "acq. s", "step s", "step cpu s", "generations", "trees scored")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (5, 7, 7, 7, 10, 11, 12))))
     for n in args.sizes:
-        runs = [time_step(space, n, args.pool_size, args.surrogate_model, seed=1000 * n + r) for r in range(args.repeats)]
+        runs = [
+            time_step(space, n, args.pool_size, args.surrogate_model, seed=1000 * n + r)
+            for r in range(args.repeats)
+        ]
         fit, wall, cpu, generations, scored = np.mean(runs, axis=0)
         print(f"{n:>5} {fit:>7.2f} {wall - fit:>7.2f} {wall:>7.2f} {cpu:>10.2f} {generations:>11.1f} {scored:>12.0f}")
 

@@ -67,11 +67,12 @@ def main() -> None:
     curves: dict[str, np.ndarray] = {}
     for name in args.searchers:
         options = {"pool_size": args.pool_size, "n_init": args.n_init} if name == "bayesian_optimization" else {}
-        start = time.perf_counter()
-        curves[name] = np.stack(
-            [incumbent_curve(make_searcher(name, space, seed=s, **options), objective, args.budget) for s in range(args.seeds)]
-        )
-        print(f"{name}: {time.perf_counter() - start:.1f} s for {args.seeds} seeds")
+        runs = []
+        for seed in range(args.seeds):
+            start = time.perf_counter()
+            runs.append(incumbent_curve(make_searcher(name, space, seed=seed, **options), objective, args.budget))
+            print(f"{name} seed {seed}: incumbent {runs[-1][-1]:.4f} ({time.perf_counter() - start:.1f} s)", flush=True)
+        curves[name] = np.stack(runs)
 
     with (args.output / "incumbents.csv").open("w", newline="") as f:
         writer = csv.writer(f)

@@ -131,7 +131,8 @@ def test_a_used_up_space_raises_space_exhausted(tmp_path, name):
     grammar = tmp_path / "tiny.cfg"
     grammar.write_text('S -> "Linear2" OPS OPS\nOPS -> "id" | "conv3x3"\n')
     space = load_space(str(grammar))
-    searcher = make_searcher(name, space, seed=0, **({"n_init": 2, "pool_size": 5} if name == "bayesian_optimization" else {}))
+    options = {"n_init": 2, "pool_size": 5} if name == "bayesian_optimization" else {}
+    searcher = make_searcher(name, space, seed=0, **options)
     asked = drive(searcher, op_quality_loss, 4)  # the whole space: 4 architectures
     assert len(set(asked)) == 4
     with pytest.raises(SpaceExhaustedError, match="search space looks exhausted"):

@@ -46,7 +46,8 @@ def test_surrogate_model_option_selects_the_kernel(cell_space):
 
 def test_pool_options_change_the_proposals(cell_space):
     def asks(**options):
-        return drive(make_searcher("bayesian_optimization", cell_space, seed=4, n_init=5, **options), op_quality_loss, 9)[5:]
+        searcher = make_searcher("bayesian_optimization", cell_space, seed=4, n_init=5, **options)
+        return drive(searcher, op_quality_loss, 9)[5:]
 
     reference = asks(pool_size=30, p_self_crossover=0.5)
     assert asks(pool_size=30, p_self_crossover=0.5) == reference

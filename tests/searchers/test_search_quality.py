@@ -51,6 +51,8 @@ def drive_best(searcher, budget: int) -> float:
 
 @pytest.mark.parametrize("strategy", ["random", "mutation"])
 def test_other_pool_strategies_also_beat_random_sampling(cell_space, random_median, strategy):
-    searcher = make_searcher("bayesian_optimization", cell_space, seed=7, n_init=6, pool_size=40, pool_strategy=strategy)
+    searcher = make_searcher(
+        "bayesian_optimization", cell_space, seed=7, n_init=6, pool_size=40, pool_strategy=strategy
+    )
     asked = drive(searcher, op_quality_loss, 16)
     assert np.median([op_quality_loss(tree) for tree in asked[6:]]) < random_median
