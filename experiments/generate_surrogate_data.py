@@ -34,16 +34,6 @@ MAX_DRAWS_PER_ARCHITECTURE = 100
 """Samples drawn per wanted architecture before giving up on finding N distinct ones."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -53,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a named space, or grammar files (as for optimize.py)")
     add("--objective", default="params", help="objective name (hnas.objectives.OBJECTIVES)")
     add("--data_path", default=None, help="data folder for dataset objectives")
-    add("--n", type=_positive_int, default=500, help="distinct architectures to evaluate")
+    add("--n", type=int, default=500, help="distinct architectures to evaluate")
     add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation")
     add("--output", required=True, help="CSV file to write (its folder is created)")
     return parser
@@ -70,7 +60,10 @@ def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator) -> lis
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.n is not None and args.n < 1:
+        parser.error(f"argument --n: must be >= 1, got {args.n}")
     try:
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         objective = get_objective(args.objective, args.data_path)

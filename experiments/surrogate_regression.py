@@ -35,16 +35,6 @@ from hnas.surrogates.trials import TrialsError, load_evaluations
 PROG = "surrogate_regression.py"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -57,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--surrogate_model", nargs="+", choices=SURROGATE_NAMES, default=["gp", "gp_hierarchical"])
     add("--n_train", nargs="+", type=int, choices=N_TRAIN_CHOICES, default=[100], metavar="N",
         help=f"training-set sizes, from {', '.join(map(str, N_TRAIN_CHOICES))}")
-    add("--n_seeds", type=_positive_int, default=20, help="random train/test splits")
-    add("--n_test", type=_positive_int, default=None,
+    add("--n_seeds", type=int, default=20, help="random train/test splits")
+    add("--n_test", type=int, default=None,
         help="held-out architectures per seed; unset: all not needed for the largest n_train")
     add("--log", action="store_true", help="model the natural log of the objective values")
     add("--seed", type=int, default=0, help="seed of the splits")
@@ -67,7 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.n_seeds is not None and args.n_seeds < 1:
+        parser.error(f"argument --n_seeds: must be >= 1, got {args.n_seeds}")
+    if args.n_test is not None and args.n_test < 1:
+        parser.error(f"argument --n_test: must be >= 1, got {args.n_test}")
     try:
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         data = load_evaluations(args.working_directory, space, objective=args.objective)
