@@ -7,8 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from grakel.kernels import VertexHistogram, WeisfeilerLehman
-from grakel.utils import graph_from_networkx
+from grakel_oracle import grakel_gram
 
 from hnas.grammar import Tree, load_space
 from hnas.kernels.hierarchical import TreeWLFeatures
@@ -23,15 +22,6 @@ def space_and_trees(name: str, n: int, seed: int = 0) -> tuple[object, list[Tree
         space = load_space(name)
     rng = np.random.default_rng(seed)
     return space, [space.sample(rng) for _ in range(n)]
-
-
-def grakel_gram(graphs: list, depth: int) -> np.ndarray:
-    kernel = (
-        VertexHistogram(normalize=True)
-        if depth == 0
-        else WeisfeilerLehman(n_iter=depth, base_graph_kernel=VertexHistogram, normalize=True)
-    )
-    return kernel.fit_transform(list(graph_from_networkx(graphs, node_labels_tag="label")))
 
 
 @pytest.mark.parametrize("name", SPACES)
