@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import math
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -93,6 +95,23 @@ def default_working_directory(config: RunConfig) -> Path:
 def trial_seed(run_seed: int, trial_id: int) -> int:
     """The evaluation seed of a trial: a function of the run seed and the trial id only."""
     return int(np.random.SeedSequence([run_seed, trial_id]).generate_state(1, np.uint32)[0])
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While the loop runs, SIGTERM (e.g. from a batch scheduler) stops it like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -290,7 +309,8 @@ def run_search(
             search = _Search(config, store, executor, progress)
             interrupted = False
             try:
-                search.run()
+                with _sigterm_interrupts():
+                    search.run()
             except KeyboardInterrupt:
                 interrupted = True
             return _summarise(store, config, directory, interrupted)

@@ -70,10 +70,11 @@ def _done_trials(directory):
         return []
 
 
-def test_ctrl_c_with_two_workers_stops_cleanly_and_resumes(tmp_path):
+@pytest.mark.parametrize(("stop", "n_workers"), [(signal.SIGINT, "2"), (signal.SIGTERM, "1")])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, stop, n_workers):
     directory = tmp_path / "run"
     args = ["--search_space", "nb201_fixed_1_none", "--objective", "debug", "--searcher", "random_search",
-            "--n_workers", "2", "--working_directory", str(directory), "--no_progress"]  # fmt: skip
+            "--n_workers", n_workers, "--working_directory", str(directory), "--no_progress"]  # fmt: skip
     process = subprocess.Popen([sys.executable, str(SCRIPT), *args, "--max_evaluations_total", "100000"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
@@ -81,7 +82,7 @@ def test_ctrl_c_with_two_workers_stops_cleanly_and_resumes(tmp_path):
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "run interrupted" in stdout and "rerun the same command to continue" in stdout
