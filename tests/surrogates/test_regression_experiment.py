@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,9 +105,7 @@ def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 def test_loader_reads_csv_json_filters_rows_and_merges_duplicates(tmp_path: Path) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        space = load_space(SPACE)
+    space = load_space(SPACE)
     rng = np.random.default_rng(0)
     a, b, c = (space.to_string(space.sample(rng)) for _ in range(3))
     write_csv(tmp_path / "runs.csv", [
@@ -143,9 +140,7 @@ def test_loader_reads_a_real_run_store(tmp_path: Path) -> None:
         RunConfig(search_space=SPACE, objective="debug", searcher="random_search", max_evaluations_total=6, seed=2),
         run_dir,
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        space = load_space(SPACE)
+    space = load_space(SPACE)
     data = load_evaluations(tmp_path, space, objective="debug")
     assert len(data.trees) == 6 and data.sources == [str(run_dir)]
     assert np.all(data.values >= 0)
