@@ -44,23 +44,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optimize.py",
         description="Neural architecture search over a grammar-defined space (resumable).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
     add("--working_directory", help="run directory (default: runs/<searcher>-<space>-<objective>-seed<N>)")
     add("--data_path", help="folder with the objective's data files (not needed for embedded objectives)")
     add("--search_space", nargs="+", default=[DEFAULT_SEARCH_SPACE],
-        help="a named space, or grammar files (the first holds the start symbol) and TERMINAL=file.cfg items")
+        help="a named space, or grammar files (the first holds the start symbol) and TERMINAL=file.cfg items"
+        f" (default {DEFAULT_SEARCH_SPACE})")
     add("--objective", default=None,
         help="objective name (see hnas.objectives.OBJECTIVES; default: the embedded offline DEFAULT_OBJECTIVE)")
-    add("--searcher", choices=SEARCHERS, default="bayesian_optimization")
+    add("--searcher", choices=SEARCHERS, default="bayesian_optimization", help="(default bayesian_optimization)")
     add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
         help="BO surrogate (default gp_hierarchical)")
-    add("--seed", type=_number(int, -(2**63)), default=0)
+    add("--seed", type=_number(int, -(2**63)), default=0, help="seed of the searcher and the evaluations (default 0)")
     add("--pool_strategy", choices=POOL_STRATEGIES, default=None, help="BO acquisition pool (default evolution)")
     add("--pool_size", type=_number(int, 1), default=None, help="BO candidate pool size (default 200)")
     add("--n_init", type=_number(int, 1), default=None, help="BO random initial points (default 10)")
-    add("--max_evaluations_total", type=_number(int, 1), default=DEFAULT_MAX_EVALUATIONS)
+    add("--max_evaluations_total", type=_number(int, 1), default=DEFAULT_MAX_EVALUATIONS,
+        help="evaluated (done or failed) trials of the run; raise it to continue a finished run"
+        f" (default {DEFAULT_MAX_EVALUATIONS})")
     add("--log", action="store_true", help="minimise the log of the validation error")
     add("--p_self_crossover", type=_number(float, 0.0, 1.0), default=None,
         help="BO: probability that a crossover is a self-crossover (default 0.5)")
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch_size", type=_number(int, 1), default=None, help="training batch size (default: the objective's)")
     add("--train_subset", type=_number(int, 1), default=None,
         help="train on a fixed random subset of this many images (default: all)")
-    add("--n_workers", type=_number(int, 1), default=1, help="local worker processes evaluating in parallel")
+    add("--n_workers", type=_number(int, 1), default=1, help="local worker processes evaluating in parallel (default 1: in this process)")
     add("--torch_threads", type=_number(int, 1), default=None,
         help="torch threads per evaluation (default: 1 in workers, unchanged in the driver)")
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
