@@ -13,9 +13,7 @@ __all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``describe`` subcommand."""
-    from hnas.semantics.describe import DEFAULT_DESCRIBE_OBJECTIVE, OBJECTIVE_SHAPES
-
+    """Add the ``describe`` subcommand (torch is imported only when it runs)."""
     parser = subparsers.add_parser(
         "describe",
         help="describe one architecture (parameters, FLOPs, output shape, cells, depth)",
@@ -25,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_search_space_argument(parser)
     parser.add_argument(
         "--objective",
-        default=DEFAULT_DESCRIBE_OBJECTIVE,
-        help=f"sets classes and input shape: {', '.join(OBJECTIVE_SHAPES)} (default %(default)s)",
+        default="nb201_cifar10",
+        help="the objective whose classes and input shape the network gets (default %(default)s)",
     )
     parser.add_argument(
         "architecture", metavar="ARCH", nargs="?", help="bracket string of the tree, or - to read it from stdin"

@@ -17,7 +17,7 @@ from hnas.semantics.compiler import compile_network
 from hnas.semantics.counting import count_flops, count_parameters, params_by_terminal
 from hnas.semantics.graphs import topology_depth, tree_graph
 
-__all__ = ["OBJECTIVE_SHAPES", "DEFAULT_DESCRIBE_OBJECTIVE", "describe", "draw_architecture"]
+__all__ = ["OBJECTIVE_SHAPES", "describe", "draw_architecture"]
 
 OBJECTIVE_SHAPES: dict[str, tuple[int, tuple[int, int, int]]] = {
     "nb201_cifar10": (10, (3, 32, 32)),
@@ -29,7 +29,6 @@ OBJECTIVE_SHAPES: dict[str, tuple[int, tuple[int, int, int]]] = {
 }
 """Objective name -> (number of classes, input shape (C, H, W)), as in SPEC §5."""
 
-DEFAULT_DESCRIBE_OBJECTIVE = "nb201_cifar10"
 CELL_OP = "Cell"
 
 
