@@ -26,7 +26,9 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hnas", description=__doc__.splitlines()[0].strip())
+    parser = argparse.ArgumentParser(
+        prog="hnas", description="Hierarchical search spaces from context-free grammars: inspect, sample, parse, describe."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
