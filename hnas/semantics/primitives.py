@@ -33,7 +33,8 @@ class ResBlock(nn.Module):
     """NAS-Bench-201's ResNet basic block with stride 2: ``C`` -> ``2C`` channels, half resolution.
 
     ``conv_b(conv_a(x)) + shortcut(x)``, conv_a/conv_b ReLU-Conv3x3-BN, shortcut a 2x2 average
-    pool followed by a 1x1 conv.
+    pool followed by a 1x1 conv. The pool rounds up like the strided conv, so odd resolutions
+    (e.g. 28 -> 14 -> 7 -> 4) work; on even ones it is NAS-Bench-201's pool.
     """
 
     def __init__(self, channels: int) -> None:
@@ -42,7 +43,7 @@ class ResBlock(nn.Module):
         self.conv_a = relu_conv_bn(channels, out, 3, stride=2)
         self.conv_b = relu_conv_bn(out, out, 3)
         self.shortcut = nn.Sequential(
-            nn.AvgPool2d(kernel_size=2, stride=2), nn.Conv2d(channels, out, 1, bias=False)
+            nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True), nn.Conv2d(channels, out, 1, bias=False)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

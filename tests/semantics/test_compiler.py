@@ -105,6 +105,8 @@ def test_resblocks_double_channels_and_halve_resolution():
     features = network.body(network.stem(torch.randn(2, 1, 20, 20)))
     assert features.shape == (2, 32, 5, 5)
     assert network(torch.randn(2, 1, 20, 20)).shape == (2, 7)
+    odd = network.body(network.stem(torch.randn(2, 1, 7, 7)))  # 7 -> 4 -> 2: pool and conv agree
+    assert odd.shape == (2, 32, 2, 2)
 
 
 def test_resblock_path_mismatch_names_the_edge():
