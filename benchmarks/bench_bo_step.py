@@ -47,6 +47,7 @@ def time_step(space, n: int, pool_size: int, surrogate_model: str, seed: int) ->
     start, cpu_start = time.perf_counter(), time.process_time()
     searcher.ask()
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    del searcher.surrogate.fit  # back to the method; leaves no surrogate <-> closure cycle behind
     stats = searcher.last_acquisition
     return fit_seconds, wall, cpu, stats["generations"], stats["n_scored"]
 
