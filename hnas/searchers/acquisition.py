@@ -154,6 +154,8 @@ def evolve(
     """Evolve a pool of ``seeds`` plus random samples towards high scores; the best allowed tree."""
     pool = list(dict.fromkeys(seeds))[: problem.pool_size]
     pool += problem.random_samples(problem.pool_size - len(pool))
+    if not pool:  # no seeds and no unseen sample: nothing to breed from
+        return None
     pool_scores = problem.scores(pool)
     best, unchanged = problem.best_allowed_score(), 0
     for generation in range(1, settings.max_generations + 1):
