@@ -66,18 +66,31 @@ class TreeWLFeatures:
         return len(self.depths)
 
     def features(self, trees: Sequence[Tree]) -> list[tuple[WLFeatures, ...]]:
-        """Per tree, the features of its graphs; uncached trees are extracted in one batch."""
-        cache = self._cache
-        missing = list(dict.fromkeys(t for t in trees if t not in cache))
+        """Per tree, the features of its graphs; uncached trees are extracted in one batch.
+
+        Cache hits are copied out at once: the weak cache may drop an entry whose key is an equal
+        tree object that the garbage collector frees in the middle of this call.
+        """
+        found: dict[Tree, tuple[WLFeatures, ...]] = {}
+        missing: dict[Tree, None] = {}
+        for tree in trees:
+            if not isinstance(tree, Tree):
+                raise TypeError(f"expected derivation trees (hnas.grammar.Tree), got {type(tree).__name__}")
+            if tree not in found and tree not in missing:
+                cached = self._cache.get(tree)
+                if cached is None:
+                    missing[tree] = None
+                else:
+                    found[tree] = cached
         if missing:
-            cache.update(self._extract(missing))
-        return [cache[tree] for tree in trees]
+            extracted = self._extract(list(missing))
+            self._cache.update(extracted)
+            found.update(extracted)
+        return [found[tree] for tree in trees]
 
     def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []
         for tree in trees:
-            if not isinstance(tree, Tree):
-                raise TypeError(f"expected derivation trees (hnas.grammar.Tree), got {type(tree).__name__}")
             graphs = tuple(self._graphs_of(tree))
             if len(graphs) < self.n_graphs:
                 raise ValueError(

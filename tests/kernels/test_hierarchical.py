@@ -80,6 +80,24 @@ def test_features_are_cached_per_tree_while_the_tree_lives() -> None:
     assert len(features._cache) == 6  # the features of dropped trees are freed with them
 
 
+def test_a_cache_hit_survives_its_key_being_freed_during_extraction() -> None:
+    space, (first, other) = space_and_trees("nb201_fixed_1_none", 2, seed=5)
+    holder = [first]
+    twin = space.parse(space.to_string(first))  # equal to `first`, another object
+    assert twin == first and twin is not first and other != first
+    del first
+
+    def graphs_of(tree: Tree) -> tuple:
+        if tree == other:
+            holder.clear()  # frees the tree object that keys the cached entry `twin` hits
+        return hierarchical_graphs(tree, space.hierarchy_depth)
+
+    features = TreeWLFeatures(space.hierarchy_depth, (2,), graphs_of=graphs_of)
+    expected = features.features(holder)[0]
+    got = features.features([twin, other])
+    assert got[0] is expected and len(got) == 2
+
+
 def test_levels_beyond_the_tree_reuse_the_flattened_features() -> None:
     space, trees = space_and_trees("nb201_fixed_1_none", 5, seed=4)
     n_levels = space.hierarchy_depth
