@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hnas.cli import UsageError
+from hnas.errors import UsageError
 from hnas.grammar.errors import GrammarError
 from hnas.runner import RunConfig, RunConfigError, run_search
 from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS

@@ -1,7 +1,7 @@
 """The ``hnas`` command line: one module per group of subcommands, each with ``register(subparsers)``.
 
 A registered subcommand sets ``func(args) -> int`` on its parser; errors meant for the user are
-raised as :class:`hnas.cli.UsageError` (or ``hnas.grammar.GrammarError``) and printed without a
+raised as :class:`hnas.errors.UsageError` (or ``hnas.grammar.GrammarError``) and printed without a
 traceback.
 """
 
@@ -12,17 +12,11 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from hnas.errors import UsageError
+
 __all__ = ["main", "UsageError"]
 
 _COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe")
-
-
-class UsageError(Exception):
-    """A user error that the CLI prints as one line and exits with status 1 (or ``code``)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from hnas.cli import UsageError
+from hnas.errors import UsageError
 from hnas.cli.grammar_commands import add_search_space_argument, space_from_args
 
 __all__ = ["register"]
@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
     report["architecture"] = space.to_string(tree)
     report["objective"] = objective
     if args.draw:
-        draw_architecture(tree, args.draw)
+        try:
+            draw_architecture(tree, args.draw)
+        except OSError as error:
+            raise UsageError(f"cannot write the drawing {args.draw}: {error.strerror or error}") from None
     if args.json:
         print(json.dumps(report, indent=2))
     else:

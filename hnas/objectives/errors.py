@@ -1,14 +1,14 @@
 """Errors of the objectives layer.
 
 :class:`ObjectiveError` (and :class:`DataFileError`) are user errors, i.e. bad names, options or
-data files: they derive from :class:`hnas.cli.UsageError`, so the command line prints them as one
+data files: they derive from :class:`hnas.errors.UsageError`, so the command line prints them as one
 line. :class:`EvaluationError` means one architecture failed (e.g. its training loss diverged): the
 runner records a failed trial and goes on.
 """
 
 from __future__ import annotations
 
-from hnas.cli import UsageError
+from hnas.errors import UsageError
 
 __all__ = ["ObjectiveError", "DataFileError", "EvaluationError"]
 

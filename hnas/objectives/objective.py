@@ -44,9 +44,11 @@ class Objective(ABC):
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
         """Evaluate ``tree``; raises :class:`EvaluationError` (or any error) when it fails."""
 
-    def build(self, tree: Tree) -> nn.Module:
-        """The network of ``tree`` for this objective's input channels and classes."""
-        return compile_network(tree, num_classes=self.num_classes, in_channels=self.input_shape[0])
+    def build(self, tree: Tree, seed: int = 0) -> nn.Module:
+        """The network of ``tree`` for this objective's input channels and classes, initialised from ``seed``."""
+        return compile_network(
+            tree, num_classes=self.num_classes, in_channels=self.input_shape[0], rng=np.random.default_rng(seed)
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, classes={self.num_classes}, input={self.input_shape})"
@@ -95,7 +97,7 @@ class TrainingObjective(Objective):
         self.device = select_device(device)
 
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
-        model = self.build(tree)
+        model = self.build(tree, seed)
         extras = {}
         if self.proxies:
             x, y = _proxy_batch(model, self.data, self.proxy_batch_size, seed, self.device)
@@ -137,7 +139,7 @@ class ProxyObjective(Objective):
         self.device = select_device(device)
 
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
-        model = self.build(tree)
+        model = self.build(tree, seed)
         start = time.perf_counter()
         x, y = _proxy_batch(model, self.data, self.batch_size, seed, self.device)
         scores = score_proxies(model, x, y, self.proxies)
@@ -164,8 +166,17 @@ class DebugObjective(Objective):
     ) -> None:
         if isinstance(target_params, bool) or not isinstance(target_params, int) or target_params < 1:
             raise ObjectiveError(f"target_params must be a positive integer, got {target_params!r}")
+        sides = input_shape.replace("x", ",").split(",") if isinstance(input_shape, str) else input_shape
+        try:  # a string comes from a command line: "C,H,W" or "CxHxW"
+            shape = tuple(int(side) for side in sides)
+        except (TypeError, ValueError):
+            shape = ()
+        if len(shape) != 3 or min(shape) < 1:
+            raise ObjectiveError(f"input_shape must be three positive integers C,H,W, got {input_shape!r}")
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ObjectiveError(f"num_classes must be a positive integer, got {num_classes!r}")
         self.name, self.target_params = "debug", target_params
-        self.num_classes, self.input_shape = num_classes, tuple(input_shape)
+        self.num_classes, self.input_shape = num_classes, shape
 
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
         n = count_parameters(self.build(tree))

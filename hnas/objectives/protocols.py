@@ -40,6 +40,8 @@ class TrainingProtocol:
         for name in ("nesterov", "flip"):
             if not isinstance(getattr(self, name), bool):
                 raise ObjectiveError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.nesterov and self.momentum <= 0:
+            raise ObjectiveError(f"nesterov momentum needs momentum > 0, got momentum={self.momentum!r}")
 
     def replace(self, **changes: object) -> TrainingProtocol:
         """A copy with some fields changed; an unknown field is an :class:`ObjectiveError`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hnas.cli import UsageError
+from hnas.errors import UsageError
 
 __all__ = ["RunError", "RunConfigError", "ConfigMismatchError", "RunLockedError"]
 

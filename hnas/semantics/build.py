@@ -155,7 +155,7 @@ class ModuleBuilder:
     def _user_module(self, primitive: Primitive, channels: int) -> nn.Module:
         seed = int(torch.randint(2**62, (1,), generator=self.generator))
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)  # torch.manual_seed would reseed CUDA too
             module = primitive.factory(channels)
         if not isinstance(module, nn.Module):
             raise SemanticsError(

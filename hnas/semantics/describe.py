@@ -26,6 +26,7 @@ OBJECTIVE_SHAPES: dict[str, tuple[int, tuple[int, int, int]]] = {
     "nb201_cifarTile": (4, (3, 64, 64)),
     "nb201_addNIST": (20, (3, 28, 28)),
     "digits": (10, (1, 8, 8)),
+    "addnist_mini": (20, (3, 8, 8)),
 }
 """Objective name -> (number of classes, input shape (C, H, W)), as in SPEC §5."""
 

@@ -114,6 +114,6 @@ def test_a_file_objective_without_data_path_says_what_to_pass(tmp_path):
 
 
 def test_data_errors_are_usage_errors_for_the_command_line():
-    from hnas.cli import UsageError
+    from hnas.errors import UsageError
 
     assert issubclass(DataFileError, UsageError) and issubclass(DataFileError, ValueError)

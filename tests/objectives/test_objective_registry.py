@@ -88,6 +88,7 @@ def test_options_from_a_command_line_may_be_strings():
     assert (objective.protocol.epochs, objective.protocol.learning_rate, objective.protocol.nesterov) == (2, 0.5, False)
     assert len(objective.data.train) == 64
     assert get_objective("DIGITS", epochs=None).protocol.epochs == 6  # None: keep the default
+    assert get_objective("debug", input_shape="1x8x8", num_classes="4").input_shape == (1, 8, 8)
 
 
 @pytest.mark.parametrize(
@@ -102,6 +103,9 @@ def test_options_from_a_command_line_may_be_strings():
         ("digits", {"proxy_batch_size": "1"}, r"proxy_batch_size must be an integer >= 2, got 1"),
         ("naswot", {"dataset": "mnist"}, r"unknown objective 'mnist'"),
         ("debug", {"target_params": 0}, r"target_params must be a positive integer"),
+        ("debug", {"input_shape": "1,8"}, r"input_shape must be three positive integers C,H,W, got '1,8'"),
+        ("debug", {"num_classes": "0"}, r"num_classes must be a positive integer, got 0"),
+        ("digits", {"momentum": 0}, r"nesterov momentum needs momentum > 0"),
     ],
 )
 def test_bad_names_and_options_are_clear_errors(name, options, message):

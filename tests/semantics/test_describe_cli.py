@@ -65,7 +65,7 @@ def test_describe_errors_are_one_line():
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "hnas describe: error: unknown objective 'imagenet'; known: nb201_cifar10, nb201_cifar100, "
-        "nb201_ImageNet16-120, nb201_cifarTile, nb201_addNIST, digits"
+        "nb201_ImageNet16-120, nb201_cifarTile, nb201_addNIST, digits, addnist_mini"
     )
     bad = hnas("--search_space", "nb201_fixed_1_none", "(CELL Cell (OPS conv5x5))")
     assert bad.returncode == 1
