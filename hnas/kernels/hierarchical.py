@@ -8,18 +8,33 @@ trees a searcher holds stay cached, a pool of candidates is freed with the pool 
 graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stack of
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
+
+The label dictionary would otherwise grow with every tree ever scored (a BO run scores thousands
+of candidates per step): once it holds ``min_compact_labels`` labels and twice as many as after
+the last compaction, it is cut down to the labels of the trees still cached and those trees'
+features are renumbered. Kernel values do not depend on label ids, so this changes memory, never
+results.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import cache
 from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from hnas.grammar.tree import Tree
-from hnas.kernels.wl import LabelledGraph, WLFeatures, WLFeaturizer, feature_matrix, gram, normalise_gram
+from hnas.kernels.wl import (
+    LabelledGraph,
+    WLFeatures,
+    WLFeaturizer,
+    feature_matrix,
+    gram,
+    normalise_gram,
+    used_labels,
+)
 
 __all__ = ["Component", "TreeWLFeatures", "shared_tree_features"]
 
@@ -32,6 +47,7 @@ class TreeWLFeatures:
     ``depths[j]`` is the largest WL depth extracted for graph ``j``; ``graphs_of(tree)`` returns
     the graphs (default: ``hierarchical_graph_arrays(tree, n_levels)``, the array form of
     ``hierarchical_graphs``: same nodes in the same order, so the same kernel).
+    ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module).
     """
 
     def __init__(
@@ -40,7 +56,10 @@ class TreeWLFeatures:
         depths: Sequence[int],
         *,
         graphs_of: Callable[[Tree], Sequence[LabelledGraph]] | None = None,
+        min_compact_labels: int = 1 << 17,
     ) -> None:
+        if min_compact_labels < 1:
+            raise ValueError(f"min_compact_labels must be >= 1, got {min_compact_labels}")
         if n_levels < 0:
             raise ValueError(f"n_levels must be >= 0, got {n_levels}")
         if not depths or len(depths) > n_levels + 1 or min(depths) < 0:
@@ -59,6 +78,13 @@ class TreeWLFeatures:
         self._graphs_of = graphs_of
         self._featurizer = WLFeaturizer()
         self._cache: WeakKeyDictionary[Tree, tuple[WLFeatures, ...]] = WeakKeyDictionary()
+        self._min_compact_labels = min_compact_labels
+        self._compact_at = min_compact_labels
+
+    @property
+    def n_labels(self) -> int:
+        """Number of labels in the dictionary (bounded by compaction, see the module)."""
+        return self._featurizer.n_labels
 
     @property
     def n_graphs(self) -> int:
@@ -69,8 +95,12 @@ class TreeWLFeatures:
         """Per tree, the features of its graphs; uncached trees are extracted in one batch.
 
         Cache hits are copied out at once: the weak cache may drop an entry whose key is an equal
-        tree object that the garbage collector frees in the middle of this call.
+        tree object that the garbage collector frees in the middle of this call. Features from
+        separate calls are comparable only until the next compaction, which may start any call:
+        take all the features one computation needs from one call.
         """
+        if self._featurizer.n_labels >= self._compact_at:
+            self._compact()
         found: dict[Tree, tuple[WLFeatures, ...]] = {}
         missing: dict[Tree, None] = {}
         for tree in trees:
@@ -87,6 +117,17 @@ class TreeWLFeatures:
             self._cache.update(extracted)
             found.update(extracted)
         return [found[tree] for tree in trees]
+
+    def _compact(self) -> None:
+        """Drop the labels no cached tree uses and renumber the cached features to match."""
+        entries = list(self._cache.items())
+        # Features shared between graphs (and trees) stay shared: gram() relies on identity.
+        distinct = {id(f): f for _, feats in entries for f in feats}
+        new_id = self._featurizer.retain(used_labels(list(distinct.values())))
+        renumbered = {key: replace(f, indices=new_id[f.indices]) for key, f in distinct.items()}
+        for tree, feats in entries:
+            self._cache[tree] = tuple(renumbered[id(f)] for f in feats)
+        self._compact_at = max(self._min_compact_labels, 2 * self._featurizer.n_labels)
 
     def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []
@@ -140,10 +181,10 @@ class TreeWLFeatures:
                     f"component (graph {j}, depth {depth}) outside the extracted "
                     f"graphs/depths {list(enumerate(self.depths))}"
                 )
-        feats_a = self.features(trees_a)
-        feats_b = feats_a if trees_b is None else self.features(trees_b)
+        feats = self.features([*trees_a, *(() if trees_b is None else trees_b)])
+        feats_a = feats[: len(trees_a)]
+        feats_b = feats_a if trees_b is None else feats[len(trees_a) :]
         out = np.empty((len(components), len(feats_a), len(feats_b)))
-        n_labels = self._featurizer.n_labels
         # Graphs whose features are the same objects for every tree (e.g. a level that is the
         # flattened graph for all these trees) share one computation.
         representative: dict[int, int] = {}
@@ -155,11 +196,13 @@ class TreeWLFeatures:
             col_a = [f[rep] for f in feats_a]
             col_b = col_a if trees_b is None else [f[rep] for f in feats_b]
             targets = [(c, d) for c, (j, d) in enumerate(components) if representative[j] == rep]
+            # Columns: only the labels these trees use, however large the dictionary is.
+            columns = used_labels(col_a if trees_b is None else col_a + col_b)
             raw = np.zeros((len(col_a), len(col_b)))
             first = 0
             for depth in sorted({d for _, d in targets}):
-                xa = feature_matrix(col_a, n_labels, first, depth)
-                xb = xa if trees_b is None else feature_matrix(col_b, n_labels, first, depth)
+                xa = feature_matrix(col_a, columns, first, depth)
+                xb = xa if trees_b is None else feature_matrix(col_b, columns, first, depth)
                 raw += gram(xa, xb)
                 first = depth + 1
                 diag_a = np.array([f.sq_norms[depth] for f in col_a])

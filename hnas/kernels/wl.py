@@ -13,8 +13,11 @@ histograms); depth 0 (labels only) is grakel's plain ``VertexHistogram``, since 
 ``n_iter=0``.
 
 Compressed labels come from one dictionary shared by every graph a :class:`WLFeaturizer` has seen,
-so features extracted at different times are comparable. A batch of graphs is relabelled as one
-disjoint union with numpy; only the distinct signatures of an iteration go through the dictionary.
+so features extracted at different times are comparable; :meth:`WLFeaturizer.retain` drops the
+labels no live feature uses (the owner of the features decides which are live). A batch of graphs
+is relabelled as one disjoint union with numpy; only the distinct signatures of an iteration go
+through the dictionary. Feature matrices have one column per label the graphs at hand use
+(:func:`used_labels`), so their cost does not depend on the size of the dictionary.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["GraphArraysLike", "LabelledGraph", "WLFeatures", "WLFeaturizer", "feature_matrix", "gram", "normalise_gram"]
+__all__ = ["GraphArraysLike", "LabelledGraph", "WLFeatures", "WLFeaturizer", "feature_matrix", "gram", "normalise_gram", "used_labels"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,8 +105,33 @@ class WLFeaturizer:
 
     @property
     def n_labels(self) -> int:
-        """Number of compressed labels seen so far (the width of feature matrices)."""
+        """Number of compressed labels in the dictionary."""
         return len(self._labels)
+
+    def retain(self, labels: np.ndarray) -> np.ndarray:
+        """Keep only the sorted, distinct label ids ``labels``, renumbered ``0..len(labels) - 1``.
+
+        Returns the map ``old id -> new id`` (-1 for a dropped label); features extracted before
+        must be renumbered with it. ``labels`` must be closed under WL signatures, which holds for
+        all labels of whole features (a label of iteration i is the signature of iteration-(i-1)
+        labels of the same graph).
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(labels) and (labels[0] < 0 or labels[-1] >= self.n_labels or np.any(np.diff(labels) <= 0)):
+            raise ValueError(f"labels to retain must be sorted, distinct ids below {self.n_labels}")
+        new_id = np.full(self.n_labels, -1, dtype=np.int64)
+        new_id[labels] = np.arange(len(labels))
+        kept = [(key, int(new_id[old])) for key, old in self._labels.items() if new_id[old] >= 0]
+        # Relabelling keys are int64 label ids as bytes: renumber them all in one pass.
+        signatures = [key for key, _ in kept if isinstance(key, bytes)]
+        renumbered = new_id[np.frombuffer(b"".join(signatures), dtype=np.int64)]
+        if np.any(renumbered < 0):
+            raise ValueError("labels to retain are not closed under WL signatures (whole features needed)")
+        buffer = renumbered.tobytes()
+        ends = np.cumsum([len(key) for key in signatures]).tolist()
+        remapped = iter(buffer[end - len(key) : end] for key, end in zip(signatures, ends))
+        self._labels = {key if not isinstance(key, bytes) else next(remapped): new for key, new in kept}
+        return new_id
 
     def features(self, graphs: Sequence[LabelledGraph], depth: int) -> list[WLFeatures]:
         """WL features of iterations ``0..depth`` for each graph."""
@@ -231,23 +259,37 @@ def _histograms(
     return result
 
 
+def used_labels(features: Sequence[WLFeatures]) -> np.ndarray:
+    """Sorted distinct label ids of these features: the columns of their feature matrices."""
+    if not features:
+        return np.empty(0, dtype=np.int64)
+    return np.unique(np.concatenate([f.indices for f in features]))
+
+
 def feature_matrix(
-    features: Sequence[WLFeatures], n_labels: int, first: int, last: int
+    features: Sequence[WLFeatures], columns: np.ndarray, first: int, last: int
 ) -> sp.csr_matrix:
-    """Rows of the label counts of iterations ``first..last`` of each graph."""
+    """Rows of the label counts of iterations ``first..last`` of each graph.
+
+    Column ``c`` counts label ``columns[c]``; ``columns`` (sorted, e.g. :func:`used_labels` of
+    every graph of a Gram matrix) must hold each label of these iterations.
+    """
     if not 0 <= first <= last:
         raise ValueError(f"need 0 <= first <= last, got first={first}, last={last}")
     if not features:
-        return sp.csr_matrix((0, n_labels))
+        return sp.csr_matrix((0, len(columns)))
     shallowest = min(len(f.ptr) for f in features) - 2
     if last > shallowest:
         raise ValueError(f"features extracted to depth {shallowest}, iteration {last} requested")
     bounds = [(f.ptr[first], f.ptr[last + 1]) for f in features]
-    indices = np.concatenate([f.indices[b:e] for f, (b, e) in zip(features, bounds)])
+    labels = np.concatenate([f.indices[b:e] for f, (b, e) in zip(features, bounds)])
+    indices = np.searchsorted(columns, labels)
+    if len(labels) and (indices.max() >= len(columns) or not np.array_equal(columns[indices], labels)):
+        raise ValueError("feature_matrix: some labels of these features are not among the columns")
     data = np.concatenate([f.counts[b:e] for f, (b, e) in zip(features, bounds)])
     indptr = np.zeros(len(features) + 1, dtype=np.int64)
     np.cumsum([e - b for b, e in bounds], out=indptr[1:])
-    return sp.csr_matrix((data, indices, indptr), shape=(len(features), n_labels))
+    return sp.csr_matrix((data, indices, indptr), shape=(len(features), len(columns)))
 
 
 def gram(a: sp.csr_matrix, b: sp.csr_matrix | None = None) -> np.ndarray:

@@ -59,6 +59,24 @@ def test_cross_gram_agrees_with_the_joint_gram() -> None:
     np.testing.assert_array_equal(staged.self_similarity(trees[25:], components), 1.0)
 
 
+def test_label_dictionary_stays_bounded_over_many_calls_on_fresh_trees() -> None:
+    """A BO run scores fresh candidates every step: dead trees' labels are dropped, results exact."""
+    space, train = space_and_trees("nb201_variable_multi_multi", 20, seed=6)
+    components = [(0, 4), (1, 2), (3, 2)]
+    depths = (4,) + (2,) * space.hierarchy_depth
+    features = TreeWLFeatures(space.hierarchy_depth, depths, min_compact_labels=3000)
+    rng = np.random.default_rng(7)
+    sizes = []
+    for _ in range(25):
+        pool = [space.sample(rng) for _ in range(15)]
+        cross = features.gram(pool, train, components)
+        # A fresh instance (no compaction yet, other label ids) gives the very same kernel.
+        expected = TreeWLFeatures(space.hierarchy_depth, depths).gram(pool, train, components)
+        np.testing.assert_allclose(cross, expected, atol=1e-12, rtol=0)
+        sizes.append(features.n_labels)
+    assert max(sizes) < 2 * sizes[0]  # without compaction the dictionary ends ~10x its first size
+
+
 def test_features_are_cached_per_tree_while_the_tree_lives() -> None:
     space, trees = space_and_trees("nb201_fixed_1_none", 12, seed=3)
     calls: list[str] = []
