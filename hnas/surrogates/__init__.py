@@ -71,8 +71,9 @@ def get_surrogate(name: str, space: SearchSpace | str, **options: Any) -> WLGaus
     level_depth = int(options.pop("level_depth", PLAIN_DEPTH))
     if not depths or min(depths) < 0 or level_depth < 0:
         raise ValueError(f"WL depths must be non-negative, got depths={list(depths)}, level_depth={level_depth}")
+    # gp uses the flattened graph only: building the hierarchy levels would be wasted work.
     levels = n_levels if hierarchical else 0
-    features = shared_tree_features(n_levels, (max(depths), *([level_depth] * levels)))
+    features = shared_tree_features(levels, (max(depths), *([level_depth] * levels)))
     return WLGaussianProcess(
         canonical, features, depths=depths, n_levels=levels, level_depth=level_depth, **options
     )

@@ -101,6 +101,8 @@ def test_plain_gp_uses_the_flattened_graph_at_depth_two() -> None:
     assert surrogate.name == "gp"
     assert surrogate.depth == 2
     assert surrogate.weights == {"flattened": 1.0}
+    # Only the flattened graph is built and featurised, not the hierarchy levels it would ignore.
+    assert surrogate.features.n_levels == 0 and surrogate.features.n_graphs == 1
 
 
 def test_predictions_are_in_the_original_scale() -> None:
