@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hnas.searchers.base import Searcher
+from hnas.surrogates import SURROGATE_NAMES
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["SEARCHERS", "SEARCHER_OPTIONS", "SURROGATE_MODELS", "POOL_STRATEGIES", "make_searcher"]
 
 SEARCHERS = ("random_search", "regularized_evolution", "bayesian_optimization")
-SURROGATE_MODELS = ("gp_hierarchical", "gp", "gpwl_hierarchical", "gpwl")
+SURROGATE_MODELS = SURROGATE_NAMES
 POOL_STRATEGIES = ("evolution", "random", "mutation")
 
 SEARCHER_OPTIONS: dict[str, dict[str, Any]] = {
