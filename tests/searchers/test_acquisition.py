@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
+from hnas.grammar.space import SearchSpace
+from hnas.grammar.tree import Tree
 from hnas.searchers.acquisition import AcquisitionProblem, expected_improvement, optimize_acquisition
 from hnas.searchers.synthetic import op_quality_loss
 
@@ -39,13 +44,110 @@ def test_evolution_improves_on_its_seeds_and_random_pool(cell_space):
     assert quality([evolved])[0] >= quality([random_best])[0]
 
 
-def test_evolution_stops_after_five_generations_without_change_but_not_before_ten(cell_space):
-    flat = problem_for(cell_space, score=lambda trees: np.zeros(len(trees)))
-    optimize_acquisition("evolution", flat, [], 0.5)
+def improving_until(last: int) -> tuple[Callable[[list[Tree]], np.ndarray], list[int]]:
+    """A scripted score and the sizes of the batches it scored. Batch k (0: the initial pool, k >= 1:
+    generation k's new children) gives its first tree the score k while k <= ``last`` and every
+    other tree -1, so the best score rises in exactly generations 1..``last``."""
+    batches: list[int] = []
+
+    def score(trees: list[Tree]) -> np.ndarray:
+        values = np.full(len(trees), -1.0)
+        if len(batches) <= last:
+            values[0] = len(batches)
+        batches.append(len(trees))
+        return values
+
+    return score, batches
+
+
+@pytest.mark.parametrize(
+    ("last_improvement", "generations"),
+    [(0, 10), (3, 10), (7, 12), (12, 17), (1000, 50)],  # max(10, last + 5), at most 50
+)
+def test_evolution_stops_five_generations_after_the_last_improvement(
+    cell_space, last_improvement, generations
+):
+    score, batches = improving_until(last_improvement)
+    problem = problem_for(cell_space, score=score)
+    best = optimize_acquisition("evolution", problem, [], 0.5)
+    assert problem.generations == generations
+    assert len(batches) == generations + 1  # every generation bred unscored children
+    assert problem.best_allowed_score() == min(last_improvement, generations)
+    assert problem.scores([best])[0] == problem.best_allowed_score()
+
+
+def test_the_initial_pool_is_the_ten_best_observed_plus_random_samples(cell_space):
+    rng = np.random.default_rng(8)
+    observed = sorted({cell_space.sample(rng): None for _ in range(15)}, key=lambda t: -quality([t])[0])
+    assert len(observed) == 15  # distinct, best first as the searcher passes them
+    batches = []
+
+    def recording(trees):
+        batches.append(list(trees))
+        return quality(trees)
+
+    optimize_acquisition("evolution", problem_for(cell_space, score=recording, seed=9), observed, 0.5)
+    samples = problem_for(cell_space, seed=9).random_samples(30)  # what the same generator samples
+    assert batches[0] == observed[:10] + samples
+
+
+class CountingSpace(SearchSpace):
+    """A real search space that counts the edits asked of it, each delegated to the real one.
+
+    ``calls`` counts ``mutate``, ``crossover`` and ``self_crossover`` calls; a crossover with no
+    compatible pair (the optimiser then mutates instead) also counts as ``*_none``.
+    """
+
+    def __init__(self, space: SearchSpace) -> None:
+        super().__init__(space.grammar, space.name)
+        self.calls: Counter[str] = Counter()
+
+    def mutate(self, tree: Tree, rng: np.random.Generator) -> Tree:
+        self.calls["mutate"] += 1
+        return super().mutate(tree, rng)
+
+    def crossover(self, a: Tree, b: Tree, rng: np.random.Generator) -> tuple[Tree, Tree] | None:
+        pair = super().crossover(a, b, rng)
+        self.calls["crossover"] += 1
+        self.calls["crossover_none"] += pair is None
+        return pair
+
+    def self_crossover(self, tree: Tree, rng: np.random.Generator) -> Tree | None:
+        child = super().self_crossover(tree, rng)
+        self.calls["self_crossover"] += 1
+        self.calls["self_crossover_none"] += child is None
+        return child
+
+    def choices(self) -> tuple[int, int, int]:
+        """How often the optimiser chose crossover, self-crossover and mutation."""
+        fallbacks = self.calls["crossover_none"] + self.calls["self_crossover_none"]
+        return self.calls["crossover"], self.calls["self_crossover"], self.calls["mutate"] - fallbacks
+
+
+def run_counted(cell_space: SearchSpace, p_self_crossover: float) -> tuple[int, int, int]:
+    """The edit choices of one evolution on a flat score (exactly 10 generations of 50 children)."""
+    space = CountingSpace(cell_space)
+    flat = problem_for(space, score=lambda trees: np.zeros(len(trees)), seed=4, pool_size=200)
+    optimize_acquisition("evolution", flat, [], p_self_crossover)
     assert flat.generations == 10
-    graded = problem_for(cell_space)
-    optimize_acquisition("evolution", graded, [], 0.5)
-    assert 10 <= graded.generations <= 50
+    return space.choices()
+
+
+@pytest.mark.parametrize("p_self_crossover", [0.0, 1.0])
+def test_p_self_crossover_routes_every_crossover(cell_space, p_self_crossover):
+    crossover, self_crossover, mutation = run_counted(cell_space, p_self_crossover)
+    assert mutation > 0
+    if p_self_crossover == 0.0:
+        assert crossover > 0 and self_crossover == 0
+    else:
+        assert crossover == 0 and self_crossover > 0
+
+
+def test_half_of_the_edits_are_crossovers_and_half_of_those_self_crossovers(cell_space):
+    crossover, self_crossover, mutation = run_counted(cell_space, 0.5)
+    total = crossover + self_crossover + mutation  # ~330 choices: 0.5 +- 0.1 is 3.6 sigma
+    assert 0.4 < (crossover + self_crossover) / total < 0.6
+    assert 0.35 < self_crossover / (crossover + self_crossover) < 0.65
 
 
 @pytest.mark.parametrize("strategy", ["evolution", "random", "mutation"])
