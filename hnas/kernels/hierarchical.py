@@ -12,8 +12,9 @@ this is what the hierarchical WL kernel (a softmax-weighted sum of such componen
 The label dictionary would otherwise grow with every tree ever scored (a BO run scores thousands
 of candidates per step): once it holds ``min_compact_labels`` labels and twice as many as after
 the last compaction, it is cut down to the labels of the trees still cached and those trees'
-features are renumbered. Kernel values do not depend on label ids, so this changes memory, never
-results.
+features are renumbered. This bounds both its memory and the width of the feature matrices
+(the cost of a Gram matrix grows with it). Kernel values do not depend on label ids, so this
+changes memory and speed, never results.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ class TreeWLFeatures:
         feats_a = feats[: len(trees_a)]
         feats_b = feats_a if trees_b is None else feats[len(trees_a) :]
         out = np.empty((len(components), len(feats_a), len(feats_b)))
+        n_labels = self._featurizer.n_labels
         # Graphs whose features are the same objects for every tree (e.g. a level that is the
         # flattened graph for all these trees) share one computation.
         representative: dict[int, int] = {}
@@ -196,13 +198,11 @@ class TreeWLFeatures:
             col_a = [f[rep] for f in feats_a]
             col_b = col_a if trees_b is None else [f[rep] for f in feats_b]
             targets = [(c, d) for c, (j, d) in enumerate(components) if representative[j] == rep]
-            # Columns: only the labels these trees use, however large the dictionary is.
-            columns = used_labels(col_a if trees_b is None else col_a + col_b)
             raw = np.zeros((len(col_a), len(col_b)))
             first = 0
             for depth in sorted({d for _, d in targets}):
-                xa = feature_matrix(col_a, columns, first, depth)
-                xb = xa if trees_b is None else feature_matrix(col_b, columns, first, depth)
+                xa = feature_matrix(col_a, n_labels, first, depth)
+                xb = xa if trees_b is None else feature_matrix(col_b, n_labels, first, depth)
                 raw += gram(xa, xb)
                 first = depth + 1
                 diag_a = np.array([f.sq_norms[depth] for f in col_a])

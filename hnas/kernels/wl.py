@@ -16,8 +16,8 @@ Compressed labels come from one dictionary shared by every graph a :class:`WLFea
 so features extracted at different times are comparable; :meth:`WLFeaturizer.retain` drops the
 labels no live feature uses (the owner of the features decides which are live). A batch of graphs
 is relabelled as one disjoint union with numpy; only the distinct signatures of an iteration go
-through the dictionary. Feature matrices have one column per label the graphs at hand use
-(:func:`used_labels`), so their cost does not depend on the size of the dictionary.
+through the dictionary. Feature matrices have one column per label of the dictionary, so their
+cost grows with its size: an owner that keeps extracting features must :meth:`~WLFeaturizer.retain`.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class WLFeaturizer:
 
     @property
     def n_labels(self) -> int:
-        """Number of compressed labels in the dictionary."""
+        """Number of compressed labels in the dictionary (the width of feature matrices)."""
         return len(self._labels)
 
     def retain(self, labels: np.ndarray) -> np.ndarray:
@@ -260,36 +260,29 @@ def _histograms(
 
 
 def used_labels(features: Sequence[WLFeatures]) -> np.ndarray:
-    """Sorted distinct label ids of these features: the columns of their feature matrices."""
+    """Sorted distinct label ids of these features."""
     if not features:
         return np.empty(0, dtype=np.int64)
     return np.unique(np.concatenate([f.indices for f in features]))
 
 
 def feature_matrix(
-    features: Sequence[WLFeatures], columns: np.ndarray, first: int, last: int
+    features: Sequence[WLFeatures], n_labels: int, first: int, last: int
 ) -> sp.csr_matrix:
-    """Rows of the label counts of iterations ``first..last`` of each graph.
-
-    Column ``c`` counts label ``columns[c]``; ``columns`` (sorted, e.g. :func:`used_labels` of
-    every graph of a Gram matrix) must hold each label of these iterations.
-    """
+    """Rows of the label counts of iterations ``first..last`` of each graph."""
     if not 0 <= first <= last:
         raise ValueError(f"need 0 <= first <= last, got first={first}, last={last}")
     if not features:
-        return sp.csr_matrix((0, len(columns)))
+        return sp.csr_matrix((0, n_labels))
     shallowest = min(len(f.ptr) for f in features) - 2
     if last > shallowest:
         raise ValueError(f"features extracted to depth {shallowest}, iteration {last} requested")
     bounds = [(f.ptr[first], f.ptr[last + 1]) for f in features]
-    labels = np.concatenate([f.indices[b:e] for f, (b, e) in zip(features, bounds)])
-    indices = np.searchsorted(columns, labels)
-    if len(labels) and (indices.max() >= len(columns) or not np.array_equal(columns[indices], labels)):
-        raise ValueError("feature_matrix: some labels of these features are not among the columns")
+    indices = np.concatenate([f.indices[b:e] for f, (b, e) in zip(features, bounds)])
     data = np.concatenate([f.counts[b:e] for f, (b, e) in zip(features, bounds)])
     indptr = np.zeros(len(features) + 1, dtype=np.int64)
     np.cumsum([e - b for b, e in bounds], out=indptr[1:])
-    return sp.csr_matrix((data, indices, indptr), shape=(len(features), len(columns)))
+    return sp.csr_matrix((data, indices, indptr), shape=(len(features), n_labels))
 
 
 def gram(a: sp.csr_matrix, b: sp.csr_matrix | None = None) -> np.ndarray:
