@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--searcher", choices=SEARCHERS, default="bayesian_optimization", help="(default bayesian_optimization)")
     add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
         help="BO surrogate (default gp_hierarchical)")
-    add("--seed", type=_number(int, -(2**63)), default=0, help="seed of the searcher and the evaluations (default 0)")
+    add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
     add("--pool_strategy", choices=POOL_STRATEGIES, default=None, help="BO acquisition pool (default evolution)")
     add("--pool_size", type=_number(int, 1), default=None, help="BO candidate pool size (default 200)")
     add("--n_init", type=_number(int, 1), default=None, help="BO random initial points (default 10)")

@@ -6,8 +6,10 @@ Spearman, Kendall tau, NLL) over many seeds:
     python experiments/surrogate_regression.py --working_directory runs --search_space nb201_variable_multi_multi \
         --surrogate_model gp gp_hierarchical --n_train 10 25 50 100 --n_seeds 20 --log
 
-Trials are read from the run stores of finished searches under --working_directory, and from CSV or
-JSON files of (architecture, value) rows such as experiments/generate_surrogate_data.py writes.
+Trials are read from the run stores of search runs under --working_directory (the done trials of
+runs of the same search space; a store without a configuration, from a run killed as it started,
+is skipped with a warning), and from CSV or JSON files of (architecture, value) rows such as
+experiments/generate_surrogate_data.py writes.
 Writes records.csv (one row per fit), summary.csv and metrics.png into --output.
 """
 
@@ -18,8 +20,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hnas.errors import UsageError
 from hnas.grammar import load_space
 from hnas.grammar.errors import GrammarError
+from hnas.grammar.space import SearchSpace
+from hnas.runner import RunError
+from hnas.runner.store import done_rows, find_runs
 from hnas.surrogates import SURROGATE_NAMES
 from hnas.surrogates.regression import (
     N_TRAIN_CHOICES,
@@ -30,9 +36,22 @@ from hnas.surrogates.regression import (
     write_records,
     write_summary,
 )
-from hnas.surrogates.trials import TrialsError, load_evaluations
+from hnas.surrogates.trials import EvaluatedArchitectures, load_evaluations
 
 PROG = "surrogate_regression.py"
+
+
+def read_evaluations(directory: str | Path, space: SearchSpace, objective: str | None) -> EvaluatedArchitectures:
+    """The evaluated architectures of ``space`` in the run stores and the CSV/JSON files under
+    ``directory``; a run store that cannot be read is skipped with a warning."""
+    runs = find_runs(directory)
+    rows: list[tuple[str, float, str]] = []
+    for run_dir in runs:
+        try:
+            rows.extend((a, v, str(run_dir)) for a, v in done_rows(run_dir, space_name=space.name, objective=objective))
+        except RunError as error:
+            print(f"{PROG}: warning: skipping {run_dir}: {error}", file=sys.stderr)
+    return load_evaluations(directory, space, objective=objective, rows=rows, skip=runs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"argument --n_test: must be >= 1, got {args.n_test}")
     try:
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
-        data = load_evaluations(args.working_directory, space, objective=args.objective)
+        data = read_evaluations(args.working_directory, space, args.objective)
         print(
             f"{len(data.trees)} distinct architectures ({data.n_rows} rows) from {len(data.sources)} source(s)",
             file=sys.stderr,
@@ -82,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log=args.log,
             progress=lambda message: print(message, file=sys.stderr),
         )
-    except (TrialsError, GrammarError) as error:
+    except (UsageError, GrammarError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     output = Path(args.output) if args.output else Path(args.working_directory) / "surrogate_regression"

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hnas.runner.errors import RunConfigError
+from hnas.searchers.factory import POOL_STRATEGIES, SEARCHER_OPTIONS
+from hnas.surrogates import canonical_name
 
 __all__ = ["RunConfig", "EXECUTION_KEYS", "RESUMABLE_KEYS", "config_differences"]
 
@@ -17,8 +19,6 @@ EXECUTION_KEYS = frozenset({"n_workers", "dask_scheduler", "torch_threads"})
 
 RESUMABLE_KEYS = frozenset({"max_evaluations_total"})
 """Keys that may change on an existing run: raising the budget continues a finished run."""
-
-_POOL_STRATEGIES = ("evolution", "random", "mutation")
 
 
 @dataclass
@@ -62,7 +62,7 @@ class RunConfig:
 
     def validate(self) -> None:
         """Raise :class:`RunConfigError` naming the first field with a bad value."""
-        _require(isinstance(self.seed, int) and not isinstance(self.seed, bool), "seed", "an integer", self.seed)
+        _require(_is_int(self.seed) and self.seed >= 0, "seed", "an integer >= 0", self.seed)
         for name in ("pool_size", "max_evaluations_total", "n_workers"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
@@ -77,7 +77,8 @@ class RunConfig:
             "a probability in [0, 1]",
             p,
         )
-        _require(self.pool_strategy in _POOL_STRATEGIES, "pool_strategy", f"one of {', '.join(_POOL_STRATEGIES)}", self.pool_strategy)
+        strategies = ", ".join(POOL_STRATEGIES)
+        _require(self.pool_strategy in POOL_STRATEGIES, "pool_strategy", f"one of {strategies}", self.pool_strategy)
         _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
         _require(isinstance(self.searcher, str) and bool(self.searcher), "searcher", "a searcher name", self.searcher)
         if self.objective is not None and not isinstance(self.objective, str):
@@ -128,14 +129,15 @@ class RunConfig:
         return kwargs
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON-able record stored in the run directory (execution keys left out)."""
+        """The JSON-able record stored in the run directory: execution keys and the options of
+        other searchers left out, the surrogate model under its canonical name."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in EXECUTION_KEYS}
         record["objective"] = self.objective_name
         record["search_space"] = (
             self.search_space if isinstance(self.search_space, str) else list(self.search_space)
         )
         record["objective_options"] = json.loads(json.dumps(dict(self.objective_options), default=repr))
-        return record
+        return searcher_record(record)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""
@@ -144,8 +146,27 @@ class RunConfig:
         return RunConfig(**values)
 
 
+_SEARCHER_KEYS = frozenset(key for options in SEARCHER_OPTIONS.values() for key in options)
+
+
+def searcher_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` with only the options of its own searcher, and the canonical surrogate name (a
+    record stored by an older version, with every searcher's options, compares equal to it)."""
+    own = SEARCHER_OPTIONS.get(record.get("searcher"), {})
+    kept = {key: value for key, value in record.items() if key not in _SEARCHER_KEYS or key in own}
+    surrogate = kept.get("surrogate_model")
+    if isinstance(surrogate, str):
+        try:
+            kept["surrogate_model"] = canonical_name(surrogate)
+        except ValueError:
+            pass  # left as given: make_searcher names the bad value
+    return kept
+
+
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Keys whose values differ between a stored and a current record, with (stored, current)."""
+    """Keys whose values differ between a stored and a current record, with (stored, current);
+    options the searcher does not take are not compared."""
+    stored, current = searcher_record(stored), searcher_record(current)
     keys = (set(stored) | set(current)) - RESUMABLE_KEYS - EXECUTION_KEYS
     return {
         key: (stored.get(key), current.get(key))

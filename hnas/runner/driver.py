@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +34,8 @@ from hnas.runner.store import RunStore, Trial, TrialStatus
 __all__ = ["RunSummary", "run_search", "default_working_directory", "MAX_ATTEMPTS", "LOG_FLOOR"]
 
 MAX_ATTEMPTS = 3
-"""Evaluations of one trial lost to dying workers before the trial is recorded as failed."""
+"""Evaluations of one trial lost to dying workers (in one session) before the trial is recorded as
+failed; evaluations cut short by stopping or killing the driver do not count."""
 
 LOG_FLOOR = 1e-4
 """With ``log``, the objective is ``log(max(val_error, LOG_FLOOR))`` (a zero error stays finite)."""
@@ -205,11 +206,10 @@ class _Search:
         store, config = self.store, self.config
         store.requeue()
         queue: deque[int] = deque()
-        attempts: dict[int, int] = {}
+        lost: Counter[int] = Counter()  # evaluations lost to a dying worker, per trial
         for trial in store.trials(TrialStatus.PENDING):
             self._remember(trial.id, self.space.parse(trial.architecture), trial.seed)
             queue.append(trial.id)
-            attempts[trial.id] = trial.attempts
         evaluated = store.count(TrialStatus.FINISHED)
         if evaluated >= config.max_evaluations_total:
             return
@@ -231,15 +231,15 @@ class _Search:
                     worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id]))
                     store.mark_running(trial_id, worker)
                     self.in_flight.add(trial_id)
-                    attempts[trial_id] = attempts.get(trial_id, 0) + 1
                 trial_id, outcome = executor.next_event()
                 if outcome is None:  # the worker died: run it again, unless it keeps killing workers
-                    if attempts[trial_id] < MAX_ATTEMPTS:
+                    lost[trial_id] += 1
+                    if lost[trial_id] < MAX_ATTEMPTS:
                         store.requeue([trial_id])
                         self.in_flight.discard(trial_id)
                         queue.appendleft(trial_id)
                         continue
-                    outcome = {"result": None, "error": f"the worker died in each of {MAX_ATTEMPTS} attempts"}
+                    outcome = {"result": None, "error": f"the worker died in each of {MAX_ATTEMPTS} evaluations"}
                 loss, outcome = self.loss_of(outcome)
                 self.searcher.tell(self.trees[trial_id], loss)
                 store.finish_trial(trial_id, outcome, loss, self.searcher.state_dict(), self.run_seconds())
@@ -300,13 +300,14 @@ def run_search(
         try:
             record = config.to_record()
             stored = store.config()
-            if stored is not None:
+            if stored is not None and store.count() > 0:  # a store without trials takes a new config
                 differences = config_differences(stored, record)
                 if differences:
                     raise ConfigMismatchError(str(directory), differences)
+            search = _Search(config, store, executor, progress)  # a bad searcher option fails here
             if stored != record:
+                resolve_objective(search.objective)  # a bad objective fails before the record is stored
                 store.set_config(record)
-            search = _Search(config, store, executor, progress)
             interrupted = False
             try:
                 with _sigterm_interrupts():

@@ -87,6 +87,14 @@ def _worker_main(connection: Connection, objective: Any, torch_threads: int) -> 
 
 
 _READY = "ready"
+_SUBMIT_TRIES = 3
+
+
+def _exited_before_ready(process: Any) -> RunError:
+    return RunError(
+        f"a worker process exited (code {process.exitcode}) before it was ready; a script "
+        "that starts a run with n_workers > 1 needs an `if __name__ == '__main__':` guard"
+    )
 
 
 class _Worker:
@@ -101,6 +109,17 @@ class _Worker:
             child.close()
         self.trial_id: int | None = None
         self.ready = False
+
+    def await_ready(self) -> None:
+        """Block until the worker says it is ready; RunError when it exits first."""
+        wait([self.connection, self.process.sentinel])
+        try:
+            self.ready = self.connection.poll() and self.connection.recv() == _READY
+        except (EOFError, OSError):
+            self.ready = False
+        if not self.ready:
+            self.process.join(timeout=10)
+            raise _exited_before_ready(self.process)
 
     def stop(self, *, kill: bool) -> None:
         if self.process.is_alive():
@@ -120,25 +139,39 @@ class _Worker:
 
 class LocalPoolExecutor:
     """``n_workers`` spawned processes (``torch_threads`` torch threads each, default 1), fed
-    asynchronously: a task goes to the first idle worker. A worker that dies mid-evaluation is
-    replaced and its evaluation reported lost."""
+    asynchronously: a task goes to an idle worker, a ready one first (the pool waits for all of
+    them to start). A worker that dies mid-evaluation is replaced and its evaluation reported
+    lost; one that died while idle is replaced when a task is handed to it."""
 
     def __init__(self, objective: Any, n_workers: int, torch_threads: int | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._objective = objective
         self._threads = torch_threads or 1
         self._workers = [_Worker(self._context, objective, self._threads) for _ in range(n_workers)]
+        try:
+            for worker in self._workers:
+                worker.await_ready()
+        except BaseException:
+            self.close()
+            raise
 
     def capacity(self) -> int:
         return len(self._workers)
 
     def submit(self, task: Task) -> str:
-        for worker in self._workers:
-            if worker.trial_id is None:
-                worker.trial_id = task.trial_id
+        for _ in range(_SUBMIT_TRIES):
+            idle = [worker for worker in self._workers if worker.trial_id is None]
+            if not idle:
+                raise RuntimeError("submit() with every worker busy")
+            worker = next((w for w in idle if w.ready), idle[0])
+            try:
                 worker.connection.send(task)
-                return f"local:{worker.process.pid}"
-        raise RuntimeError("submit() with every worker busy")
+            except (BrokenPipeError, OSError):  # it died while idle
+                self._replace(worker)
+                continue
+            worker.trial_id = task.trial_id
+            return f"local:{worker.process.pid}"
+        raise RunError(f"worker processes died {_SUBMIT_TRIES} times in a row before taking a task")
 
     def next_event(self) -> Event:
         while True:
@@ -172,10 +205,7 @@ class LocalPoolExecutor:
         if worker.process.is_alive():
             return None  # the pipe closed first; the sentinel fires next
         if not worker.ready:
-            raise RunError(
-                f"a worker process exited (code {worker.process.exitcode}) before it was ready; a script "
-                "that starts a run with n_workers > 1 needs an `if __name__ == '__main__':` guard"
-            )
+            raise _exited_before_ready(worker.process)
         self._replace(worker)
         return trial_id, None
 

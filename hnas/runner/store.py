@@ -22,7 +22,7 @@ from typing import Any
 
 from hnas.runner.errors import RunError
 
-__all__ = ["STORE_FILENAME", "TrialStatus", "Trial", "RunStore", "load_trials", "load_config"]
+__all__ = ["STORE_FILENAME", "TrialStatus", "Trial", "RunStore", "load_trials", "load_config", "find_runs", "done_rows"]
 
 STORE_FILENAME = "trials.sqlite"
 _SCHEMA_VERSION = 1
@@ -143,11 +143,42 @@ def load_config(run_dir: str | Path) -> dict[str, Any]:
     connection = _connect(_store_path(run_dir), read_only=True)
     try:
         row = connection.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+    except sqlite3.DatabaseError as error:  # e.g. a store being created right now
+        raise RunError(f"{run_dir} holds no readable run store: {error}") from None
     finally:
         connection.close()
     if row is None:
         raise RunError(f"the run store in {run_dir} has no configuration yet")
     return json.loads(row[0])
+
+
+def find_runs(directory: str | Path) -> list[Path]:
+    """The run directories (holding a run store) under ``directory``, recursively, sorted."""
+    return sorted(path.parent for path in Path(directory).rglob(STORE_FILENAME))
+
+
+def done_rows(run_dir: str | Path, *, space_name: str, objective: str | None = None) -> list[tuple[str, float]]:
+    """``(architecture, validation error)`` of the done trials of the run in ``run_dir``; none when
+    the run searched another space than ``space_name`` (or, when given, used another objective).
+    RunError when the store has no configuration (a run killed while it started) or is unreadable."""
+    config = load_config(run_dir)
+    if _space_name(config.get("search_space")) != space_name:
+        return []
+    if objective is not None and str(config.get("objective")) != objective:
+        return []
+    trials = load_trials(run_dir, status=TrialStatus.DONE)
+    return [(t.architecture, t.val_error) for t in trials if t.val_error is not None]
+
+
+def _space_name(spec: object) -> str | None:
+    """The name of the space a configuration record describes (a registered name, or grammar files)."""
+    if isinstance(spec, str):
+        return spec
+    if isinstance(spec, list) and spec:
+        from hnas.grammar import load_space
+
+        return load_space(spec).name
+    return None
 
 
 def _select_trials(connection: sqlite3.Connection, status: str | tuple[str, ...] | None) -> list[Trial]:
@@ -191,13 +222,16 @@ class RunStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """BEGIN ... COMMIT; any exception (Ctrl-C or SIGTERM included, even right after BEGIN or
+        during COMMIT) rolls back, so the connection never stays inside a transaction."""
         try:
+            self._db.execute("BEGIN IMMEDIATE")
             yield
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # ----------------------------------------------------------------------------- meta
     def _meta(self, key: str) -> Any:

@@ -27,6 +27,7 @@ def _optimize(*args, cwd, timeout=240):
         (["--n_init", "ten"], "argument --n_init: expected int, got 'ten'"),
         (["--searcher", "hill_climbing"], "argument --searcher: invalid choice: 'hill_climbing'"),
         (["--dask_scheduler", "localhost"], "argument --dask_scheduler: dask_scheduler must be an address"),
+        (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
     ],
 )
 def test_bad_flag_values_are_argparse_errors_naming_the_flag(tmp_path, flags, message):
@@ -61,6 +62,16 @@ def test_a_quick_run_prints_the_best_and_writes_results_then_resumes_and_checks_
                         "--working_directory", str(directory), cwd=tmp_path)  # fmt: skip
     assert changed.returncode == 1 and "Traceback" not in changed.stderr
     assert "epochs: stored 1, given 2; log: stored False, given True" in changed.stderr
+
+
+def test_a_misspelt_objective_does_not_claim_the_working_directory(tmp_path):
+    args = ["--search_space", "nb201_fixed_1_none", "--searcher", "random_search", "--max_evaluations_total", "1",
+            "--working_directory", str(tmp_path / "run"), "--no_progress"]  # fmt: skip
+    bad = _optimize(*args, "--objective", "paramz", cwd=tmp_path, timeout=60)
+    assert bad.returncode == 1 and "unknown objective 'paramz'" in bad.stderr
+    good = _optimize(*args, "--objective", "params", cwd=tmp_path, timeout=120)
+    assert good.returncode == 0, good.stderr
+    assert "run finished: 1/1 evaluations" in good.stdout
 
 
 def _done_trials(directory):

@@ -165,3 +165,44 @@ def test_a_second_process_on_the_same_directory_is_refused(tmp_path):
         with pytest.raises(RunLockedError, match="another process is running the search in"):
             run_search(_config(SyntheticObjective()), tmp_path / "run")
     assert run_search(_config(SyntheticObjective()), tmp_path / "run").n_done == 8
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [({"objective": "paramz"}, "unknown objective 'paramz'"), ({"searcher": "hill_climbing"}, "unknown searcher")],
+)
+def test_a_configuration_that_fails_to_start_leaves_the_directory_reusable(tmp_path, bad, error):
+    from hnas.errors import UsageError
+
+    good = RunConfig(search_space=SPACE, objective="params", searcher="random_search", max_evaluations_total=2)
+    with pytest.raises(UsageError, match=error):  # ObjectiveError, RunError
+        run_search(good.replace(**bad), tmp_path / "run")
+    summary = run_search(good, tmp_path / "run")  # not a ConfigMismatchError
+    assert summary.n_done == 2 and len(load_trials(tmp_path / "run")) == 2
+
+
+def test_a_started_run_still_refuses_another_configuration_after_a_failed_start(tmp_path):
+    good = RunConfig(search_space=SPACE, objective="params", searcher="random_search", max_evaluations_total=2)
+    run_search(good, tmp_path / "run")
+    with pytest.raises(ConfigMismatchError, match="objective: stored 'params', given 'paramz'"):
+        run_search(good.replace(objective="paramz"), tmp_path / "run")
+    assert run_search(good, tmp_path / "run").n_done == 2
+
+
+def test_only_lost_workers_count_towards_failing_a_trial_not_interrupted_sessions(tmp_path):
+    from runner_objectives import DieOnceObjective
+
+    from hnas.runner.executors import LocalPoolExecutor
+
+    log, marker = tmp_path / "log.txt", tmp_path / "died"
+    for _ in range(2):  # two sessions stopped by Ctrl-C while trial 1 was being evaluated
+        assert run_search(_config(InterruptingObjective(log, interrupt_at=1)), tmp_path / "run").interrupted
+    (first,) = load_trials(tmp_path / "run")
+    assert (first.status, first.attempts) == ("pending", 2)
+
+    objective = DieOnceObjective(log, marker, delay=0.2)  # its worker dies once, on trial 1
+    run_search(_config(objective), tmp_path / "run", executor=LocalPoolExecutor(objective, n_workers=1))
+    trials = load_trials(tmp_path / "run")
+    assert int(marker.read_text()) == trials[0].seed
+    assert (trials[0].status, trials[0].attempts, trials[0].error) == ("done", 4, None)
+    assert [t.status for t in trials] == ["done"] * 8

@@ -128,3 +128,74 @@ def test_load_config_returns_the_stored_record(tmp_path):
     store.close()
     record = load_config(tmp_path)
     assert record["seed"] == 5 and record["objective"] == "digits" and math.isclose(record["p_self_crossover"], 0.5)
+
+
+def test_a_negative_seed_is_a_config_error():
+    with pytest.raises(RunConfigError, match="seed must be an integer >= 0, got -1") as info:
+        RunConfig(seed=-1)
+    assert info.value.field == "seed"
+
+
+def test_the_record_holds_only_the_chosen_searchers_options_and_the_canonical_surrogate():
+    random_search = RunConfig(searcher="random_search")
+    record = random_search.to_record()
+    assert not {"pool_size", "n_init", "surrogate_model", "pool_strategy", "p_self_crossover"} & set(record)
+    assert config_differences(record, random_search.replace(pool_size=100).to_record()) == {}
+    gpwl = RunConfig(surrogate_model="gpwl").to_record()
+    assert gpwl["surrogate_model"] == "gp" and gpwl["pool_size"] == 200
+    assert config_differences(gpwl, RunConfig(surrogate_model="gp").to_record()) == {}
+    assert config_differences(gpwl, RunConfig(surrogate_model="gp_hierarchical").to_record()) == {
+        "surrogate_model": ("gp", "gp_hierarchical")
+    }
+    # A record stored with every searcher's options (older versions) still matches.
+    old = {**record, "pool_size": 200, "n_init": 10, "surrogate_model": "gp_hierarchical"}
+    assert config_differences(old, random_search.replace(pool_size=100).to_record()) == {}
+
+
+class _InterruptedAfterBegin:
+    """The store's real connection, with Ctrl-C arriving right after a BEGIN."""
+
+    def __init__(self, connection):
+        self._connection = connection
+
+    def execute(self, sql, *args):
+        cursor = self._connection.execute(sql, *args)
+        if sql.startswith("BEGIN"):
+            raise KeyboardInterrupt
+        return cursor
+
+    def __getattr__(self, name):
+        return getattr(self._connection, name)
+
+
+def test_ctrl_c_right_after_begin_leaves_no_transaction_open(tmp_path):
+    store = RunStore(tmp_path)
+    trial_id, _ = store.add_trial("a", lambda i: i, {})
+    store.mark_running(trial_id, "w")
+    connection = store._db
+    store._db = _InterruptedAfterBegin(connection)
+    with pytest.raises(KeyboardInterrupt):
+        store.mark_running(trial_id, "w")
+    store._db = connection
+    assert not connection.in_transaction
+    assert store.requeue() == 1  # what the driver does in its finally after Ctrl-C
+
+
+def test_done_rows_reads_the_done_trials_of_runs_of_the_space_and_objective(tmp_path):
+    from hnas.runner.store import done_rows, find_runs
+
+    store = RunStore(tmp_path / "a" / "run")
+    store.set_config(RunConfig(search_space="nb201_fixed_1_none", objective="debug").to_record())
+    first, _ = store.add_trial("x", lambda i: i, {})
+    store.add_trial("y", lambda i: i, {})
+    store.mark_running(first, "w")
+    store.finish_trial(first, _outcome(0.3), 0.3, {}, 1.0)
+    store.close()
+    RunStore(tmp_path / "b").close()  # killed before its configuration was stored
+
+    assert find_runs(tmp_path) == [tmp_path / "a" / "run", tmp_path / "b"]
+    assert done_rows(tmp_path / "a" / "run", space_name="nb201_fixed_1_none") == [("x", 0.3)]
+    assert done_rows(tmp_path / "a" / "run", space_name="nb201_fixed_1_none", objective="digits") == []
+    assert done_rows(tmp_path / "a" / "run", space_name="nb201_variable_multi_multi") == []
+    with pytest.raises(RunError, match="has no configuration yet"):
+        done_rows(tmp_path / "b", space_name="nb201_fixed_1_none")

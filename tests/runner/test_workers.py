@@ -4,10 +4,13 @@ including workers that die mid-evaluation."""
 import os
 from collections import Counter
 
+import numpy as np
+import pytest
 from runner_objectives import SPACE, DieOnceObjective, SyntheticObjective, read_log
 
 from hnas.runner import RunConfig, load_trials, run_search
 from hnas.runner.executors import LocalPoolExecutor
+from hnas.searchers.synthetic import op_quality_loss
 
 
 def _config(objective, **changes):
@@ -78,3 +81,31 @@ def test_dask_cluster_worker_killed_mid_evaluation_is_rerun(tmp_path):
     assert [kind for kind, pid, seed, _ in rows if seed == killed_seed] == ["start", "start", "end"]
     assert not any(pid == killed_pid for kind, pid, _, _ in rows if kind == "end")
     assert any(t.seed == killed_seed for t in trials)
+
+
+def test_the_pool_starts_with_every_worker_ready(tmp_path):
+    executor = LocalPoolExecutor(SyntheticObjective(), n_workers=2)
+    try:
+        assert all(worker.ready and worker.process.is_alive() for worker in executor._workers)
+    finally:
+        executor.close()
+
+
+def test_a_worker_that_died_while_idle_is_replaced_when_a_task_is_submitted(tmp_path):
+    from hnas.grammar import load_space
+    from hnas.runner.executors import Task
+
+    space = load_space(SPACE)
+    tree = space.sample(np.random.default_rng(0))
+    executor = LocalPoolExecutor(SyntheticObjective(), n_workers=1)
+    try:
+        (dead,) = executor._workers
+        dead.process.kill()
+        dead.process.join()
+        worker = executor.submit(Task(7, tree, seed=11))
+        assert worker != f"local:{dead.process.pid}"
+        trial_id, outcome = executor.next_event()
+        assert trial_id == 7 and outcome["error"] is None
+        assert outcome["result"]["val_error"] == pytest.approx(op_quality_loss(tree))
+    finally:
+        executor.close()

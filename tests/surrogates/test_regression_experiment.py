@@ -132,20 +132,27 @@ def test_loader_reads_csv_json_filters_rows_and_merges_duplicates(tmp_path: Path
         load_evaluations(tmp_path, space)
 
 
-def test_loader_reads_a_real_run_store(tmp_path: Path) -> None:
+def test_a_real_run_store_is_read_and_one_without_a_config_is_skipped(generated: Path, tmp_path: Path) -> None:
     from hnas.runner import RunConfig, run_search
+    from hnas.runner.store import RunStore
 
-    run_dir = tmp_path / "run"
     run_search(
-        RunConfig(search_space=SPACE, objective="debug", searcher="random_search", max_evaluations_total=6, seed=2),
-        run_dir,
+        RunConfig(search_space=SPACE, objective="params", searcher="random_search", max_evaluations_total=6, seed=2),
+        tmp_path / "run",
     )
-    space = load_space(SPACE)
-    data = load_evaluations(tmp_path, space, objective="debug")
-    assert len(data.trees) == 6 and data.sources == [str(run_dir)]
-    assert np.all(data.values >= 0)
-    with pytest.raises(TrialsError, match="no evaluated trials"):
-        load_evaluations(tmp_path, space, objective="digits")
+    RunStore(tmp_path / "killed").close()  # a run killed before its configuration was stored
+    (tmp_path / "cells.csv").write_text((generated / "cells.csv").read_text())
+    args = ["--working_directory", str(tmp_path), "--search_space", SPACE, "--surrogate_model", "gp",
+            "--n_train", "10", "--n_seeds", "1", "--n_test", "5", "--output", str(tmp_path / "out")]  # fmt: skip
+    result = run_script("surrogate_regression.py", *args, "--objective", "params")
+    assert result.returncode == 0, result.stderr
+    assert f"surrogate_regression.py: warning: skipping {tmp_path / 'killed'}: " in result.stderr
+    assert "has no configuration yet" in result.stderr and "Traceback" not in result.stderr
+    # the run's 6 trials (its results.csv is not read again) and the 40 generated cells, merged
+    assert "(46 rows) from 2 source(s)" in result.stderr
+
+    other = run_script("surrogate_regression.py", *args, "--objective", "digits")
+    assert other.returncode == 1 and "no evaluated trials" in other.stderr and "Traceback" not in other.stderr
 
 
 def test_metrics_on_known_values() -> None:
