@@ -13,7 +13,10 @@ Measures, each as the best of ``--repeats`` runs (wall clock, or process CPU tim
 - GP fit (gp_hierarchical: five flattened-graph depths, 20 Adam steps, features cached) at
   n_train = 10/50/100;
 - prediction on a pool of 200 trees after a fit on 100, with cached pool features, and for a
-  pool never seen (its graphs and features built during the call).
+  pool never seen (its graphs and features built during the call);
+- prediction on 50 new trees (fit on 50) before and after ``--history`` random trees were scored
+  and dropped, as a BO run does with its candidate pools: the label dictionary must not grow with
+  them, nor the cost of a prediction.
 
 Targets (issue 5): Gram 200x200 <= 0.5 s cold, <= 20 ms cached; fit at 100 <= 1 s; predict 200 <= 50 ms.
 """
@@ -21,6 +24,7 @@ Targets (issue 5): Gram 200x200 <= 0.5 s cold, <= 20 ms cached; fit at 100 <= 1 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 import warnings
 from collections.abc import Callable
@@ -69,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--history", type=int, default=20_000, help="random trees scored before the last predictions")
     parser.add_argument(
         "--clock", choices=("wall", "cpu"), default="wall",
         help="cpu: process CPU time (less sensitive to other load on a shared machine; run single-threaded)",
@@ -130,6 +135,19 @@ def main() -> None:
     fresh.fit(trees[:100], y[:100])
     cold = best_of(1, lambda: fresh.predict(trees[300:500]))
     print(f"  new pool (graphs built, features extracted)   {cold * 1e3:8.1f} ms")
+
+    print(f"\nPredict on 50 new trees (fit on 50) before/after {args.history} random trees were scored")
+    model = WLGaussianProcess("gp_hierarchical", TreeWLFeatures(n_levels, depths), depths=range(5), n_levels=n_levels)
+    model.fit(trees[:50], y[:50])
+    new: dict = {}
+    draw = lambda: new.update(trees=[space.sample(rng) for _ in range(50)])  # noqa: E731
+    for label in ("before", "after"):
+        if label == "after":
+            for start in range(0, args.history, 1000):
+                model.features.features([space.sample(rng) for _ in range(min(1000, args.history - start))])
+        seconds = best_of(r, lambda: model.predict(new["trees"]), setup=draw)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  {label:6s} {seconds * 1e3:8.1f} ms   {model.features.n_labels:9d} labels   peak RSS {rss:6.0f} MB")
 
 if __name__ == "__main__":
     main()
