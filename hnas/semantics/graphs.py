@@ -20,6 +20,7 @@ the networkx graph.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -132,16 +133,25 @@ def _check_levels(n_levels: int) -> int:
 
 def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     """``(flattened, level_1, ..., level_n)`` as :class:`GraphArrays`; cached per tree."""
+    return _cached(_ARRAY_CACHE, tree, n_levels, _build_arrays)
+
+
+def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
+    analysis = _Analysis(tree)
+    flattened = _emit(tree, analysis, math.inf)
+    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
+    return (flattened, *levels)
+
+
+def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:
+    """``build(tree, n_levels)``, memoised per tree (while it lives) and number of levels."""
     n_levels = _check_levels(n_levels)
-    per_tree = _ARRAY_CACHE.get(tree)
+    per_tree = cache.get(tree)
     if per_tree is None:
-        per_tree = _ARRAY_CACHE[tree] = {}
+        per_tree = cache[tree] = {}
     graphs = per_tree.get(n_levels)
     if graphs is None:
-        analysis = _Analysis(tree)
-        flattened = _emit(tree, analysis, math.inf)
-        levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
-        graphs = per_tree[n_levels] = (flattened, *levels)
+        graphs = per_tree[n_levels] = build(tree, n_levels)
     return graphs
 
 
@@ -150,18 +160,16 @@ def hierarchical_graphs(tree: Tree, n_levels: int) -> tuple[nx.DiGraph, ...]:
 
     Cached per tree: treat the graphs as read-only.
     """
-    n_levels = _check_levels(n_levels)
-    per_tree = _NX_CACHE.get(tree)
-    if per_tree is None:
-        per_tree = _NX_CACHE[tree] = {}
-    graphs = per_tree.get(n_levels)
-    if graphs is None:
-        converted: dict[int, nx.DiGraph] = {}  # levels that are the flattened graph stay one object
-        for arrays in hierarchical_graph_arrays(tree, n_levels):
-            if id(arrays) not in converted:
-                converted[id(arrays)] = arrays.to_networkx()
-        graphs = per_tree[n_levels] = tuple(converted[id(a)] for a in hierarchical_graph_arrays(tree, n_levels))
-    return graphs
+    return _cached(_NX_CACHE, tree, n_levels, _build_networkx)
+
+
+def _build_networkx(tree: Tree, n_levels: int) -> tuple[nx.DiGraph, ...]:
+    arrays = hierarchical_graph_arrays(tree, n_levels)
+    converted: dict[int, nx.DiGraph] = {}  # levels that are the flattened graph stay one object
+    for graph in arrays:
+        if id(graph) not in converted:
+            converted[id(graph)] = graph.to_networkx()
+    return tuple(converted[id(graph)] for graph in arrays)
 
 
 def topology_depth(tree: Tree) -> int:
