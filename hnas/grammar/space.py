@@ -33,9 +33,12 @@ class SearchSpace:
     All randomness comes from the ``rng`` argument (a seeded ``numpy.random.Generator``).
     """
 
-    def __init__(self, grammar: Grammar, name: str) -> None:
+    def __init__(self, grammar: Grammar, name: str, spec: tuple[str, ...] = ()) -> None:
         self.name = name
         self.grammar = grammar
+        self.spec = spec
+        """The ``load_space`` items that rebuild this space from any folder (a registered name, or
+        absolute grammar paths and ``TERMINAL=path`` items); empty for a space built from a grammar."""
         self._analysis = Analysis(grammar)
         self._deriver = Deriver(self._analysis)
         self._shared = frozenset(self._analysis.shared)
@@ -52,9 +55,9 @@ class SearchSpace:
     def __repr__(self) -> str:
         return f"SearchSpace({self.name!r})"
 
-    def __reduce__(self) -> tuple[type[SearchSpace], tuple[Grammar, str]]:
+    def __reduce__(self) -> tuple[type[SearchSpace], tuple[Grammar, str, tuple[str, ...]]]:
         """Pickles as its grammar; the compiled tables are rebuilt on loading."""
-        return (SearchSpace, (self.grammar, self.name))
+        return (SearchSpace, (self.grammar, self.name, self.spec))
 
     # sampling and counting ---------------------------------------------------------------------
     def sample(self, rng: np.random.Generator) -> Tree:

@@ -50,9 +50,11 @@ def load_space(spec: str | Sequence[str]) -> SearchSpace:
         raise GrammarError(f"a search space is a name or grammar file paths, got {spec!r}")
     if len(items) == 1 and items[0] in _SPACES:
         name = items[0]
+        spec = (name,)
         items = [_in_grammar_dir(item) for item in _SPACES[name]]
     else:
         name = " ".join(items)
+        spec = tuple(_absolute(item) for item in items)
     paths: list[str] = []
     shared: list[tuple[str, str]] = []
     for item in items:
@@ -69,7 +71,15 @@ def load_space(spec: str | Sequence[str]) -> SearchSpace:
     duplicates = {t for t, _ in shared if sum(t == u for u, _ in shared) > 1}
     if duplicates:
         raise GrammarError(f"shared terminal {sorted(duplicates)[0]} is mapped twice")
-    return SearchSpace(load_grammar(paths, shared), name)
+    return SearchSpace(load_grammar(paths, shared), name, spec)
+
+
+def _absolute(item: str) -> str:
+    """``item`` with its file path made absolute (a ``TERMINAL=path`` item keeps its terminal)."""
+    match = _SHARED_ITEM.fullmatch(item)
+    if match and not Path(item).exists():
+        return f"{match.group(1)}={Path(match.group(2)).resolve()}"
+    return str(Path(item).resolve())
 
 
 def _in_grammar_dir(item: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from hnas.grammar import SearchSpace, load_space, space_names
+from hnas.grammar import SearchSpace, load_space
 from hnas.grammar.tree import Tree
 from hnas.semantics.compiler import Network, compile_network
 from hnas.semantics.errors import SemanticsError
@@ -18,13 +18,13 @@ FORMAT = "hnas-architecture-1"
 
 
 def save_architecture(path: str | PathLike[str], space: SearchSpace, tree: Tree, module: Network) -> None:
-    """Write ``space``'s name, ``tree``'s canonical string, the shell sizes and ``module``'s weights."""
+    """Write ``space``'s ``spec``, ``tree``'s canonical string, the shell sizes and ``module``'s weights."""
     if not isinstance(module, Network):
         raise TypeError(f"save_architecture needs a network from compile_network, got {type(module).__name__}")
     torch.save(
         {
             "format": FORMAT,
-            "space": space.name,
+            "space": list(space.spec),
             "architecture": space.to_string(tree),
             "num_classes": module.num_classes,
             "in_channels": module.in_channels,
@@ -38,7 +38,7 @@ def save_architecture(path: str | PathLike[str], space: SearchSpace, tree: Tree,
 def load_architecture(path: str | PathLike[str], space: SearchSpace | None = None) -> tuple[Tree, Network]:
     """``(tree, network)`` saved by :func:`save_architecture`; the network has the saved weights.
 
-    ``space`` defaults to the saved space name (a registered name, or the grammar file paths).
+    ``space`` defaults to the saved space (a registered name, or absolute grammar file paths).
     """
     path = Path(path)
     try:
@@ -50,8 +50,9 @@ def load_architecture(path: str | PathLike[str], space: SearchSpace | None = Non
     if not isinstance(saved, dict) or saved.get("format") != FORMAT:
         raise SemanticsError(f"{path}: not a saved hnas architecture (expected format {FORMAT!r})")
     if space is None:
-        name = saved["space"]
-        space = load_space(name if name in space_names() else name.split(" "))
+        if not saved["space"]:
+            raise SemanticsError(f"{path}: saved without a loadable search space; pass space=")
+        space = load_space(saved["space"])
     tree = space.parse(saved["architecture"])
     network = compile_network(
         tree,

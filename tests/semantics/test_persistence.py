@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from hnas.grammar import load_space
 from hnas.grammar.tree import Tree
 from hnas.semantics import SemanticsError, compile_network, load_architecture, save_architecture
 from tests.semantics.conftest import cell
@@ -29,6 +30,23 @@ def test_save_and_load_give_the_same_outputs(hierarchical_space, tmp_path):
     torch.testing.assert_close(loaded.eval()(x), expected, rtol=0, atol=0)
     _, again = load_architecture(path, hierarchical_space)
     torch.testing.assert_close(again.eval()(x), expected, rtol=0, atol=0)
+
+
+def test_a_user_space_reloads_from_another_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "my grammars"  # a space in the path, loaded by relative paths
+    folder.mkdir()
+    (folder / "macro.cfg").write_text('NET -> "Linear2" "SharedCell" "SharedCell"\n')
+    (folder / "cell.cfg").write_text('CELL -> "Cell" OPS OPS OPS OPS OPS OPS\nOPS -> "id" | "conv3x3" | "zero"\n')
+    monkeypatch.chdir(folder)
+    space = load_space(["macro.cfg", "SharedCell=cell.cfg"])
+    tree = space.sample(np.random.default_rng(0))
+    network = compile_network(tree, num_classes=3, rng=np.random.default_rng(1)).eval()
+    save_architecture(tmp_path / "arch.pt", space, tree, network)
+    monkeypatch.chdir(tmp_path)
+    loaded_tree, loaded = load_architecture(tmp_path / "arch.pt")
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert loaded_tree == tree
+    torch.testing.assert_close(loaded.eval()(x), network(x), rtol=0, atol=0)
 
 
 def test_loading_a_file_that_is_not_an_architecture_is_a_clear_error(tmp_path):
