@@ -35,12 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hnas.semantics.describe import OBJECTIVE_SHAPES, describe, draw_architecture
+    from hnas.objectives import task_shape  # an unknown name is an ObjectiveError, a UsageError
+    from hnas.semantics.describe import describe, draw_architecture
 
-    by_lower = {name.lower(): name for name in OBJECTIVE_SHAPES}
-    objective = by_lower.get(args.objective.lower())
-    if objective is None:
-        raise UsageError(f"unknown objective {args.objective!r}; known: {', '.join(OBJECTIVE_SHAPES)}")
+    num_classes, input_shape = task_shape(args.objective)
     items, architecture = list(args.search_space), args.architecture
     if architecture is None and len(items) > 1 and (items[-1] == "-" or items[-1].lstrip().startswith("(")):
         architecture = items.pop()  # --search_space takes several items: ARCH may have been swallowed
@@ -51,14 +49,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no architecture given (ARCH is empty)")
     space = space_from_args(items, "describe")
     tree = space.parse(text.strip())
-    num_classes, input_shape = OBJECTIVE_SHAPES[objective]
     try:
         report = describe(tree, num_classes=num_classes, input_shape=input_shape)
     except RuntimeError as error:
         shape = "x".join(map(str, input_shape))
-        raise UsageError(f"the network fails on a {shape} input of {objective}: {str(error).splitlines()[0]}") from None
+        raise UsageError(f"the network fails on a {shape} input of {args.objective}: {str(error).splitlines()[0]}") from None
     report["architecture"] = space.to_string(tree)
-    report["objective"] = objective
+    report["objective"] = args.objective
     if args.draw:
         try:
             draw_architecture(tree, args.draw)

@@ -10,7 +10,7 @@ from hnas.objectives.errors import DataFileError, EvaluationError, ObjectiveErro
 from hnas.objectives.objective import DebugObjective, Objective, ProxyObjective, TrainingObjective
 from hnas.objectives.protocols import EMBEDDED, NB201, NB201_IMAGENET16, NB360, TrainingProtocol
 from hnas.objectives.proxies import PROXIES, score_proxies
-from hnas.objectives.registry import DEFAULT_OBJECTIVE, OBJECTIVES, get_objective, load_task
+from hnas.objectives.registry import DEFAULT_OBJECTIVE, OBJECTIVES, TASKS, get_objective, load_task, task_shape
 from hnas.objectives.result import EvaluationResult
 from hnas.objectives.training import TrainingOutcome, initialize_parameters, train_and_evaluate
 
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_OBJECTIVE",
     "OBJECTIVES",
     "PROXIES",
+    "TASKS",
     "EMBEDDED",
     "NB201",
     "NB201_IMAGENET16",
@@ -38,5 +39,6 @@ __all__ = [
     "initialize_parameters",
     "load_task",
     "score_proxies",
+    "task_shape",
     "train_and_evaluate",
 ]

@@ -15,7 +15,7 @@ from hnas.objectives.objective import DebugObjective, Objective, ProxyObjective,
 from hnas.objectives.protocols import EMBEDDED, NB201, NB201_IMAGENET16, NB360, TrainingProtocol
 from hnas.objectives.proxies import PROXIES
 
-__all__ = ["OBJECTIVES", "DEFAULT_OBJECTIVE", "get_objective", "load_task"]
+__all__ = ["OBJECTIVES", "TASKS", "DEFAULT_OBJECTIVE", "get_objective", "load_task", "task_shape"]
 
 
 @dataclass(frozen=True)
@@ -25,23 +25,30 @@ class _Task:
     load: Callable[[Path | None], ImageData]
     protocol: TrainingProtocol
     layout: str | None  # None: embedded, no data path
+    num_classes: int
+    input_shape: tuple[int, int, int]  # (C, H, W) of the dataset as published
 
 
 _TASKS: dict[str, _Task] = {
-    "digits": _Task(lambda _: embedded.load_digits_task(), EMBEDDED, None),
-    "addnist_mini": _Task(lambda _: embedded.load_addnist_mini(), EMBEDDED, None),
-    "nb201_cifar10": _Task(loaders.load_cifar10, NB201, loaders.CIFAR10_LAYOUT),
-    "nb201_cifar100": _Task(loaders.load_cifar100, NB201, loaders.CIFAR100_LAYOUT),
-    "nb201_ImageNet16-120": _Task(loaders.load_imagenet16_120, NB201_IMAGENET16, loaders.IMAGENET16_LAYOUT),
+    "digits": _Task(lambda _: embedded.load_digits_task(), EMBEDDED, None, 10, (1, 8, 8)),
+    "addnist_mini": _Task(lambda _: embedded.load_addnist_mini(), EMBEDDED, None, 20, (3, 8, 8)),
+    "nb201_cifar10": _Task(loaders.load_cifar10, NB201, loaders.CIFAR10_LAYOUT, 10, (3, 32, 32)),
+    "nb201_cifar100": _Task(loaders.load_cifar100, NB201, loaders.CIFAR100_LAYOUT, 100, (3, 32, 32)),
+    "nb201_ImageNet16-120": _Task(
+        loaders.load_imagenet16_120, NB201_IMAGENET16, loaders.IMAGENET16_LAYOUT, 120, (3, 16, 16)
+    ),
     "nb201_cifarTile": _Task(
         lambda path: loaders.load_npy_task(path, "cifarTile", "cifarTile", 4), NB360,
-        loaders.NPY_LAYOUT.format(last=3, sub="cifarTile"),
+        loaders.NPY_LAYOUT.format(last=3, sub="cifarTile"), 4, (3, 64, 64),
     ),
     "nb201_addNIST": _Task(
         lambda path: loaders.load_npy_task(path, "addNIST", "addNIST", 20), NB360,
-        loaders.NPY_LAYOUT.format(last=19, sub="addNIST"),
+        loaders.NPY_LAYOUT.format(last=19, sub="addNIST"), 20, (3, 28, 28),
     ),
 }
+
+TASKS: tuple[str, ...] = tuple(_TASKS)
+"""The training objectives (a dataset and its protocol)."""
 
 DEFAULT_OBJECTIVE = "digits"
 """Runs offline in seconds per architecture: the runner's objective when none is named."""
@@ -87,6 +94,12 @@ def _checked_options(objective: str, options: dict[str, Any], known: dict[str, s
             f"objective {objective} has no option {', '.join(unknown)}; options: {', '.join(sorted(known))}"
         )
     return {key: _coerce(key, value, known[key]) for key, value in options.items() if value is not None}
+
+
+def task_shape(name: str) -> tuple[int, tuple[int, int, int]]:
+    """``(classes, (C, H, W))`` of a training objective's dataset, without loading any data."""
+    task = _TASKS[_canonical(name, TASKS)]
+    return task.num_classes, task.input_shape
 
 
 def load_task(name: str, data_path: str | Path | None = None) -> tuple[ImageData, TrainingProtocol]:

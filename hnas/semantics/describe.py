@@ -1,7 +1,7 @@
 """What ``hnas describe`` reports about an architecture, and its drawing.
 
-The (classes, input shape) of each objective comes from a small table here, so describing
-needs no dataset; it should later be read from :mod:`hnas.objectives` without loading data.
+The command line takes the (classes, input shape) of an objective from
+:func:`hnas.objectives.task_shape`, which loads no data.
 """
 
 from __future__ import annotations
@@ -17,18 +17,7 @@ from hnas.semantics.compiler import compile_network
 from hnas.semantics.counting import count_flops, count_parameters, params_by_terminal
 from hnas.semantics.graphs import topology_depth, tree_graph
 
-__all__ = ["OBJECTIVE_SHAPES", "describe", "draw_architecture"]
-
-OBJECTIVE_SHAPES: dict[str, tuple[int, tuple[int, int, int]]] = {
-    "nb201_cifar10": (10, (3, 32, 32)),
-    "nb201_cifar100": (100, (3, 32, 32)),
-    "nb201_ImageNet16-120": (120, (3, 16, 16)),
-    "nb201_cifarTile": (4, (3, 64, 64)),
-    "nb201_addNIST": (20, (3, 28, 28)),
-    "digits": (10, (1, 8, 8)),
-    "addnist_mini": (20, (3, 8, 8)),
-}
-"""Objective name -> (number of classes, input shape (C, H, W)), as in SPEC §5."""
+__all__ = ["describe", "draw_architecture"]
 
 CELL_OP = "Cell"
 

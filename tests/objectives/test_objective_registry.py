@@ -13,6 +13,7 @@ from hnas.objectives import (
     ObjectiveError,
     TrainingObjective,
     get_objective,
+    task_shape,
 )
 
 CELL = "(CELL Cell (OPS conv1x1) (OPS id) (OPS avg_pool) (OPS zero) (OPS conv1x1) (OPS id))"
@@ -125,3 +126,13 @@ def test_debug_objective_is_the_relative_distance_to_the_target_parameter_count(
     result = get_objective("debug", target_params=2 * params).evaluate(tree, 0)
     assert result.val_error == pytest.approx(0.5) and result.params == params
     assert get_objective("debug", target_params=params).evaluate(tree, 0).val_error == 0
+
+
+def test_task_shapes_need_no_data_and_agree_with_the_loaded_embedded_tasks():
+    assert task_shape("nb201_ImageNet16-120") == (120, (3, 16, 16))
+    assert task_shape("NB201_CIFAR100") == (100, (3, 32, 32))
+    for name in ("digits", "addnist_mini"):
+        objective = get_objective(name)
+        assert task_shape(name) == (objective.num_classes, objective.input_shape)
+    with pytest.raises(ObjectiveError, match="unknown objective 'naswot'"):
+        task_shape("naswot")  # a proxy, not a training task

@@ -64,8 +64,8 @@ def test_describe_errors_are_one_line():
     result = hnas("--search_space", "nb201_fixed_1_none", "--objective", "imagenet", ALL_CONV3X3)
     assert result.returncode == 1
     assert result.stderr.strip() == (
-        "hnas describe: error: unknown objective 'imagenet'; known: nb201_cifar10, nb201_cifar100, "
-        "nb201_ImageNet16-120, nb201_cifarTile, nb201_addNIST, digits, addnist_mini"
+        "hnas describe: error: unknown objective 'imagenet'; known: digits, addnist_mini, nb201_cifar10, "
+        "nb201_cifar100, nb201_ImageNet16-120, nb201_cifarTile, nb201_addNIST"
     )
     bad = hnas("--search_space", "nb201_fixed_1_none", "(CELL Cell (OPS conv5x5))")
     assert bad.returncode == 1
