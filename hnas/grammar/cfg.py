@@ -289,16 +289,14 @@ def _check(grammar: Grammar, errors: list[GrammarError]) -> None:
             for child in prod.children:
                 if child.terminal and child.name in shared:
                     child = Symbol(shared[child.name], False)
-                elif child.terminal:
-                    if terminals.is_primitive(child.name):
-                        pass
-                    elif _LINEAR_WIDTH.fullmatch(child.name) or terminals.arity(child.name) is not None:
+                elif child.terminal and not terminals.is_primitive(child.name):
+                    if _LINEAR_WIDTH.fullmatch(child.name) or terminals.arity(child.name) is not None:
                         errors.append(GrammarError(f"topology {child.name!r} used as a leaf; it needs children",
                                                    **here))
                     else:
                         errors.append(GrammarError(f"unknown terminal {child.name!r}: neither a primitive nor a "
                                                    "shared terminal", **here))
-                elif child.name not in grammar.rules:
+                elif not child.terminal and child.name not in grammar.rules:
                     errors.append(GrammarError(f"undefined nonterminal {child.name}", **here))
                 resolved.append(child)
             prod.children = tuple(resolved)
