@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from hnas.errors import HnasError
+
 __all__ = ["GrammarError"]
 
 
-class GrammarError(ValueError):
+class GrammarError(HnasError, ValueError):
     """A user error in a grammar file (with ``file`` and ``line``) or a tree string (``position``).
 
     ``str(error)`` reads ``file:line:column: message`` or ``position N: message``; several problems

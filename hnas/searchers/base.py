@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from hnas.errors import HnasError
 from hnas.grammar.tree import Tree
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ MAX_SAMPLING_TRIES = 2000
 """Draws a searcher makes before concluding that no unseen architecture is left to sample."""
 
 
-class SpaceExhaustedError(RuntimeError):
+class SpaceExhaustedError(HnasError, RuntimeError):
     """No architecture that was neither evaluated nor pending could be found."""
 
 
