@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESULTS_CSV", "BEST_ARCHITECTURE", "PLOT_EVALUATIONS", "PLOT_TIME", "CSV_COLUMNS", "ResultFiles",
-    "architecture_outline", "best_trial", "incumbent_trace", "write_results",
+    "architecture_outline", "best_trial", "incumbent_trace", "trials_figure", "write_results",
 ]  # fmt: skip
 
 RESULTS_CSV = "results.csv"
@@ -186,49 +186,53 @@ def _title(config: RunConfig | None) -> str:
     return f"{config.searcher} on {config.space_label}\nobjective: {objective}, seed {config.seed}"
 
 
+def trials_figure(trials: Sequence[Trial], config: RunConfig | None = None, *, against: str = "evaluations") -> Any:
+    """A matplotlib Figure of every finished trial and the incumbent against the evaluation number
+    (``against="evaluations"``) or the run's active time (``"time"``): see :func:`write_results`."""
+    return _figure(_incumbents(trials), config, against)
+
+
 def _plot(directory: Path, rows: list[tuple[int, Trial, float | None]], config: RunConfig | None) -> tuple[Path, ...]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    ylabel = "objective" + ("" if config is None else " (log validation error)" if config.log else " (validation error)")
-    seconds = [t.run_seconds or 0.0 for _, t, _ in rows]
-    in_minutes = bool(seconds) and max(seconds) > 120
-    axes_of = {
-        PLOT_EVALUATIONS: ([float(n) for n, _, _ in rows], "evaluation (in the order they finished)"),
-        PLOT_TIME: (
-            [s / 60 for s in seconds] if in_minutes else seconds,
-            "run time [min]" if in_minutes else "run time [s]",
-        ),
-    }
-    phase = _model_phase_start(config)
     paths = []
-    for filename, (xs, xlabel) in axes_of.items():
-        figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=150)
-        _draw_trials(axes, xs, rows)
-        if phase is not None and 0 < phase < len(rows):
-            x = phase + 0.5 if filename == PLOT_EVALUATIONS else xs[phase - 1]
-            axes.axvline(x, color="0.45", linestyle="--", linewidth=1,
-                         label=f"model-based phase starts (after n_init={phase})")  # fmt: skip
-        if filename == PLOT_EVALUATIONS:
-            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-            if rows:
-                axes.set_xlim(0.5, len(rows) + 0.5)
-        axes.set_xlabel(xlabel)
-        axes.set_ylabel(ylabel)
-        axes.set_title(_title(config), fontsize=10)
-        axes.grid(alpha=0.3)
-        handles, labels = axes.get_legend_handles_labels()
-        if handles:
-            figure.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(handles), 2), frameon=False)
-        figure.tight_layout(rect=(0, 0.1 if len(handles) > 2 else 0.06, 1, 1))
+    for filename, against in ((PLOT_EVALUATIONS, "evaluations"), (PLOT_TIME, "time")):
         path = directory / filename
-        figure.savefig(path)
-        plt.close(figure)
+        _figure(rows, config, against).savefig(path)
         paths.append(path)
     return tuple(paths)
+
+
+def _figure(rows: list[tuple[int, Trial, float | None]], config: RunConfig | None, against: str) -> Any:
+    from matplotlib.figure import Figure  # rendered with Agg; no pyplot state
+    from matplotlib.ticker import MaxNLocator
+
+    if against == "evaluations":
+        xs, xlabel = [float(n) for n, _, _ in rows], "evaluation (in the order they finished)"
+    else:
+        seconds = [t.run_seconds or 0.0 for _, t, _ in rows]
+        in_minutes = bool(seconds) and max(seconds) > 120
+        xs = [s / 60 for s in seconds] if in_minutes else seconds
+        xlabel = "run time [min]" if in_minutes else "run time [s]"
+    figure = Figure(figsize=(6.4, 4.2), dpi=150)
+    axes = figure.subplots()
+    _draw_trials(axes, xs, rows)
+    phase = _model_phase_start(config)
+    if phase is not None and 0 < phase < len(rows):
+        x = phase + 0.5 if against == "evaluations" else xs[phase - 1]
+        axes.axvline(x, color="0.45", linestyle="--", linewidth=1,
+                     label=f"model-based phase starts (after n_init={phase})")  # fmt: skip
+    if against == "evaluations":
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if rows:
+            axes.set_xlim(0.5, len(rows) + 0.5)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("objective" + ("" if config is None else " (log validation error)" if config.log else " (validation error)"))
+    axes.set_title(_title(config), fontsize=10)
+    axes.grid(alpha=0.3)
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(handles), 2), frameon=False)
+    figure.tight_layout(rect=(0, 0.1 if len(handles) > 2 else 0.06, 1, 1))
+    return figure
 
 
 def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float | None]]) -> None:
