@@ -28,7 +28,7 @@ from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, Task, make_executor
-from hnas.runner.results import architecture_outline, best_trial, write_results
+from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
 from hnas.runner.store import RunStore, Trial, TrialStatus
 
 __all__ = [
@@ -98,7 +98,7 @@ class RunSummary:
         if self.best is None and self.n_failed:
             lines.append(f"no architecture was evaluated successfully: all {self.n_failed} evaluations failed")
             if self.first_error:
-                lines.append(f"first error: {_clip(self.first_error.strip().splitlines()[0], 200)}")
+                lines.append(f"first error: {shorten(self.first_error.strip().splitlines()[0], 200)}")
         elif self.best is None:
             lines.append("no architecture was evaluated successfully yet")
         else:
@@ -121,10 +121,6 @@ def _architecture_facts(trial: Trial) -> str:
     if trial.params is not None:
         facts.append(f"{trial.params:,} parameters")
     return ", ".join(facts)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def format_duration(seconds: float) -> str:

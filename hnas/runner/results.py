@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RESULTS_CSV", "BEST_ARCHITECTURE", "PLOT_EVALUATIONS", "PLOT_TIME", "CSV_COLUMNS", "ResultFiles",
-    "architecture_outline", "best_trial", "incumbent_trace", "trials_figure", "write_results",
+    "architecture_outline", "best_trial", "incumbent_trace", "shorten", "trials_figure", "write_results",
 ]  # fmt: skip
 
 RESULTS_CSV = "results.csv"
@@ -134,7 +134,12 @@ def _one_line(item: Any, indent: str, width: int) -> str:
         if len(deeper) > width or deeper == line:
             break
         line = deeper
-    return line if len(line) <= width else line[: width - 1] + "\u2026"
+    return shorten(line, width)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def _render(item: Any, indent: str, levels: int, width: int, out: list[str]) -> None:
