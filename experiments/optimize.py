@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
     add("--pool_strategy", choices=POOL_STRATEGIES, default=None, help="BO acquisition pool (default evolution)")
     add("--pool_size", type=_number(int, 1), default=None, help="BO candidate pool size (default 200)")
-    add("--n_init", type=_number(int, 1), default=None, help="BO random initial points (default 10)")
+    add("--n_init", type=_number(int, 1), default=None,
+        help="BO random initial points before the model is used (default 10; a budget of at most n_init makes BO a"
+        " random search)")
     add("--max_evaluations_total", type=_number(int, 1), default=DEFAULT_MAX_EVALUATIONS,
         help="evaluated (done or failed) trials of the run; raise it to continue a finished run"
         f" (default {DEFAULT_MAX_EVALUATIONS})")
