@@ -247,10 +247,10 @@ def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float 
     failed = [x for x, (_, t, _) in zip(xs, rows) if t.objective is None]
     trace = [(x, best) for x, (_, _, best) in zip(xs, rows) if best is not None]
     if done:
-        axes.scatter(*zip(*done), s=18, color="tab:blue", alpha=0.55, linewidths=0, label=f"trial ({len(done)})",
-                     zorder=2)  # fmt: skip
+        axes.scatter(*zip(*done), s=18, color="tab:blue", alpha=0.7, linewidths=0, label=f"trial ({len(done)})",
+                     zorder=3)  # fmt: skip
         axes.step(*zip(*trace), where="post", color="tab:orange", linewidth=2, label="incumbent (best so far)",
-                  zorder=3)  # fmt: skip
+                  zorder=2)  # fmt: skip
     if failed:
         if done:  # head room: the crosses' row stays clear of the points
             low, high = axes.get_ylim()
