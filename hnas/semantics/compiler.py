@@ -23,7 +23,7 @@ from hnas.semantics.primitives import Zero
 from hnas.semantics.registry import get_primitive
 from hnas.semantics.structure import edge_plan, topological_edge_order
 
-__all__ = ["Dag", "Network", "compile_network", "generator_from"]
+__all__ = ["Dag", "Network", "NetworkCompiler", "compile_network", "generator_from"]
 
 _SHOWN_CHARS = 160
 
@@ -144,6 +144,16 @@ def compile_network(
         num_classes=num_classes,
         out_channels=out_channels,
     )
+
+
+class NetworkCompiler:
+    """The registered compiler ``"network"`` (the default, see :mod:`hnas.semantics.compilers`):
+    ``compile(tree, **task_options)`` is :func:`compile_network`. It claims no root terminal."""
+
+    roots: tuple[str, ...] = ()
+
+    def compile(self, tree: Tree, **task_options: object) -> Network:
+        return compile_network(tree, **task_options)
 
 
 def _positive(name: str, value: object) -> int:
