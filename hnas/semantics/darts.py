@@ -30,6 +30,7 @@ __all__ = [
     "DARTS_OPS",
     "SEARCH",
     "EVALUATION",
+    "NetworkSize",
     "Genotype",
     "DartsNetwork",
     "DartsCompiler",
