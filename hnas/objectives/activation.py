@@ -3,6 +3,7 @@ ReLU, trained on the offline digits task or on CIFAR-10 with the paper's protoco
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def _build(tree: Tree, seed: int, *, num_classes: int, in_channels: int, network
 def balanced_split(split: Split, fraction: float = 0.1) -> tuple[Split, Split]:
     """``(rest, held_out)``: the first ``fraction`` of the images of each class (in order) held out."""
     labels = split.y.numpy()
-    held = np.concatenate([np.flatnonzero(labels == c)[: int(fraction * np.sum(labels == c))]
+    held = np.concatenate([np.flatnonzero(labels == c)[: math.floor(fraction * np.sum(labels == c) + 1e-9)]
                            for c in np.unique(labels)])
     mask = np.zeros(len(labels), dtype=bool)
     mask[held] = True

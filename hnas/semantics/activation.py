@@ -320,17 +320,16 @@ def activation_network(
     rng: np.random.Generator | None = None,
 ) -> nn.Module:
     """``network`` with the activation of ``tree`` at every ReLU site; Kaiming-normal convolution and
-    linear weights drawn from ``rng`` (as the paper's ResNet; a fixed seed when None)."""
+    linear weights (as the paper's ResNet), all random values drawn from ``rng`` (seed 0 when None)."""
     if network not in NETWORKS:
         raise SemanticsError(f"unknown activation network {network!r}; known: {', '.join(NETWORKS)}")
     _check(tree)
-    model = NETWORKS[network](tree, num_classes, in_channels)
-    generator = torch.Generator().manual_seed(0 if rng is None else int(rng.integers(2**63 - 1)))
-    with torch.no_grad():
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.default_generator.manual_seed(0 if rng is None else int(rng.integers(2**63 - 1)))
+        model = NETWORKS[network](tree, num_classes, in_channels)  # linear bias: PyTorch's default
         for module in model.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
-                fan_in = module.weight[0].numel()
-                module.weight.normal_(0.0, math.sqrt(2.0 / fan_in), generator=generator)
+                module.weight.normal_(0.0, math.sqrt(2.0 / module.weight[0].numel()))
     return model
 
 
