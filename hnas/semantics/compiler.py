@@ -106,6 +106,14 @@ def compile_network(
     """
     if not isinstance(tree, Tree):
         raise TypeError(f"compile_network needs a hnas.grammar.Tree, got {type(tree).__name__}")
+    from hnas.semantics.compilers import DEFAULT_COMPILER, root_owner  # (imports this module lazily)
+
+    owner = root_owner(tree.op)
+    if owner not in (None, DEFAULT_COMPILER):
+        raise SemanticsError(
+            f"the tree's root terminal {tree.op!r} belongs to compiler {owner!r}, not to the network "
+            "compiler: compile it with hnas.semantics.compile_tree"
+        )
     num_classes = _positive("num_classes", num_classes)
     in_channels = _positive("in_channels", in_channels)
     stem_channels = _positive("stem_channels", stem_channels)

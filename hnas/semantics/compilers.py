@@ -44,6 +44,7 @@ __all__ = [
     "get_compiler",
     "compiler_names",
     "compiler_name_for",
+    "root_owner",
     "compile_tree",
 ]
 
@@ -114,12 +115,17 @@ def compiler_names() -> tuple[str, ...]:
     return _COMPILERS.names()
 
 
+def root_owner(terminal: str) -> str | None:
+    """The compiler claiming ``terminal`` as a root terminal, or None."""
+    _COMPILERS.names()  # registers the built-ins
+    return _ROOT_OWNERS.get(terminal)
+
+
 def compiler_name_for(tree: Tree) -> str:
     """The name of the compiler of ``tree``: the one claiming its root terminal, else the default."""
     if not isinstance(tree, Tree):
         raise TypeError(f"expected a hnas.grammar.Tree, got {type(tree).__name__}")
-    _COMPILERS.names()  # registers the built-ins
-    name = _ROOT_OWNERS.get(tree.op, DEFAULT_COMPILER)
+    name = root_owner(tree.op) or DEFAULT_COMPILER
     if name == DEFAULT_COMPILER:
         foreign = next((n.op for n in tree.walk() if n.op in _ROOT_OWNERS), None)
         if foreign is not None:

@@ -99,3 +99,8 @@ def test_generic_objectives_compile_trees_with_their_compiler():
     assert result.params == count_parameters(compile_tree(tree, num_classes=10, in_channels=1))
     debug = get_objective("debug", target_params=1000).evaluate(_sample("activation", 1), seed=0)
     assert debug.params == count_parameters(compile_tree(_sample("activation", 1), num_classes=10, in_channels=3))
+
+
+def test_compile_network_refuses_another_compilers_tree():
+    with pytest.raises(SemanticsError, match="root terminal 'DARTS' belongs to compiler 'darts'.*compile_tree"):
+        compile_network(_sample("darts"), num_classes=10)
