@@ -24,7 +24,7 @@ ACTIVATION_DIGITS = Recipe(epochs=6, batch_size=64, learning_rate=0.05, momentum
                            nesterov=True)
 """Offline: the small network (conv16 - conv32/2 - pool - linear) on digits, seconds per evaluation."""
 
-ACTIVATION_CIFAR10 = Recipe(steps=64000, batch_size=128, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
+ACTIVATION_CIFAR10 = Recipe(epochs=1, steps=64000, batch_size=128, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
                             schedule="multistep", milestones=(0.5, 0.75), crop_padding=4, flip=True,
                             early_stop_step=10000, early_stop_error=0.4)
 """The paper's protocol: ResNet-20, 64k SGD steps of 128 images, lr 0.1 divided by 10 after 32k and

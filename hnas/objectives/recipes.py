@@ -27,55 +27,43 @@ from hnas.objectives.data import ImageData, Split
 from hnas.objectives.errors import EvaluationError, ObjectiveError
 from hnas.objectives.objective import Objective
 from hnas.objectives.result import EvaluationResult
-from hnas.objectives.training import classification_error, select_device, torch_generator
+from hnas.objectives.protocols import TrainingProtocol
+from hnas.objectives.training import _num_batches, classification_error, select_device, torch_generator
 from hnas.semantics import count_flops, count_parameters
 
 __all__ = ["Recipe", "RecipeObjective", "cutout", "train_recipe", "checked_options", "data_folder"]
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """SGD training: ``epochs`` passes, or ``steps`` batches when ``steps`` > 0 (then ``epochs`` is
-    ignored). ``schedule``: ``cosine`` (per step, from ``learning_rate`` to ``min_learning_rate``)
-    or ``multistep`` (times 0.1 at each ``milestones`` fraction of the steps). ``cutout``: side of
-    the square zeroed at a random position of each normalised training image (0: off).
-    ``grad_clip``: gradient norm bound (0: off). ``auxiliary_weight``: weight of the loss of a
-    network's auxiliary logits (a network that returns ``(logits, aux)`` in training mode).
-    ``drop_path_prob``: set on the network (attribute ``drop_path_prob``) as ``p * epoch / epochs``
-    at the start of each epoch, as DARTS does. ``early_stop_step`` > 0: after that many steps,
-    stop when the validation error exceeds ``early_stop_error`` (the error is then reported)."""
+class Recipe(TrainingProtocol):
+    """A :class:`TrainingProtocol` with more knobs. ``steps`` > 0: train that many batches (then
+    ``epochs`` is ignored). ``schedule``: ``cosine`` (per step, from ``learning_rate`` to
+    ``min_learning_rate``) or ``multistep`` (times 0.1 at each ``milestones`` fraction of the
+    steps). ``cutout``: side of the square zeroed at a random position of each normalised training
+    image (0: off). ``grad_clip``: gradient norm bound (0: off). ``auxiliary_weight``: weight of the
+    loss of a network's auxiliary logits (a network that returns ``(logits, aux)`` in training
+    mode). ``drop_path_prob``: set on the network (attribute ``drop_path_prob``) as
+    ``p * epoch / epochs`` at the start of each epoch, as DARTS does. ``early_stop_step`` > 0: after
+    that many steps, stop when the validation error exceeds ``early_stop_error``."""
 
-    epochs: int = 1
     steps: int = 0
-    batch_size: int = 64
-    learning_rate: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    nesterov: bool = False
     schedule: str = "cosine"
     min_learning_rate: float = 0.0
     milestones: tuple[float, ...] = ()
-    crop_padding: int = 0
-    flip: bool = False
     cutout: int = 0
     grad_clip: float = 0.0
     auxiliary_weight: float = 0.0
     drop_path_prob: float = 0.0
     early_stop_step: int = 0
     early_stop_error: float = 1.0
-    eval_batch_size: int = 1024
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ObjectiveError(f"{name} must be an integer >= 1, got {value!r}")
-        for name in ("steps", "crop_padding", "cutout", "early_stop_step"):
+        super().__post_init__()
+        for name in ("steps", "cutout", "early_stop_step"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ObjectiveError(f"{name} must be an integer >= 0, got {value!r}")
-        for name in ("learning_rate", "momentum", "weight_decay", "min_learning_rate", "grad_clip",
-                     "auxiliary_weight", "drop_path_prob", "early_stop_error"):
+        for name in ("min_learning_rate", "grad_clip", "auxiliary_weight", "drop_path_prob", "early_stop_error"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
                 raise ObjectiveError(f"{name} must be a number >= 0, got {value!r}")

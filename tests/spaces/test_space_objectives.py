@@ -18,7 +18,7 @@ from tests.spaces.darts_reference import DARTS_V2
 def test_multistep_and_cosine_schedules():
     steps = [ACTIVATION_CIFAR10.learning_rate_at(s, 64000) for s in (0, 31999, 32000, 47999, 48000, 63999)]
     assert steps == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
-    cosine = Recipe(learning_rate=0.025, min_learning_rate=0.001)
+    cosine = Recipe(epochs=1, batch_size=8, learning_rate=0.025, min_learning_rate=0.001)
     assert [cosine.learning_rate_at(s, 10) for s in (0, 5, 10)] == pytest.approx([0.025, 0.013, 0.001])
 
 
