@@ -18,7 +18,8 @@ numerically safe: for every finite input, forward and backward are finite (no Na
 Constants (``mconst``, ``aconst``, ``const``, ``bgaussian_sq``, ``bgaussian_abs``, ``wavg``) are
 learnable parameters initialised to 1, one per channel (shape ``(C, 1, 1)``) when the activation
 is compiled for ``channels=C``, a scalar otherwise. :func:`activation_formula` prints a tree as
-e.g. ``max(x, sigmoid(x)) * tanh(x)``; constants print as ``c0``, ``c1``, ... in order.
+e.g. ``max(x, sigmoid(x)) * tanh(x)`` (Python syntax but ``^`` for powers; ``log``, ``square_root``
+and ``div`` print their plain mathematical form); constants print as ``c0``, ``c1``, ... in order.
 """
 
 from __future__ import annotations
@@ -102,13 +103,13 @@ class BinaryOp:
 UNARY_OPS: dict[str, UnaryOp] = {
     "id": UnaryOp(lambda x, c: x, lambda f, c: f),
     "neg": UnaryOp(lambda x, c: -x, lambda f, c: (f"-{_wrap(f, _POW)}", _NEG)),
-    "abs": UnaryOp(lambda x, c: x.abs(), lambda f, c: (f"|{f[0]}|", _ATOM)),
+    "abs": UnaryOp(lambda x, c: x.abs(), _call("abs")),
     "square": UnaryOp(lambda x, c: x.clamp(-1e6, 1e6).square(), lambda f, c: (f"{_wrap(f, _ATOM)}^2", _POW)),
     "cubic": UnaryOp(lambda x, c: x.clamp(-1e4, 1e4).pow(3), lambda f, c: (f"{_wrap(f, _ATOM)}^3", _POW)),
-    "square_root": UnaryOp(lambda x, c: torch.sqrt(x.abs() + EPS), lambda f, c: (f"sqrt(|{f[0]}|)", _ATOM)),
+    "square_root": UnaryOp(lambda x, c: torch.sqrt(x.abs() + EPS), lambda f, c: (f"sqrt(abs({f[0]}))", _ATOM)),
     "mconst": UnaryOp(lambda x, c: c * _big(x), lambda f, c: (f"{c}*{_wrap(f, _MUL)}", _MUL), True),
     "aconst": UnaryOp(lambda x, c: _big(x) + c, lambda f, c: (f"{f[0]} + {c}", _ADD), True),
-    "log": UnaryOp(lambda x, c: torch.log(x.abs() + EPS), lambda f, c: (f"log(|{f[0]}|)", _ATOM)),
+    "log": UnaryOp(lambda x, c: torch.log(x.abs() + EPS), lambda f, c: (f"log(abs({f[0]}))", _ATOM)),
     "exp": UnaryOp(lambda x, c: torch.exp(x.clamp(max=EXP_MAX)), _call("exp")),
     "sin": UnaryOp(lambda x, c: torch.sin(x), _call("sin")),
     "cos": UnaryOp(lambda x, c: torch.cos(x), _call("cos")),
@@ -121,7 +122,7 @@ UNARY_OPS: dict[str, UnaryOp] = {
     "umax": UnaryOp(lambda x, c: torch.clamp(x, min=0), lambda f, c: (f"max({f[0]}, 0)", _ATOM)),
     "umin": UnaryOp(lambda x, c: torch.clamp(x, max=0), lambda f, c: (f"min({f[0]}, 0)", _ATOM)),
     "sigmoid": UnaryOp(lambda x, c: torch.sigmoid(x), _call("sigmoid")),
-    "logexp": UnaryOp(lambda x, c: F.softplus(x), lambda f, c: (f"log(1 + exp({f[0]}))", _ATOM)),
+    "logexp": UnaryOp(lambda x, c: F.softplus(x), _call("softplus")),
     "gaussian": UnaryOp(lambda x, c: torch.exp(-x.clamp(-1e6, 1e6).square()),
                         lambda f, c: (f"exp(-{_wrap(f, _ATOM)}^2)", _ATOM)),
     "erf": UnaryOp(lambda x, c: torch.erf(x), _call("erf")),
@@ -147,7 +148,7 @@ BINARY_OPS: dict[str, BinaryOp] = {
     "bgaussian_sq": BinaryOp(lambda a, b, c: _gauss((_big(a) - _big(b)).clamp(-1e6, 1e6).square(), c),
                              lambda a, b, c: (f"exp(-{c}*({a[0]} - {_wrap(b, _MUL)})^2)", _ATOM), True),
     "bgaussian_abs": BinaryOp(lambda a, b, c: _gauss((_big(a) - _big(b)).abs(), c),
-                              lambda a, b, c: (f"exp(-{c}*|{a[0]} - {_wrap(b, _MUL)}|)", _ATOM), True),
+                              lambda a, b, c: (f"exp(-{c}*abs({a[0]} - {_wrap(b, _MUL)}))", _ATOM), True),
     "wavg": BinaryOp(lambda a, b, c: c * _big(a) + (1 - c) * _big(b),
                      lambda a, b, c: (f"{c}*{_wrap(a, _MUL)} + (1 - {c})*{_wrap(b, _MUL)}", _ADD), True),
 }

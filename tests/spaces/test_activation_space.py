@@ -128,6 +128,46 @@ def test_formula_is_readable(space):
     assert activation_formula(nested) == "-x - (x^2 + x + c0)"
 
 
+class _SafeDivision(np.ndarray):
+    """Arrays whose division is the space's: a / (b + sign(b) 1e-6), sign(0) = +1."""
+
+    def __truediv__(self, other):
+        return (np.asarray(self) / _shifted(other)).view(_SafeDivision)
+
+    def __rtruediv__(self, other):
+        return (np.asarray(other) / _shifted(self)).view(_SafeDivision)
+
+
+def _shifted(b):
+    b = np.asarray(b, dtype=float)
+    return b + np.where(b >= 0, 1e-6, -1e-6)
+
+
+def test_formulas_evaluate_to_the_compiled_functions(space):
+    """The printed formula, evaluated by Python (``^`` as ``**``, constants 1), is the module's
+    function: checks every operation's printing and the parentheses."""
+    x = np.array([-2.63, -2.21, -1.73, -1.37, -0.83, -0.47, -0.19, 0.23, 0.61, 0.77, 1.29, 1.58, 2.37, 2.71])
+    names = {
+        "abs": np.abs, "sqrt": lambda v: np.sqrt(v + 1e-6), "log": lambda v: np.log(v + 1e-6), "exp": np.exp,
+        "sin": np.sin, "cos": np.cos, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "asinh": np.arcsinh,
+        "atanh": lambda v: np.arctanh(np.clip(v, -1 + 1e-6, 1 - 1e-6)), "sinc": np.sinc, "max": np.maximum,
+        "min": np.minimum, "sigmoid": lambda v: 1 / (1 + np.exp(-np.asarray(v))), "softplus": lambda v: np.log1p(np.exp(v)),
+        "erf": np.vectorize(math.erf), **{f"c{k}": 1.0 for k in range(8)},
+    }
+    rng = np.random.default_rng(1)
+    compared = 0
+    for _ in range(300):
+        module = compile_tree(space.sample(rng))
+        with np.errstate(all="ignore"):
+            expected = np.asarray(eval(module.formula.replace("^", "**"), {**names, "x": x.view(_SafeDivision)}))
+        expected = expected * np.ones_like(x)
+        got = module(torch.tensor(x)).detach().numpy()
+        within = np.isfinite(expected) & (np.abs(expected) < 1e4)  # beyond: the operations' clamps act
+        np.testing.assert_allclose(got[within], expected[within], rtol=1e-6, atol=1e-6, err_msg=module.formula)
+        compared += within.sum()
+    assert compared > 0.95 * 300 * len(x)
+
+
 def test_constants_are_learnable_per_channel(space):
     tree = space.parse(_binary("bgaussian_sq", "mconst", "const"))
     act = compile_tree(tree, channels=4)
