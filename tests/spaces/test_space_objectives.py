@@ -72,6 +72,8 @@ def test_cifar10_objectives_read_data_path_and_train(tmp_path):
     assert final.recipe.cutout == 16 and final.recipe.drop_path_prob == 0.2 and final.recipe.auxiliary_weight == 0.4
     result = final.evaluate(darts, seed=0)
     assert result.val_error == result.test_error
+    again = final.evaluate(darts, seed=0)  # drop path and cutout draw from seeded generators
+    assert (again.val_error, again.params) == (result.val_error, result.params)
     assert get_objective("darts_cifar10", tmp_path, cutout=0).recipe.cutout == 0
     with pytest.raises(ObjectiveError, match=r"objective darts_cifar10 needs a data path \(--data_path\)"):
         get_objective("darts_cifar10")
