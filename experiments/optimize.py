@@ -124,7 +124,8 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     if config.searcher == "bayesian_optimization" and config.max_evaluations_total <= config.n_init:
         print(f"optimize.py: note: --max_evaluations_total {config.max_evaluations_total} <= --n_init "
               f"{config.n_init}: every evaluation is one of BO's random initial points, so this run is a random "
-              f"search; raise --max_evaluations_total above {config.n_init} or lower --n_init", file=sys.stderr)  # fmt: skip
+              f"search; raise --max_evaluations_total above {config.n_init} or lower --n_init",
+              file=sys.stderr)  # fmt: skip
     return config
 
 

@@ -81,12 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--working_directory", required=True,
         help="folder searched recursively for run stores (e.g. a run of optimize.py) and CSV/JSON trials")
     add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
-        help="a named space, or grammar files (as for optimize.py); only its trials are read (default nb201_variable_multi_multi)")
+        help="a named space, or grammar files (as for optimize.py); only its trials are read"
+        " (default nb201_variable_multi_multi)")
     add("--objective", default=None,
         help="only trials of this objective (a run's configuration, a CSV's objective_name; default: all)")
     add("--surrogate_model", nargs="+", choices=SURROGATE_NAMES, default=["gp", "gp_hierarchical"],
         metavar="MODEL", help=f"the surrogates to compare: {', '.join(SURROGATE_NAMES)}; gp is a GP with a WL kernel "
-        "on the flattened graph, gp_hierarchical the hierarchical WL kernel; gpwl and gpwl_hierarchical are their aliases (default: gp gp_hierarchical)")
+        "on the flattened graph, gp_hierarchical the hierarchical WL kernel; gpwl and gpwl_hierarchical are"
+        " their aliases (default: gp gp_hierarchical)")
     add("--n_train", nargs="+", type=_at_least(MIN_N_TRAIN), default=None, metavar="N",
         help=f"training-set sizes, each >= {MIN_N_TRAIN} (the paper: {' '.join(map(str, N_TRAIN_CHOICES))}); default:"
         f" those of the paper's sizes that leave at least {MIN_HELD_OUT} architectures held out, or half of the"

@@ -230,7 +230,8 @@ def _figure(rows: list[tuple[int, Trial, float | None]], config: RunConfig | Non
         if rows:
             axes.set_xlim(0.5, len(rows) + 0.5)
     axes.set_xlabel(xlabel)
-    axes.set_ylabel("objective" + ("" if config is None else " (log validation error)" if config.log else " (validation error)"))
+    kind = "" if config is None else " (log validation error)" if config.log else " (validation error)"
+    axes.set_ylabel("objective" + kind)
     axes.set_title(_title(config), fontsize=10)
     axes.grid(alpha=0.3)
     handles, labels = axes.get_legend_handles_labels()

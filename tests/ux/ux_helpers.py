@@ -15,6 +15,9 @@ network fails in training (BatchNorm needs more than one value per channel)."""
 
 def run_script(script: str, *args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
     """``python experiments/<script> args`` (or ``python -m hnas args`` for ``script="hnas"``)."""
-    command = [sys.executable, "-m", "hnas"] if script == "hnas" else [sys.executable, str(ROOT / "experiments" / script)]
+    if script == "hnas":
+        command = [sys.executable, "-m", "hnas"]
+    else:
+        command = [sys.executable, str(ROOT / "experiments" / script)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
