@@ -4,7 +4,7 @@ Evaluates N distinct random architectures of a space on an objective and writes 
 that experiments/surrogate_regression.py reads:
 
     python experiments/generate_surrogate_data.py --search_space nb201_variable_multi_multi \
-        --objective params --n 500 --output data/surrogate/hier_params.csv
+        --objective params --n 500 --output runs/surrogate/hier_params.csv
 
 Any objective of hnas.objectives works: the zero-cost proxies (params, naswot, synflow, grad_norm,
 jacov; seconds per architecture on a CPU, on the embedded digits data), the embedded training
@@ -26,7 +26,7 @@ import numpy as np
 
 from hnas.grammar import SearchSpace, Tree, load_space
 from hnas.grammar.errors import GrammarError
-from hnas.objectives import ObjectiveError, get_objective
+from hnas.objectives import OBJECTIVES, ObjectiveError, get_objective
 
 PROG = "generate_surrogate_data.py"
 COLUMNS = ("architecture", "value", "status", "objective_name", "search_space", "seed", "params")
@@ -35,17 +35,17 @@ MAX_DRAWS_PER_ARCHITECTURE = 100
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
-        help="a named space, or grammar files (as for optimize.py)")
-    add("--objective", default="params", help="objective name (hnas.objectives.OBJECTIVES)")
-    add("--data_path", default=None, help="data folder for dataset objectives")
-    add("--n", type=int, default=500, help="distinct architectures to evaluate")
-    add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation")
-    add("--output", required=True, help="CSV file to write (its folder is created)")
+        help="a named space, or grammar files (as for optimize.py) (default nb201_variable_multi_multi)")
+    add("--objective", default="params",
+        help=f"what to evaluate: {', '.join(OBJECTIVES)} (default %(default)s: seconds per architecture)")
+    add("--data_path", default=None, help="data folder for dataset objectives (not needed for the others)")
+    add("--n", type=int, default=500, help="distinct architectures to evaluate (default %(default)s)")
+    add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation (default %(default)s)")
+    add("--output", required=True,
+        help="CSV file to write, its folder created (e.g. runs/surrogate/hier.csv: runs/ is git-ignored)")
     return parser
 
 

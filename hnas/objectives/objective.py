@@ -39,6 +39,8 @@ class Objective(ABC):
     name: str
     num_classes: int
     input_shape: tuple[int, int, int]
+    nonnegative: bool | None = None
+    """Whether every ``val_error`` is >= 0 (``--log`` needs it); ``None``: not declared."""
 
     @abstractmethod
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
@@ -80,6 +82,8 @@ class TrainingObjective(Objective):
     ``proxies`` names zero-cost proxies scored on the initial network (one batch of
     ``proxy_batch_size`` training images) and recorded in ``extras``.
     """
+
+    nonnegative = True  # an error rate
 
     def __init__(
         self,
@@ -123,6 +127,8 @@ class ProxyObjective(Objective):
     always there too); ``train_time`` is the time spent scoring.
     """
 
+    nonnegative = False  # -score
+
     def __init__(
         self,
         proxy: str,
@@ -157,6 +163,8 @@ class ProxyObjective(Objective):
 class DebugObjective(Objective):
     """|params - target| / target for the network compiled for ``num_classes`` and ``input_shape``:
     no data, no training, for fast pipeline runs."""
+
+    nonnegative = True
 
     def __init__(
         self,
