@@ -1,14 +1,20 @@
-"""Named search spaces and ``load_space``: a name, or grammar files with ``TERMINAL=path`` blocks."""
+"""Named search spaces and ``load_space``: a name, grammar files with ``TERMINAL=path`` blocks, or an
+nltk grammar object."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hnas.grammar.cfg import load_grammar
 from hnas.grammar.errors import GrammarError
+from hnas.grammar.nltk_interop import grammar_from_nltk, is_nltk_grammar
 from hnas.grammar.space import SearchSpace
+
+if TYPE_CHECKING:
+    import nltk
 
 __all__ = ["load_space", "register_space", "space_names", "GRAMMAR_DIR"]
 
@@ -37,14 +43,17 @@ def space_names() -> list[str]:
     return sorted(_SPACES)
 
 
-def load_space(spec: str | Sequence[str]) -> SearchSpace:
-    """A search space by registered name, or from grammar files.
+def load_space(spec: str | Sequence[str] | nltk.CFG) -> SearchSpace:
+    """A search space by registered name, from grammar files, or from an nltk grammar.
 
-    ``spec``: a name (``nb201_variable_multi_multi``, ``nb201_fixed_1_none``, ...), one path, or a
+    ``spec``: a name (``nb201_variable_multi_multi``, ``nb201_fixed_1_none``, ...), one path, a
     sequence of items: plain paths are concatenated (the first holds the start symbol) and
     ``TERMINAL=path.cfg`` maps a shared terminal to a sub-grammar (one derivation reused at every
-    occurrence of the terminal).
+    occurrence of the terminal); or an ``nltk.CFG`` / ``nltk.PCFG`` (its probabilities become the
+    weights; the space's ``spec`` is then empty: it cannot be rebuilt from a name or path).
     """
+    if is_nltk_grammar(spec):
+        return SearchSpace(grammar_from_nltk(spec), f"nltk {type(spec).__name__} (start {spec.start()})")
     items = [spec] if isinstance(spec, str) else list(spec)
     if not items or not all(isinstance(item, str) and item for item in items):
         raise GrammarError(f"a search space is a name or grammar file paths, got {spec!r}")

@@ -67,8 +67,7 @@ def test_info_gives_exact_sizes(runs):
     text = runs["info_text"]
     assert text.returncode == 0
     assert "(10^375.84)" in text.stdout and "hierarchy depth   6" in text.stdout
-    assert "hnas info: warning:" in text.stderr and "duplicate production OPS" in text.stderr
-    assert "Traceback" not in text.stderr
+    assert text.stderr == ""  # the shipped grammar states its weights: it loads without a warning
 
 
 def test_sample_is_seeded_and_parse_round_trips(runs):
