@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from hnas.grammar import GrammarError, SearchSpace, load_space
-from hnas.grammar.analysis import MAX_COUNT_DIGITS
+from hnas.grammar.analysis import MAX_COUNT_DIGITS, power_of_ten
 
 __all__ = ["register", "add_search_space_argument", "space_from_args"]
 
@@ -117,10 +117,10 @@ def _size_line(size: str | None, log10: float | None) -> str:
     if log10 is None:
         return str(size)
     if size is not None:
-        return f"{size} (10^{log10:.2f})"
+        return f"{size} ({power_of_ten(log10)})"
     if math.floor(log10) + 1 <= MAX_COUNT_DIGITS:
-        return f"10^{log10:,.2f} ({math.floor(log10) + 1:,} digits; --exact prints them)"
-    return f"10^{log10:,.2f} (too large to count exactly)"
+        return f"{power_of_ten(log10)} ({math.floor(log10) + 1:,} digits; --exact prints them)"
+    return f"{power_of_ten(log10)} (more than {MAX_COUNT_DIGITS:,} digits: too large to count exactly)"
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -162,7 +162,7 @@ def _validate(args: argparse.Namespace) -> int:
     elif space.log10_count() < 6:
         size = f"{space.count()} architecture{'s' if space.count() != 1 else ''}"
     else:
-        size = f"10^{space.log10_count():,.2f} architectures"
+        size = f"{power_of_ten(space.log10_count())} architectures"
     print(f"{' '.join(args.files)}: ok ({space.grammar.n_productions} productions, "
           f"{len(space.grammar.rules)} nonterminals, {size})")
     return 0

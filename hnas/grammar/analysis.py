@@ -22,7 +22,7 @@ from hnas.grammar import terminals
 from hnas.grammar.cfg import Grammar, Production, Symbol
 from hnas.grammar.errors import GrammarError
 
-__all__ = ["Analysis", "DEPTH_CAP", "MAX_COUNT_DIGITS", "children_first"]
+__all__ = ["Analysis", "DEPTH_CAP", "MAX_COUNT_DIGITS", "children_first", "power_of_ten"]
 
 DEPTH_CAP = 8
 """hierarchy_depth of a recursive grammar is capped here."""
@@ -40,6 +40,11 @@ LOCAL_CAP = 1 << 62
 """Local counts (used to decide what mutation and enumeration can do) saturate here."""
 
 Poly = dict[frozenset, Any]
+
+
+def power_of_ten(log10: float) -> str:
+    """``10^375.84``, or ``10^(3.791e+300)`` for an exponent too long to write out."""
+    return f"10^{log10:.2f}" if log10 < 1e15 else f"10^({log10:.4g})"
 
 
 class _TooLarge(Exception):
@@ -135,9 +140,11 @@ class Analysis:
         self.masks: dict[int, list[int]] = {
             id(p): self._feasible_masks(p) for alts in grammar.rules.values() for p in alts
         }
+        self._feasible = {nt: [p for p in alts if self.production_feasible(p)] for nt, alts in grammar.rules.items()}
         self.order, self.recursive = self._finite_order()
         """``order``: the non-recursive nonterminals, each after every nonterminal it uses."""
         self.shared_order = self._shared_order()
+        self._local_polys: dict[bool, dict[str, tuple[Poly, Poly]]] = {}
 
     # feasibility -------------------------------------------------------------------------------
     def child_caps(self, child: Symbol) -> tuple[bool, bool]:
@@ -220,7 +227,7 @@ class Analysis:
 
     def feasible(self, nt: str) -> list[Production]:
         """Productions of ``nt`` that derive something."""
-        return [p for p in self.grammar.rules[nt] if self.production_feasible(p)]
+        return self._feasible[nt]
 
     # recursion ---------------------------------------------------------------------------------
     def _finite_order(self) -> tuple[list[str], set[str]]:
@@ -254,7 +261,14 @@ class Analysis:
     # counting ----------------------------------------------------------------------------------
     def polys(self, constrained: bool, numbers: Numbers = CAPPED) -> dict[str, tuple[Poly, Poly]]:
         """Per non-recursive nonterminal: (zero, non-zero) derivation counts keyed by the shared blocks
-        used, in ``numbers`` (saturating integers unless told otherwise)."""
+        used, in ``numbers`` (saturating integers unless told otherwise; those are computed once)."""
+        if numbers is CAPPED:
+            if constrained not in self._local_polys:
+                self._local_polys[constrained] = self._polys(constrained, CAPPED)
+            return self._local_polys[constrained]
+        return self._polys(constrained, numbers)
+
+    def _polys(self, constrained: bool, numbers: Numbers) -> dict[str, tuple[Poly, Poly]]:
         one: Poly = {frozenset(): numbers.one}
         add = numbers.add
         memo: dict[str, tuple[Poly, Poly]] = {}
@@ -313,7 +327,7 @@ class Analysis:
         except _TooLarge:
             total = None
         if total is None or total.bit_length() > _MAX_COUNT_BITS:
-            raise GrammarError(f"the space has about 10^{self.log10_count(constrained):,.2f} architectures: too many "
+            raise GrammarError(f"the space has about {power_of_ten(self.log10_count(constrained))} architectures: too many "
                                f"to count exactly (exact counts stop at {MAX_COUNT_DIGITS:,} digits)")
         return total
 

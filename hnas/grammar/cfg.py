@@ -114,7 +114,8 @@ def _tokenize(text: str, file: str, lineno: int, errors: list[GrammarError]) -> 
         elif m.group(6):
             tokens.append(("name", m.group(6), col))
         elif m.group(7) is not None:
-            tokens.append(("weight", m.group(7), col))
+            tokens.append(("weight", m.group(7), col - 1))  # the column of '['
+
         else:
             ch = m.group(8)
             what = ("unterminated quote" if ch in "\"'" else "unclosed '[' of a weight" if ch == "["
@@ -264,11 +265,16 @@ def _merge(productions: list[Production], errors: list[GrammarError]) -> dict[st
 
 
 def _read(path: str) -> str:
+    """The text of a grammar file; an unreadable file is an error at the file, bad UTF-8 at its line."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise GrammarError(f"cannot read grammar file: {error.strerror if isinstance(error, OSError) else error}",
-                           file=path) from None
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise GrammarError(f"cannot read grammar file: {error.strerror}", file=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise GrammarError(f"not UTF-8 text: {error.reason} (byte {error.start + 1})", file=path, line=line) from None
 
 
 def load_grammar(paths: Sequence[str], shared: Sequence[tuple[str, str]] = ()) -> Grammar:
