@@ -200,7 +200,7 @@ class SearchSpace:
         if parent is None:
             return True
         topology = self.grammar.topologies[parent.op]
-        mask = 1 << site.path[-1]
+        mask = 1 << site.index
         for j, child in enumerate(parent.children):
             if child.op == terminals.ZERO:
                 mask |= 1 << j

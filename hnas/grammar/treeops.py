@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Mapping
-from typing import NamedTuple
 
 from hnas.grammar.tree import Tree
 
@@ -12,36 +11,57 @@ __all__ = ["Site", "sites", "replace_at", "get_at", "unify", "shared_blocks", "r
 Path = tuple[int, ...]
 
 
-class Site(NamedTuple):
-    """A node reached by ``path``; ``parent`` None at the root; ``owner`` is the path of the innermost
-    shared block containing it (the node itself if it is one), None in the main tree."""
+class Site:
+    """A node of a tree and how it is reached. ``path`` (child indices from the root) is built on
+    first use, so listing every site of a deep tree costs time linear in its size; ``parent`` is
+    None at the root; ``owner`` is the path of the innermost shared block containing the node (the
+    node itself if it is one), None in the main tree; ``index``: the node's position in its parent."""
 
-    node: Tree
-    path: Path
-    parent: Tree | None
-    owner: Path | None
+    __slots__ = ("node", "parent", "index", "_up", "_owner", "_path")
+
+    def __init__(self, node: Tree, parent: Tree | None, up: Site | None, index: int, owner: Site | None) -> None:
+        self.node, self.parent, self.index = node, parent, index
+        self._up, self._owner = up, owner
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            indices: list[int] = []
+            site: Site | None = self
+            while site is not None and site._path is None:
+                indices.append(site.index)
+                site = site._up
+            prefix = site._path if site is not None else ()
+            self._path = prefix + tuple(reversed(indices[:-1] if site is None else indices))
+        return self._path
+
+    @property
+    def owner(self) -> Path | None:
+        return None if self._owner is None else self._owner.path
 
 
 def sites(tree: Tree, shared: Collection[str]) -> list[Site]:
     """Every node with a nonterminal, preorder; a shared block is visited at its first occurrence only."""
     out: list[Site] = []
     seen: set[str] = set()
-    stack: list[tuple[Tree, Path, Tree | None, Path | None]] = [(tree, (), None, None)]
+    stack: list[tuple[Tree, Site | None, int, Site | None]] = [(tree, None, 0, None)]
     pop, push = stack.pop, stack.append
     while stack:
-        node, path, parent, owner = pop()
+        node, up, index, owner = pop()
         symbol = node.symbol
         if symbol is None:
             continue
+        site = Site(node, None if up is None else up.node, up, index, owner)
         if symbol in shared:
             if symbol in seen:
                 continue
             seen.add(symbol)
-            owner = path
-        out.append(Site(node, path, parent, owner))
+            site._owner = site
+        out.append(site)
         children = node.children
         for i in range(len(children) - 1, -1, -1):
-            push((children[i], path + (i,), node, owner))
+            push((children[i], site, i, site._owner))
     return out
 
 
