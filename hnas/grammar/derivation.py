@@ -36,6 +36,15 @@ MAX_SAMPLE_NODES = 1_000_000
 """Most topology nodes one draw may create (a recursive grammar may grow without end)."""
 
 
+class _Choice:
+    """A child drawn from an enumerated nonterminal: one bisection, no stack frame."""
+
+    __slots__ = ("cum", "total", "items")
+
+    def __init__(self, cum: list[float], total: float, items: list[Tree]) -> None:
+        self.cum, self.total, self.items = cum, total, items
+
+
 class _Shared:
     """Marks a child that is a shared building block (one derivation reused at every occurrence)."""
 
@@ -85,6 +94,7 @@ class Deriver:
             if items:
                 self.table[nt] = (*_cumulative([float(p.weight) for p in nonzero[nt]]), items)
         self._enumerate_small()
+        self._inline_choices()
 
     def _leaf(self, name: str) -> Tree:
         return self._leaves.setdefault(name, Tree(None, name))
@@ -160,6 +170,20 @@ class Deriver:
                 done[nt] = derivations(nt)
                 self.table[nt] = (*_cumulative([p for _, p in done[nt]]), [t for t, _ in done[nt]])
 
+    def _inline_choices(self) -> None:
+        """Children that are enumerated nonterminals (all items constant trees, several of them) become
+        :class:`_Choice` actions, drawn in place; a single constant tree becomes that tree."""
+        choices: dict[str, _Choice | Tree] = {}
+        for nt, (cum, total, items) in self.table.items():
+            if all(item.__class__ is Tree for item in items):
+                choices[nt] = items[0] if len(items) == 1 else _Choice(cum, total, items)
+        for nt, (cum, total, items) in self.table.items():
+            for k, item in enumerate(items):
+                if item.__class__ is not Tree:
+                    op, mcum, mtotal, actions = item
+                    actions = [tuple(choices.get(a, a) if a.__class__ is str else a for a in acts) for acts in actions]
+                    items[k] = (op, mcum, mtotal, actions)
+
     def can_be(self, nt: str, zero: bool) -> bool:
         return nt in self.zero_tree if zero else nt in self.table
 
@@ -201,6 +225,8 @@ class Deriver:
                     cls = a.__class__
                     if cls is Tree:
                         children.append(a)
+                    elif cls is _Choice:
+                        children.append(a.items[bisect(a.cum, uniform() * a.total)])
                     elif cls is str:
                         symbol, block = a, None
                         break
