@@ -18,7 +18,7 @@ from hnas.grammar.analysis import Analysis
 from hnas.grammar.cfg import Production, Symbol
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.terminals import ZERO
-from hnas.grammar.tree import Tree
+from hnas.grammar.tree import Tree, bracket_string
 from hnas.grammar.treeops import rebuild, shared_blocks
 
 __all__ = ["BracketCodec"]
@@ -50,30 +50,14 @@ class BracketCodec:
         if not self.names:
             return str(tree)
         blocks = shared_blocks(tree, self.names)
-        parts = [] if self.main_template is not None else [self._format(tree, root=True)]
-        parts += [self._format(blocks[nt], root=True) for nt in self.names if nt in blocks]
-        return " ".join(parts)
-
-    def _format(self, tree: Tree, root: bool = False) -> str:
-        """The bracket form of ``tree``, shared blocks below the root written as their terminal names."""
-        parts: list[str] = []
-        stack: list[Tree | str] = [tree]
         names = self.names
-        while stack:
-            node = stack.pop()
-            if node.__class__ is str:
-                parts.append(node)
-            elif node.symbol is None:
-                parts.append(node.op)
-            elif node.symbol in names and not (root and node is tree):
-                parts.append(names[node.symbol])
-            else:
-                parts.append(f"({node.symbol} {node.op}")
-                stack.append(")")
-                for child in reversed(node.children):
-                    stack.append(child)
-                    stack.append(" ")
-        return "".join(parts)
+
+        def short(node: Tree) -> str | None:  # below the root of each part a block is its terminal name
+            return names.get(node.symbol)
+
+        parts = [] if self.main_template is not None else [bracket_string(tree, short)]
+        parts += [bracket_string(blocks[nt], short) for nt in names if nt in blocks]
+        return " ".join(parts)
 
     # parsing -----------------------------------------------------------------------------------
     def parse(self, text: str) -> Tree:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-__all__ = ["Tree"]
+__all__ = ["Tree", "bracket_string"]
 
 
 class Tree:
@@ -83,23 +83,7 @@ class Tree:
     def __str__(self) -> str:
         s = self._str
         if s is None:
-            parts: list[str] = []
-            stack: list[Tree | str] = [self]
-            while stack:
-                item = stack.pop()
-                if item.__class__ is str:
-                    parts.append(item)
-                elif item.symbol is None:
-                    parts.append(item.op)
-                elif item._str is not None:
-                    parts.append(item._str)
-                else:
-                    parts.append(f"({item.symbol} {item.op}")
-                    stack.append(")")
-                    for child in reversed(item.children):
-                        stack.append(child)
-                        stack.append(" ")
-            s = "".join(parts)
+            s = bracket_string(self, lambda node: node._str)
             object.__setattr__(self, "_str", s)
         return s
 
@@ -132,6 +116,28 @@ class Tree:
             deepest = max(deepest, d)
             stack.extend((child, d + 1) for child in node.children)
         return deepest
+
+
+def bracket_string(tree: Tree, short: Callable[[Tree], str | None]) -> str:
+    """``(SYMBOL op child ...)`` of ``tree``, written with an explicit stack; a node below the root for
+    which ``short`` gives a string is written as that string (a cached form, a block's name)."""
+    parts: list[str] = []
+    stack: list[Tree | str] = [tree]
+    while stack:
+        item = stack.pop()
+        if item.__class__ is str:
+            parts.append(item)
+        elif item.symbol is None:
+            parts.append(item.op)
+        elif item is not tree and (text := short(item)) is not None:
+            parts.append(text)
+        else:
+            parts.append(f"({item.symbol} {item.op}")
+            stack.append(")")
+            for child in reversed(item.children):
+                stack.append(child)
+                stack.append(" ")
+    return "".join(parts)
 
 
 def _postorder(tree: Tree, enter: Callable[[Tree], bool]) -> Iterator[Tree]:
