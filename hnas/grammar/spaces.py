@@ -76,7 +76,7 @@ def _load(spec: str | Sequence[str] | nltk.CFG) -> SearchSpace:
         return SearchSpace(grammar_from_nltk(spec), f"nltk {type(spec).__name__} (start {spec.start()})")
     items = [spec] if isinstance(spec, str) else list(spec)
     if not items or not all(isinstance(item, str) and item for item in items):
-        raise GrammarError(f"a search space is a name or grammar file paths, got {spec!r}")
+        raise GrammarError(f"a search space is a name, grammar file paths or an nltk grammar, got {spec!r}")
     if len(items) == 1 and items[0] in _SPACES:
         name = items[0]
         spec = (name,)
