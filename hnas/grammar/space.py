@@ -152,10 +152,13 @@ class SearchSpace:
         their parents and are not just the parents exchanged (None: no such pair)."""
         _require_tree(a)
         _require_tree(b)
+        apart = None if self._shared else _divergence(a, b)
 
         def attempt(x: Site, y: Site) -> tuple[Tree, Tree] | None:
             if x.node == y.node or (x.parent is None and y.parent is None):
                 return None
+            if apart is not None and x.path == y.path == apart[: len(x.path)]:
+                return None  # a and b agree outside x and y: the swap would just exchange the parents
             if not (self._swappable(x, y.node) and self._swappable(y, x.node)):
                 return None
             children = self._edited(a, [(x, y.node)]), self._edited(b, [(y, x.node)])
@@ -222,6 +225,21 @@ class SearchSpace:
                 block = get_at(tree, site.owner)
                 preferred[block.symbol] = block
         return unify(tree, preferred, self._shared)
+
+
+def _divergence(a: Tree, b: Tree) -> tuple[int, ...] | None:
+    """The path of the deepest node under which all differences between ``a`` and ``b`` lie (they are
+    equal outside the subtrees at that path); None if they are equal."""
+    if a == b:
+        return None
+    path: list[int] = []
+    while a.symbol == b.symbol and a.op == b.op and len(a.children) == len(b.children):
+        differing = [i for i, (x, y) in enumerate(zip(a.children, b.children)) if x != y]
+        if len(differing) != 1:
+            break
+        path.append(differing[0])
+        a, b = a.children[differing[0]], b.children[differing[0]]
+    return tuple(path)
 
 
 def _require_tree(tree: object) -> None:

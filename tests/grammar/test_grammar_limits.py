@@ -41,6 +41,8 @@ def test_a_chain_of_5000_nonterminals_works_everywhere(tmp_path):
     assert pickle.loads(pickle.dumps(tree)) == tree
     mutant = space.mutate(tree, rng)
     assert mutant != tree and mutant in space
+    # the two chains differ only in their last node: every swap would just exchange them
+    assert space.crossover(tree, mutant, rng) is None and space.self_crossover(tree, rng) is None
     assert tree_from_nltk(space, tree_to_nltk(tree)) == tree
     bad = text.replace("(A5000 ", "(A5000 bogus ")
     with pytest.raises(GrammarError, match="A5000 has no production with operator 'bogus'") as info:
