@@ -114,7 +114,9 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(np.mean(finite)), float(np.std(finite))
 
 
-def summarise(records: list[dict[str, object]], names: Sequence[str], seconds: np.ndarray, n: int) -> list[dict[str, object]]:
+def summarise(
+    records: list[dict[str, object]], names: Sequence[str], seconds: np.ndarray, n: int
+) -> list[dict[str, object]]:
     """One row per proxy: mean and std over seeds of each metric, failures, seconds per network."""
     summary = []
     for p, name in enumerate(names):

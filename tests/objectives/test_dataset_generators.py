@@ -146,7 +146,8 @@ def test_bad_sources_are_one_clear_line(tmp_path, capsys):
 
 
 def test_write_npy_task_round_trips(tmp_path):
-    splits = {s: (np.full((2, 3, 4, 4), i, np.uint8), np.array([0, 1])) for i, s in enumerate(("train", "valid", "test"))}
+    names = ("train", "valid", "test")
+    splits = {s: (np.full((2, 3, 4, 4), i, np.uint8), np.array([0, 1])) for i, s in enumerate(names)}
     write_npy_task(splits, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{s}_{k}.npy" for s in splits for k in "xy")
     assert np.array_equal(np.load(tmp_path / "valid_x.npy"), splits["valid"][0])
