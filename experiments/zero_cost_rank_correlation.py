@@ -83,6 +83,7 @@ def score_architectures(
     scores = np.full((len(seeds), len(trees), len(objectives)), math.nan)
     seconds = np.zeros(len(objectives))
     for s, seed in enumerate(seeds):
+        print(f"scoring {len(trees)} architectures with proxy seed {seed}", file=sys.stderr)
         for a, tree in enumerate(trees):
             for p, objective in enumerate(objectives.values()):
                 start = time.perf_counter()
