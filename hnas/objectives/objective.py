@@ -106,7 +106,7 @@ class TrainingObjective(Objective):
         extras = {}
         if self.proxies:
             x, y = _proxy_batch(model, self.data, self.proxy_batch_size, seed, self.device)
-            extras = score_proxies(model, x, y, self.proxies)
+            extras = score_proxies(model, x, y, self.proxies, seed=seed)
         outcome = train_and_evaluate(model, self.data, self.protocol, seed=seed, device=self.device)
         return EvaluationResult(
             val_error=outcome.val_error,
@@ -149,7 +149,7 @@ class ProxyObjective(Objective):
         model = self.build(tree, seed)
         start = time.perf_counter()
         x, y = _proxy_batch(model, self.data, self.batch_size, seed, self.device)
-        scores = score_proxies(model, x, y, self.proxies)
+        scores = score_proxies(model, x, y, self.proxies, seed=seed)
         elapsed = time.perf_counter() - start
         return EvaluationResult(
             val_error=-scores[self.proxy],
