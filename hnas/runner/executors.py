@@ -303,7 +303,8 @@ class LocalPoolExecutor:
 class DaskExecutor:
     """Evaluations on an existing ``dask.distributed`` cluster (optional extra ``dist``).
 
-    Dask re-runs a task whose worker died on another worker; a task dask gives up on
+    An evaluation stops as soon as the scheduler releases its task (the driver died or cancelled
+    it). Dask re-runs a task whose worker died on another worker; a task dask gives up on
     (``KilledWorker``) is reported lost, so the driver re-queues it.
     """
 
@@ -330,7 +331,7 @@ class DaskExecutor:
     def submit(self, task: Task) -> str:
         self._submitted += 1
         future = self._client.submit(
-            evaluate_trial,
+            _evaluate_while_wanted,
             self._objective,
             task.tree,
             task.seed,
@@ -363,6 +364,43 @@ class DaskExecutor:
             self._client.cancel(list(self._futures))
         self._futures.clear()
         self._client.close()
+
+
+class _DriverGone(BaseException):
+    """Raised in a Dask worker's evaluating thread once no driver wants its result."""
+
+
+_LIVE_TASK_STATES = ("executing", "long-running")
+
+
+def _evaluate_while_wanted(objective: Any, tree: Tree, seed: int, torch_threads: int | None) -> dict[str, Any]:
+    """:func:`evaluate_trial` as a Dask task that stops (at the next Python step of the evaluation)
+    as soon as the scheduler releases it: its driver died or cancelled it, so no orphan evaluation
+    keeps the worker busy."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    key = worker.get_current_task()
+    target, lock, done = threading.get_ident(), threading.Lock(), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(1.0):
+            task = worker.state.tasks.get(key)
+            if task is None or task.state not in _LIVE_TASK_STATES:
+                with lock:
+                    if not done.is_set():
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_DriverGone))
+                return
+
+    threading.Thread(target=watch, name="hnas-driver-watch", daemon=True).start()
+    try:
+        try:
+            return evaluate_trial(objective, tree, seed, torch_threads)
+        finally:
+            with lock:
+                done.set()
+    except _DriverGone:
+        return {"result": None, "error": "stopped: no driver wants this result", "eval_seconds": None}
 
 
 def make_executor(objective: Any, n_workers: int, dask_scheduler: str | None, torch_threads: int | None) -> Executor:
