@@ -132,7 +132,7 @@ def _create_directory(directory: Path) -> list[Path]:
             if not path.is_dir():
                 raise RunError(f"cannot use {directory} as the working directory: {path} is not a folder") from None
         except OSError as error:
-            _remove_folders(missing[missing.index(path) + 1 :])
+            _remove_folders(list(reversed(missing[missing.index(path) + 1 :])))
             raise RunError(f"cannot create the working directory {directory}: {error.strerror}") from None
     return list(reversed(missing))
 
@@ -342,7 +342,7 @@ def run_search(
             try:
                 return _open_and_run(config, directory, executor, progress)
             except BaseException:
-                if new_lock is not None and not (directory / STORE_FILENAME).exists():
+                if new_lock is not None:
                     new_lock.unlink(missing_ok=True)
                 raise
     except BaseException:

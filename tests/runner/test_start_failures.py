@@ -103,7 +103,7 @@ def test_ctrl_c_at_any_moment_of_optimize_is_one_line_and_status_130(tmp_path, d
 @pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.3, 1.5])
 def test_ctrl_c_while_the_hnas_command_starts_is_one_line_and_status_130(tmp_path, delay):
-    command = [sys.executable, "-m", "hnas", "sample", "--search_space", "nb201_variable_multi_multi", "-n", "100000"]
+    command = [sys.executable, "-m", "hnas", "sample", "--search_space", "nb201_fixed_1_none", "-n", "100000"]
     code, stdout, stderr = _interrupt(command, delay, tmp_path)
     assert code in (130, -signal.SIGINT), stderr
     assert "Traceback" not in stderr
