@@ -85,6 +85,9 @@ def test_dask_evaluations_stop_when_their_driver_is_killed(tmp_path):
     directory = tmp_path / "run"
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:  # fmt: skip
+        # torch imported before the evaluations start: a stop lands between Python steps, and the
+        # minutes-long C call of a first `import torch` on a busy machine has none
+        client.run(lambda: __import__("torch") and None)
         args = ["--search_space", "nb201_fixed_1_none", "--objective", "digits", "--epochs", "50",
                 "--searcher", "random_search", "--dask_scheduler", cluster.scheduler_address,
                 "--max_evaluations_total", "1000", "--working_directory", str(directory), "--no_progress"]  # fmt: skip
