@@ -73,7 +73,7 @@ class Executor(Protocol):
 
 
 class InProcessExecutor:
-    """Evaluations run one at a time in the driver process (the sequential search)."""
+    """Evaluations run one at a time in the driver process (an objective object with one worker)."""
 
     def __init__(self, objective: Any, torch_threads: int | None = None) -> None:
         self._objective = objective
