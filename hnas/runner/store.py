@@ -177,6 +177,9 @@ def check_store_files(path: Path) -> None:
     wal = path.with_name(path.name + "-wal")
     if wal.is_file():
         valid, damaged = wal_valid_length(wal)
+        if damaged:  # read again: a reader may have caught the writer restarting the log
+            time.sleep(0.1)
+            valid, damaged = wal_valid_length(wal) if wal.is_file() else (0, False)
         if damaged:
             raise StoreDamagedError(wal, f"corrupt data at byte {valid} of its {wal.stat().st_size} bytes", run_dir)
 
