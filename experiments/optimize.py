@@ -9,17 +9,26 @@ one; raising --max_evaluations_total continues a finished run.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
-from collections.abc import Callable, Sequence
 
-from hnas.errors import UsageError
-from hnas.grammar import space_names
-from hnas.grammar.errors import GrammarError
-from hnas.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
-from hnas.runner import RunConfig, RunConfigError, run_search
-from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
-from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")  # before numpy/torch start their pools: no threads spinning against other jobs
+
+try:  # Ctrl-C while the modules import is one line too
+    import argparse
+    from collections.abc import Callable, Sequence
+
+    from hnas.errors import UsageError
+    from hnas.grammar import space_names
+    from hnas.grammar.errors import GrammarError
+    from hnas.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
+    from hnas.runner import RunConfig, RunConfigError, run_search
+    from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
+    from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
+except KeyboardInterrupt:
+    print("optimize.py: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
 DEFAULT_MAX_EVALUATIONS = 20
@@ -84,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch_size", type=_number(int, 1), default=None, help="training batch size (default: the objective's)")
     add("--train_subset", type=_number(int, 1), default=None,
         help="train on a fixed random subset of this many images (default: all)")
-    add("--n_workers", type=_number(int, 1), default=1, help="local worker processes evaluating in parallel (default 1: in this process)")
+    add("--n_workers", type=_number(int, 1), default=1,
+        help="local worker processes evaluating in parallel (default 1: one worker process)")
     add("--torch_threads", type=_number(int, 1), default=None,
-        help="torch threads per evaluation (default: 1 in workers, unchanged in the driver)")
+        help="torch threads per evaluation (default 1: fast when other jobs share the cores)")
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
     add("--no_progress", action="store_true", help="no progress bar")
     return parser
@@ -130,16 +140,21 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    config = config_from_args(args, parser)
+    """Run the command; exit status 0, 1 for an error (one line), 130 when interrupted."""
     try:
-        summary = run_search(config, args.working_directory, progress=not args.no_progress)
-    except (UsageError, GrammarError) as error:
-        print(f"optimize.py: error: {error}", file=sys.stderr)
-        return getattr(error, "code", 1)
-    print(summary)
-    return summary.exit_code
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        config = config_from_args(args, parser)
+        try:
+            summary = run_search(config, args.working_directory, progress=not args.no_progress)
+        except (UsageError, GrammarError) as error:
+            print(f"optimize.py: error: {error}", file=sys.stderr)
+            return getattr(error, "code", 1)
+        print(summary)
+        return summary.exit_code
+    except KeyboardInterrupt:  # outside the search loop (which stops with its summary): start-up, summary
+        print("optimize.py: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,5 +1,11 @@
-"""``python -m hnas``: the command line."""
+"""``python -m hnas``: the command line (Ctrl-C while it imports is one line too)."""
 
-from hnas.cli import main
+import sys
+
+try:
+    from hnas.cli import main
+except KeyboardInterrupt:
+    print("hnas: interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 raise SystemExit(main())

@@ -16,7 +16,7 @@ from hnas.errors import UsageError
 
 __all__ = ["main", "UsageError"]
 
-_COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets")
+_COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets", "hnas.cli.salvage")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,13 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from hnas.grammar.errors import GrammarError
-
+    """Run one subcommand; exit status 0, 1 for an error (one line), 130 when interrupted."""
     try:
-        return int(args.func(args) or 0)
-    except (UsageError, GrammarError) as error:
-        print(f"hnas {args.command}: error: {error}", file=sys.stderr)
-        return getattr(error, "code", 1)
+        args = build_parser().parse_args(argv)
+        from hnas.grammar.errors import GrammarError
+
+        try:
+            return int(args.func(args) or 0)
+        except (UsageError, GrammarError) as error:
+            print(f"hnas {args.command}: error: {error}", file=sys.stderr)
+            return getattr(error, "code", 1)
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("hnas: interrupted", file=sys.stderr)
+        return 130

@@ -8,7 +8,7 @@ run (the driver process, a local pool of worker processes, or a Dask cluster).
 
 from hnas.runner.config import RunConfig
 from hnas.runner.driver import RunSummary, default_working_directory, run_search
-from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
+from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError, StoreDamagedError
 from hnas.runner.store import Trial, TrialStatus, load_config, load_trials
 
 __all__ = [
@@ -24,4 +24,5 @@ __all__ = [
     "RunConfigError",
     "ConfigMismatchError",
     "RunLockedError",
+    "StoreDamagedError",
 ]

@@ -27,13 +27,13 @@ from hnas.grammar.tree import Tree
 from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
-from hnas.runner.executors import Executor, Task, make_executor
+from hnas.runner.executors import Executor, LostEvaluation, Task, make_executor
 from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
-from hnas.runner.store import RunStore, Trial, TrialStatus
+from hnas.runner.store import STORE_FILENAME, RunStore, Trial, TrialStatus, remove_store
 
 __all__ = [
-    "RunSummary", "run_search", "default_working_directory", "format_duration", "MAX_ATTEMPTS", "LOG_FLOOR",
-    "EXIT_ALL_FAILED", "EXIT_INTERRUPTED",
+    "RunSummary", "run_search", "default_working_directory", "lock_run_directory", "format_duration",
+    "MAX_ATTEMPTS", "LOG_FLOOR", "EXIT_ALL_FAILED", "EXIT_INTERRUPTED",
 ]  # fmt: skip
 
 MAX_ATTEMPTS = 3
@@ -166,15 +166,53 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _create_directory(directory: Path) -> list[Path]:
+    """Create ``directory`` (and missing parents); returns the folders created, outermost first.
+    A path that cannot be a working directory is a RunError naming it and the reason."""
+    missing = []
+    for path in (directory, *directory.parents):
+        if path.is_dir():
+            break
+        if path.exists() or path.is_symlink():
+            raise RunError(f"cannot use {directory} as the working directory: {path} is not a folder")
+        missing.append(path)
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            if not path.is_dir():
+                raise RunError(f"cannot use {directory} as the working directory: {path} is not a folder") from None
+        except OSError as error:
+            _remove_folders(list(reversed(missing[missing.index(path) + 1 :])))
+            raise RunError(f"cannot create the working directory {directory}: {error.strerror}") from None
+    return list(reversed(missing))
+
+
+def _remove_folders(created: list[Path]) -> None:
+    """Remove the folders a failed start created, innermost first, if they are empty."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+
+
 @contextmanager
-def _exclusive(working_directory: Path) -> Iterator[None]:
-    working_directory.mkdir(parents=True, exist_ok=True)
-    with open(working_directory / ".lock", "w") as handle:
+def lock_run_directory(working_directory: Path) -> Iterator[Path | None]:
+    """Hold the lock of the run in ``working_directory`` (RunLockedError when another process holds
+    it); yields the lock file's path when this call created it (a new run), else None."""
+    lock = working_directory / ".lock"
+    existed = lock.exists()
+    try:
+        handle = open(lock, "a")
+    except OSError as error:
+        raise RunError(f"cannot write in the working directory {working_directory}: {error.strerror}") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLockedError(f"another process is running the search in {working_directory}") from None
-        yield
+        yield None if existed else lock
 
 
 def _objective_for_workers(config: RunConfig) -> Any:
@@ -229,6 +267,9 @@ class _Search:
         state = store.searcher_state()
         if state is not None:
             self.searcher.load_state_dict(state)
+        else:  # a salvaged store: the searcher learns the finished trials again
+            for trial in store.trials(TrialStatus.FINISHED):
+                self.searcher.tell(self.space.parse(trial.architecture), trial.objective)
         self.objective = _objective_for_workers(config)
         self._executor = executor
         self._progress_enabled = progress
@@ -283,14 +324,14 @@ class _Search:
                     store.mark_running(trial_id, worker)
                     self.in_flight.add(trial_id)
                 trial_id, outcome = executor.next_event()
-                if outcome is None:  # the worker died: run it again, unless it keeps killing workers
+                if isinstance(outcome, LostEvaluation):  # run it again, unless it keeps killing its process
                     lost[trial_id] += 1
                     if lost[trial_id] < MAX_ATTEMPTS:
                         store.requeue([trial_id])
                         self.in_flight.discard(trial_id)
                         queue.appendleft(trial_id)
                         continue
-                    outcome = {"result": None, "error": f"the worker died in each of {MAX_ATTEMPTS} evaluations"}
+                    outcome = {"result": None, "error": f"{outcome.reason}, in each of {MAX_ATTEMPTS} evaluations"}
                 loss, outcome = self.loss_of(outcome)
                 self.searcher.tell(self.trees[trial_id], loss)
                 store.finish_trial(trial_id, outcome, loss, self.searcher.state_dict(), self.run_seconds())
@@ -359,28 +400,54 @@ def run_search(
     config.validate()
     directory = Path(working_directory) if working_directory is not None else default_working_directory(config)
     directory = directory.resolve()
-    with _exclusive(directory):
-        store = RunStore(directory)
-        try:
-            record = config.to_record()
-            stored = store.config()
-            if stored is not None and store.count() > 0:  # a store without trials takes a new config
-                differences = config_differences(stored, record)
-                if differences:
-                    raise ConfigMismatchError(str(directory), differences)
-            search = _Search(config, store, executor, progress)  # a bad searcher option fails here
-            if stored != record:
-                _checked_objective(config, search.objective)  # a bad objective fails before the record is stored
-                store.set_config(record)
-            interrupted = False
+    created = _create_directory(directory)
+    try:
+        with lock_run_directory(directory) as new_lock:
             try:
-                with _sigterm_interrupts():
-                    search.run()
-            except KeyboardInterrupt:
-                interrupted = True
-            return _summarise(store, config, directory, interrupted)
-        finally:
+                return _open_and_run(config, directory, executor, progress)
+            except BaseException:
+                if new_lock is not None:
+                    new_lock.unlink(missing_ok=True)
+                raise
+    except BaseException:
+        _remove_folders(created)  # a failed start leaves the folder as it found it
+        raise
+
+
+def _open_and_run(config: RunConfig, directory: Path, executor: Executor | None, progress: bool) -> RunSummary:
+    new_store = not (directory / STORE_FILENAME).exists()
+    store = RunStore(directory)
+    try:
+        return _start_and_run(config, store, directory, executor, progress)
+    except BaseException:
+        if new_store and store.is_empty():  # a failed start leaves no store behind
             store.close()
+            remove_store(directory)
+        raise
+    finally:
+        store.close()
+
+
+def _start_and_run(
+    config: RunConfig, store: RunStore, directory: Path, executor: Executor | None, progress: bool
+) -> RunSummary:
+    record = config.to_record()
+    stored = store.config()
+    if stored is not None and store.count() > 0:  # a store without trials takes a new config
+        differences = config_differences(stored, record)
+        if differences:
+            raise ConfigMismatchError(str(directory), differences)
+    search = _Search(config, store, executor, progress)  # a bad searcher option fails here
+    if stored != record:
+        _checked_objective(config, search.objective)  # a bad objective fails before the record is stored
+        store.set_config(record)
+    interrupted = False
+    try:
+        with _sigterm_interrupts():
+            search.run()
+    except KeyboardInterrupt:
+        interrupted = True
+    return _summarise(store, config, directory, interrupted)
 
 
 def _summarise(store: RunStore, config: RunConfig, directory: Path, interrupted: bool) -> RunSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hnas.errors import UsageError
 
-__all__ = ["RunError", "RunConfigError", "ConfigMismatchError", "RunLockedError"]
+__all__ = ["RunError", "RunConfigError", "ConfigMismatchError", "RunLockedError", "StoreDamagedError"]
 
 
 class RunError(UsageError):
@@ -33,3 +33,13 @@ class ConfigMismatchError(RunError):
 
 class RunLockedError(RunError):
     """Another process is running the search in the same working directory."""
+
+
+class StoreDamagedError(RunError):
+    """A run store file (``trials.sqlite`` or its write-ahead log) is damaged; ``path`` names it."""
+
+    def __init__(self, path: object, problem: str, run_dir: object) -> None:
+        super().__init__(
+            f"{path} is damaged: {problem}; `hnas salvage {run_dir}` copies its readable trials into a new run directory"
+        )
+        self.path = path

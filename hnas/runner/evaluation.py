@@ -19,7 +19,14 @@ from typing import Any
 
 from hnas.grammar.tree import Tree
 
-__all__ = ["ObjectiveSpec", "resolve_objective", "evaluate_trial", "RESULT_FIELDS"]
+__all__ = [
+    "ObjectiveSpec",
+    "resolve_objective",
+    "evaluate_trial",
+    "RESULT_FIELDS",
+    "DEFAULT_TORCH_THREADS",
+    "apply_thread_settings",
+]
 
 RESULT_FIELDS = ("val_error", "test_error", "params", "flops", "train_time", "epochs", "learning_curve", "extras")
 
@@ -65,14 +72,27 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+DEFAULT_TORCH_THREADS = 1
+"""Torch threads of an evaluation process unless ``torch_threads`` says otherwise: with more,
+OpenMP threads spin against other processes sharing the cores and an evaluation can take ten
+times longer on a busy machine (see benchmarks/bench_threads.py)."""
+
+
+def apply_thread_settings(torch_threads: int | None) -> None:
+    """Use ``torch_threads`` torch (intra-op / OpenMP) threads in this process; ``None`` leaves
+    torch's default."""
+    if torch_threads is None:
+        return
+    import torch
+
+    if torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
+
+
 def evaluate_trial(objective: Any, tree: Tree, seed: int, torch_threads: int | None = None) -> dict[str, Any]:
     """Evaluate ``tree`` with ``seed`` on ``objective`` (an :class:`ObjectiveSpec`, an object with
     ``evaluate(tree, seed)`` or a callable); never raises for a failing architecture."""
-    if torch_threads is not None:
-        import torch
-
-        if torch.get_num_threads() != torch_threads:
-            torch.set_num_threads(torch_threads)
+    apply_thread_settings(torch_threads)
     start = time.perf_counter()
     try:
         evaluator = resolve_objective(objective)

@@ -3,25 +3,54 @@ cluster. The driver alone writes the run store; executors only run :func:`evalua
 
 Every executor has ``capacity()`` (how many evaluations may run at once), ``submit(task)`` and
 ``next_event()``, which blocks until an evaluation ends and returns ``(trial_id, outcome)``;
-``outcome`` is ``None`` when the evaluation was lost (its worker died), so the driver re-queues it.
+``outcome`` is a :class:`LostEvaluation` when the process evaluating it died (a segfault, the
+out-of-memory killer, ``os._exit`` in user code), so the driver re-queues it or, after a few
+such deaths, records the trial as failed.
+
+Named objectives (:class:`~hnas.runner.evaluation.ObjectiveSpec`, what the command line always
+uses) are evaluated in worker processes even with ``n_workers=1``, so a dying evaluation cannot
+take the driver with it; the worker is reused between trials (its start-up is paid once per run).
+Worker processes end as soon as their driver is gone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
 from hnas.grammar.tree import Tree
 from hnas.runner.errors import RunError
-from hnas.runner.evaluation import evaluate_trial
+from hnas.runner.evaluation import DEFAULT_TORCH_THREADS, ObjectiveSpec, apply_thread_settings, evaluate_trial
 
-__all__ = ["Task", "Executor", "InProcessExecutor", "LocalPoolExecutor", "DaskExecutor", "make_executor"]
+__all__ = [
+    "Task",
+    "LostEvaluation",
+    "Executor",
+    "InProcessExecutor",
+    "LocalPoolExecutor",
+    "DaskExecutor",
+    "make_executor",
+]
 
-Event = tuple[int, dict[str, Any] | None]
+
+@dataclass(frozen=True)
+class LostEvaluation:
+    """An evaluation that never reported: the process running it died; ``reason`` says how."""
+
+    reason: str
+
+
+Event = tuple[int, "dict[str, Any] | LostEvaluation"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,7 @@ class Executor(Protocol):
 
 
 class InProcessExecutor:
-    """Evaluations run one at a time in the driver process (the sequential search)."""
+    """Evaluations run one at a time in the driver process (an objective object with one worker)."""
 
     def __init__(self, objective: Any, torch_threads: int | None = None) -> None:
         self._objective = objective
@@ -68,22 +97,56 @@ class InProcessExecutor:
         self._task = None
 
 
-def _worker_main(connection: Connection, objective: Any, torch_threads: int) -> None:
-    """A pool worker: Ctrl-C is the driver's business; say it is ready, then evaluate tasks until
-    told to stop."""
+def _worker_main(connection: Connection, objective: Any, torch_threads: int, driver_pid: int) -> None:
+    """A worker process: it ends with its driver, leaves Ctrl-C to the driver, says it is ready,
+    then evaluates tasks until told to stop. A driver that is gone ends it quietly."""
+    _end_with_driver(driver_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import torch
-
-    torch.set_num_threads(torch_threads)
-    connection.send(_READY)
-    while True:
-        try:
+    apply_thread_settings(torch_threads)
+    try:
+        connection.send(_READY)
+        while True:
             task = connection.recv()
-        except EOFError:
+            if task is None:
+                return
+            connection.send((task.trial_id, evaluate_trial(objective, task.tree, task.seed)))
+    except (EOFError, OSError):  # the driver closed the pipe or died: nothing to report to
+        return
+
+
+def _death_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = f" ({signal.Signals(-exitcode).name})"
+        except ValueError:
+            name = ""
+        return f"the evaluation process died: signal {-exitcode}{name}"
+    return f"the evaluation process exited with code {exitcode}"
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_driver(driver_pid: int) -> None:
+    """Make this process end as soon as the process ``driver_pid`` (its parent) is gone: the
+    kernel sends SIGKILL on Linux; elsewhere a thread watches the parent id."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+        if armed:
+            if os.getppid() != driver_pid:  # the driver died before the signal was armed
+                os._exit(0)
             return
-        if task is None:
-            return
-        connection.send((task.trial_id, evaluate_trial(objective, task.tree, task.seed)))
+
+    def watch() -> None:
+        while os.getppid() == driver_pid:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="hnas-driver-watch", daemon=True).start()
 
 
 _READY = "ready"
@@ -97,12 +160,27 @@ def _exited_before_ready(process: Any) -> RunError:
     )
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class _Worker:
     def __init__(self, context: Any, objective: Any, torch_threads: int) -> None:
         self.connection, child = context.Pipe(duplex=True)
-        self.process = context.Process(target=_worker_main, args=(child, objective, torch_threads), daemon=True)
+        self.process = context.Process(
+            target=_worker_main, args=(child, objective, torch_threads, os.getpid()), daemon=True
+        )
         try:
-            self.process.start()
+            with _sigint_ignored():  # inherited: Ctrl-C while the worker starts is the driver's alone
+                self.process.start()
         except Exception as error:  # the objective does not pickle
             raise RunError(f"cannot start a worker process with this objective: {type(error).__name__}: {error}") from None
         finally:
@@ -146,13 +224,14 @@ class LocalPoolExecutor:
     def __init__(self, objective: Any, n_workers: int, torch_threads: int | None = None) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._objective = objective
-        self._threads = torch_threads or 1
+        self._threads = torch_threads or DEFAULT_TORCH_THREADS
         self._workers = [_Worker(self._context, objective, self._threads) for _ in range(n_workers)]
         try:
             for worker in self._workers:
                 worker.await_ready()
-        except BaseException:
-            self.close()
+        except BaseException:  # Ctrl-C or a worker that could not start: stop the others now
+            for worker in self._workers:
+                worker.stop(kill=True)
             raise
 
     def capacity(self) -> int:
@@ -206,8 +285,9 @@ class LocalPoolExecutor:
             return None  # the pipe closed first; the sentinel fires next
         if not worker.ready:
             raise _exited_before_ready(worker.process)
+        reason = _death_reason(worker.process.exitcode)
         self._replace(worker)
-        return trial_id, None
+        return trial_id, LostEvaluation(reason)
 
     def _replace(self, worker: _Worker) -> None:
         worker.stop(kill=True)
@@ -223,7 +303,8 @@ class LocalPoolExecutor:
 class DaskExecutor:
     """Evaluations on an existing ``dask.distributed`` cluster (optional extra ``dist``).
 
-    Dask re-runs a task whose worker died on another worker; a task dask gives up on
+    An evaluation stops as soon as the scheduler releases its task (the driver died or cancelled
+    it). Dask re-runs a task whose worker died on another worker; a task dask gives up on
     (``KilledWorker``) is reported lost, so the driver re-queues it.
     """
 
@@ -239,7 +320,7 @@ class DaskExecutor:
         except (OSError, TimeoutError) as error:
             raise RunError(f"cannot reach the dask scheduler at {address}: {error}") from None
         self._objective = objective
-        self._threads = torch_threads or 1
+        self._threads = torch_threads or DEFAULT_TORCH_THREADS
         self._futures: dict[Any, int] = {}
         self._completed = as_completed(loop=self._client.loop)
         self._submitted = 0
@@ -250,7 +331,7 @@ class DaskExecutor:
     def submit(self, task: Task) -> str:
         self._submitted += 1
         future = self._client.submit(
-            evaluate_trial,
+            _evaluate_while_wanted,
             self._objective,
             task.tree,
             task.seed,
@@ -272,10 +353,10 @@ class DaskExecutor:
         from distributed.scheduler import KilledWorker
 
         if future.status == "cancelled":
-            return trial_id, None
+            return trial_id, LostEvaluation("the Dask task was cancelled")
         error = future.exception()
         if isinstance(error, KilledWorker):
-            return trial_id, None
+            return trial_id, LostEvaluation(f"the Dask worker died ({error})")
         return trial_id, {"result": None, "error": f"{type(error).__name__}: {error}", "eval_seconds": None}
 
     def close(self) -> None:
@@ -285,11 +366,49 @@ class DaskExecutor:
         self._client.close()
 
 
+class _DriverGone(BaseException):
+    """Raised in a Dask worker's evaluating thread once no driver wants its result."""
+
+
+_LIVE_TASK_STATES = ("executing", "long-running")
+
+
+def _evaluate_while_wanted(objective: Any, tree: Tree, seed: int, torch_threads: int | None) -> dict[str, Any]:
+    """:func:`evaluate_trial` as a Dask task that stops (at the next Python step of the evaluation)
+    as soon as the scheduler releases it: its driver died or cancelled it, so no orphan evaluation
+    keeps the worker busy."""
+    from distributed import get_worker
+
+    worker = get_worker()
+    key = worker.get_current_task()
+    target, lock, done = threading.get_ident(), threading.Lock(), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(1.0):
+            task = worker.state.tasks.get(key)
+            if task is None or task.state not in _LIVE_TASK_STATES:
+                with lock:
+                    if not done.is_set():
+                        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_DriverGone))
+                return
+
+    threading.Thread(target=watch, name="hnas-driver-watch", daemon=True).start()
+    try:
+        try:
+            return evaluate_trial(objective, tree, seed, torch_threads)
+        finally:
+            with lock:
+                done.set()
+    except _DriverGone:
+        return {"result": None, "error": "stopped: no driver wants this result", "eval_seconds": None}
+
+
 def make_executor(objective: Any, n_workers: int, dask_scheduler: str | None, torch_threads: int | None) -> Executor:
-    """The executor for a run: Dask when a scheduler is given, a local pool for several workers,
-    else the driver process itself."""
+    """The executor for a run: Dask when a scheduler is given, else a local pool of ``n_workers``
+    processes; an objective object (not a name) with ``n_workers=1`` runs in the driver process
+    (it need not pickle, and it is the caller's own code)."""
     if dask_scheduler is not None:
         return DaskExecutor(objective, dask_scheduler, torch_threads)
-    if n_workers > 1:
+    if n_workers > 1 or isinstance(objective, ObjectiveSpec):
         return LocalPoolExecutor(objective, n_workers, torch_threads)
     return InProcessExecutor(objective, torch_threads)

@@ -5,14 +5,24 @@ state is written in the same transaction as the trial it changed (a new trial af
 finished one after ``tell``), so a process killed at any moment leaves a consistent store: on
 restart the searcher continues from the last committed state and unfinished trials run again.
 Only the driver process writes; :func:`load_trials` reads a store without changing it.
+
+A new store is created complete (schema written to a temporary file, then renamed), so an empty or
+truncated ``trials.sqlite`` is always damage. Opening a store checks it: an empty, truncated or
+foreign file, a write-ahead log (``trials.sqlite-wal``) with corrupt frames before valid ones, a
+page that fails sqlite's check, a row or searcher state that does not decode: each is a
+:class:`StoreDamagedError` naming the file and the problem (``hnas salvage`` copies what is still
+readable into a new store).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import os
 import pickle
 import sqlite3
+import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,9 +30,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hnas.runner.errors import RunError
+from hnas.runner.errors import RunError, StoreDamagedError
 
-__all__ = ["STORE_FILENAME", "TrialStatus", "Trial", "RunStore", "load_trials", "load_config", "find_runs", "done_rows"]
+__all__ = [
+    "STORE_FILENAME",
+    "TrialStatus",
+    "Trial",
+    "RunStore",
+    "load_trials",
+    "load_config",
+    "find_runs",
+    "done_rows",
+    "remove_store",
+    "check_store_files",
+    "wal_valid_length",
+]
 
 STORE_FILENAME = "trials.sqlite"
 _SCHEMA_VERSION = 1
@@ -120,6 +142,11 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     return connection
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_WAL_MAGIC = (0x377F0682, 0x377F0683)
+_WAL_HEADER, _FRAME_HEADER = 32, 24
+
+
 def _store_path(run_dir: str | Path) -> Path:
     path = Path(run_dir) / STORE_FILENAME
     if not path.is_file():
@@ -127,29 +154,151 @@ def _store_path(run_dir: str | Path) -> Path:
     return path
 
 
+def check_store_files(path: Path) -> None:
+    """StoreDamagedError when the store file at ``path`` is empty, truncated or not sqlite, or its
+    write-ahead log holds corrupt frames before valid ones (checked without opening it)."""
+    run_dir = path.parent
+    if path.is_dir():
+        raise RunError(f"{path} is a folder, not a run store")
+    with open(path, "rb") as handle:
+        header = handle.read(100)
+    size = path.stat().st_size
+    if size == 0:
+        raise StoreDamagedError(path, "the file is empty (0 bytes); a run store is never empty", run_dir)
+    if len(header) < 100 or not header.startswith(_SQLITE_HEADER):
+        raise StoreDamagedError(path, "it is not an SQLite database (its header is wrong)", run_dir)
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    (change_counter,) = struct.unpack(">I", header[24:28])
+    (pages,) = struct.unpack(">I", header[28:32])
+    (valid_for,) = struct.unpack(">I", header[92:96])
+    if change_counter == valid_for and size < pages * page_size:
+        raise StoreDamagedError(path, f"it is truncated ({size} of {pages * page_size} bytes)", run_dir)
+    wal = path.with_name(path.name + "-wal")
+    if wal.is_file():
+        valid, damaged = wal_valid_length(wal)
+        if damaged:  # read again: a reader may have caught the writer restarting the log
+            time.sleep(0.1)
+            valid, damaged = wal_valid_length(wal) if wal.is_file() else (0, False)
+        if damaged:
+            raise StoreDamagedError(wal, f"corrupt data at byte {valid} of its {wal.stat().st_size} bytes", run_dir)
+
+
+def wal_valid_length(wal: Path) -> tuple[int, bool]:
+    """``(valid, damaged)`` for the write-ahead log ``wal``: the bytes before its first bad frame
+    (a checksum that fails, or salts of an older log), and whether frames of the current log follow
+    it. Bad frames at the end are a write cut short (sqlite ignores them); bad frames followed by
+    current ones are corrupt data, which sqlite would silently drop with everything after it."""
+    data = wal.read_bytes()
+    if len(data) < _WAL_HEADER:
+        return len(data), False
+    magic, _version, page_size, _seq, salt1, salt2, sum1, sum2 = struct.unpack(">8I", data[:_WAL_HEADER])
+    if magic not in _WAL_MAGIC or _wal_checksum(data[:24], 0, 0, magic) != (sum1, sum2):
+        return 0, True
+    frame = _FRAME_HEADER + page_size
+    sums, offset, bad = (sum1, sum2), _WAL_HEADER, None
+    while offset + frame <= len(data):
+        head = data[offset : offset + _FRAME_HEADER]
+        _page, _commit, frame_salt1, frame_salt2, frame_sum1, frame_sum2 = struct.unpack(">6I", head)
+        current = (frame_salt1, frame_salt2) == (salt1, salt2)
+        if bad is not None:
+            if current:
+                return bad, True
+        elif not current:
+            bad = offset
+        else:
+            sums = _wal_checksum(head[:8] + data[offset + _FRAME_HEADER : offset + frame], *sums, magic)
+            if sums != (frame_sum1, frame_sum2):
+                bad = offset
+        offset += frame
+    return (offset if bad is None else bad), False
+
+
+def _wal_checksum(data: bytes, sum1: int, sum2: int, magic: int) -> tuple[int, int]:
+    """sqlite's cumulative WAL checksum over ``data`` (words big-endian when ``magic`` is odd)."""
+    words = struct.unpack(f"{'>' if magic & 1 else '<'}{len(data) // 4}I", data)
+    for i in range(0, len(words), 2):
+        sum1 = (sum1 + words[i] + sum2) & 0xFFFFFFFF
+        sum2 = (sum2 + words[i + 1] + sum1) & 0xFFFFFFFF
+    return sum1, sum2
+
+
+def _damaged(path: Path, error: BaseException) -> StoreDamagedError:
+    return StoreDamagedError(path, f"{type(error).__name__}: {error}", path.parent)
+
+
+def _quick_check(connection: sqlite3.Connection, path: Path) -> None:
+    """StoreDamagedError unless sqlite's check of every page passes."""
+    problems = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        raise StoreDamagedError(path, "; ".join(problems[:3]), path.parent)
+
+
+def _read_only(run_dir: str | Path) -> tuple[Path, sqlite3.Connection]:
+    path = _store_path(run_dir)
+    check_store_files(path)
+    connection = _connect(path, read_only=True)
+    try:
+        _quick_check(connection, path)
+    except sqlite3.DatabaseError as error:
+        connection.close()
+        raise _damaged(path, error) from None
+    except BaseException:
+        connection.close()
+        raise
+    return path, connection
+
+
 def load_trials(run_dir: str | Path, *, status: str | tuple[str, ...] | None = None) -> list[Trial]:
     """The trials of the run in ``run_dir`` in id order, read-only; optionally only some statuses."""
-    connection = _connect(_store_path(run_dir), read_only=True)
+    path, connection = _read_only(run_dir)
     try:
         return _select_trials(connection, status)
-    except sqlite3.OperationalError as error:  # e.g. a store being created right now
-        raise RunError(f"{run_dir} holds no readable run store: {error}") from None
+    except (sqlite3.DatabaseError, ValueError) as error:
+        raise _damaged(path, error) from None
     finally:
         connection.close()
 
 
 def load_config(run_dir: str | Path) -> dict[str, Any]:
     """The stored configuration record of the run in ``run_dir`` (see ``RunConfig.to_record``)."""
-    connection = _connect(_store_path(run_dir), read_only=True)
+    path, connection = _read_only(run_dir)
     try:
         row = connection.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
-    except sqlite3.DatabaseError as error:  # e.g. a store being created right now
-        raise RunError(f"{run_dir} holds no readable run store: {error}") from None
+        record = None if row is None else json.loads(row[0])
+    except (sqlite3.DatabaseError, ValueError) as error:
+        raise _damaged(path, error) from None
     finally:
         connection.close()
-    if row is None:
+    if record is None:
         raise RunError(f"the run store in {run_dir} has no configuration yet")
-    return json.loads(row[0])
+    return record
+
+
+def remove_store(run_dir: str | Path) -> None:
+    """Delete the store files of ``run_dir`` (the store, its log and shared-memory index)."""
+    path = Path(run_dir) / STORE_FILENAME
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _create_store(path: Path) -> None:
+    """Write a new, empty store to a temporary file and rename it to ``path`` (all or nothing)."""
+    temporary = path.with_name(f".{path.name}.new")
+    for suffix in ("", "-journal"):
+        temporary.with_name(temporary.name + suffix).unlink(missing_ok=True)
+    try:
+        connection = sqlite3.connect(temporary, isolation_level=None)
+        try:
+            connection.executescript(
+                f"BEGIN; {_SCHEMA}; INSERT INTO meta (key, value) VALUES ('schema_version', {_SCHEMA_VERSION}); COMMIT;"
+            )
+        finally:
+            connection.close()
+        os.replace(temporary, path)
+    except (sqlite3.Error, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise RunError(f"cannot create the run store {path}: {error}") from None
 
 
 def find_runs(directory: str | Path) -> list[Path]:
@@ -205,17 +354,37 @@ class RunStore:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / STORE_FILENAME
+        if not self.path.exists():
+            _create_store(self.path)
+        check_store_files(self.path)
         try:
             self._db = _connect(self.path, read_only=False)
-            with self._transaction():
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (_SCHEMA_VERSION,)
-                )
         except sqlite3.DatabaseError as error:
-            raise RunError(f"{self.path} is not a usable run store: {error}") from None
+            raise RunError(f"cannot open the run store {self.path}: {error}") from None
+        try:
+            self._check()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check(self) -> None:
+        """StoreDamagedError unless every page, row, the configuration and the searcher state read back."""
+        try:
+            _quick_check(self._db, self.path)
+            self.trials()
+            self.config()
+            self.searcher_state()
+        except StoreDamagedError:
+            raise
+        except Exception as error:  # sqlite, UTF-8, JSON or unpickling errors: all damage
+            raise _damaged(self.path, error) from None
+
+    def is_empty(self) -> bool:
+        """Whether the store holds no trial (a damaged one counts as not empty)."""
+        try:
+            return self.count() == 0
+        except sqlite3.Error:
+            return False
 
     def close(self) -> None:
         self._db.close()
@@ -289,6 +458,28 @@ class RunStore:
             )
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
         return trial_id, seed
+
+    def restore(self, config: Mapping[str, Any] | None, trials: list[Trial], searcher_state: Any) -> None:
+        """Fill this new, empty store with salvaged content (see :mod:`hnas.runner.salvage`):
+        the configuration, the trials as they were (unfinished ones pending), the searcher state."""
+        names = [f.name for f in dataclasses.fields(Trial)]
+        rows = []
+        for trial in trials:
+            values = dataclasses.asdict(trial)
+            values["status"] = trial.status if trial.status in TrialStatus.FINISHED else TrialStatus.PENDING
+            values["learning_curve"] = json.dumps(values["learning_curve"])
+            values["extras"] = json.dumps(values["extras"])
+            rows.append([values[name] for name in names])
+        with self._transaction():
+            if config is not None:
+                self._set_meta("config", json.dumps(dict(config), sort_keys=True))
+            if searcher_state is not None:
+                self._set_meta("searcher_state", pickle.dumps(searcher_state, protocol=pickle.HIGHEST_PROTOCOL))
+            runs = [t.run_seconds for t in trials if t.run_seconds is not None]
+            self._set_meta("run_seconds", max(runs, default=0.0))
+            self._db.executemany(
+                f"INSERT INTO trials ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows
+            )
 
     def mark_running(self, trial_id: int, worker: str) -> None:
         with self._transaction():

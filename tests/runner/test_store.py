@@ -83,7 +83,7 @@ def test_loading_a_directory_without_a_store_names_the_file(tmp_path):
 
 def test_a_file_that_is_not_sqlite_is_a_clear_error(tmp_path):
     (tmp_path / STORE_FILENAME).write_text("not a database")
-    with pytest.raises(RunError, match="not a usable run store"):
+    with pytest.raises(RunError, match="trials.sqlite is damaged: it is not an SQLite database"):
         RunStore(tmp_path)
 
 

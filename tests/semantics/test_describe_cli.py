@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hnas.semantics import compile_network
+
 ROOT = Path(__file__).resolve().parents[2]
 ALL_CONV3X3 = "(CELL Cell " + " ".join(["(OPS conv3x3)"] * 6) + ")"
 
@@ -57,7 +59,8 @@ def test_describe_reads_stdin_and_prints_text(hierarchical_space):
     assert rows["output shape"] == "1x120"
     assert rows["depth"] == str(topology_nodes_on_longest_path(tree))
     assert rows["cells"] == str(sum(node.op == "Cell" for node in tree.walk()))
-    assert int(rows["params"].replace(",", "")) > 0
+    network = compile_network(hierarchical_space.parse(text), num_classes=120, in_channels=3)
+    assert int(rows["params"].replace(",", "")) == sum(p.numel() for p in network.parameters())
 
 
 def test_describe_errors_are_one_line():

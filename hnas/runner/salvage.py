@@ -1,0 +1,178 @@
+"""Salvage a damaged run store: copy every readable trial and the configuration into a new store.
+
+In place (the default), the damaged files are kept beside it as ``trials.sqlite.damaged`` (and
+``-wal``/``-shm``) and the new store takes their place, so the same ``optimize.py`` command
+resumes the run; with ``output``, the new store goes to that directory and the damaged one is left
+untouched. The source is read from a copy (never changed); a write-ahead log is used up to its
+first corrupt frame. A trial is kept when its row reads back, its text decodes and its
+architecture parses in the run's space. The searcher state is kept when it unpickles and no trial
+was lost; otherwise only finished trials are kept and the searcher learns them again on resume.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from hnas.runner.errors import RunError
+from hnas.runner.store import STORE_FILENAME, RunStore, Trial, TrialStatus, wal_valid_length
+
+__all__ = ["SalvageReport", "salvage_store", "DAMAGED_SUFFIX"]
+
+DAMAGED_SUFFIX = ".damaged"
+"""Suffix of the damaged store files that an in-place salvage keeps."""
+
+_STATUSES = (TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.DONE, TrialStatus.FAILED)
+_STORE_FILES = ("", "-wal", "-shm")
+
+
+@dataclass(frozen=True)
+class SalvageReport:
+    """What a salvage kept and lost."""
+
+    source: Path
+    output: Path
+    kept: int
+    skipped: tuple[str, ...]
+    config_kept: bool
+    state_kept: bool
+
+    def __str__(self) -> str:
+        total = self.kept + len(self.skipped)
+        lines = [f"salvaged {self.kept} of {total} trials of {self.source} into {self.output / STORE_FILENAME}"]
+        lines += [f"  lost {reason}" for reason in self.skipped]
+        if not self.config_kept:
+            lines.append("  the configuration was unreadable: the next run stores its own")
+        lines.append(
+            "  searcher state kept" if self.state_kept
+            else "  searcher state not kept: the searcher learns the finished trials again on resume"
+        )  # fmt: skip
+        return "\n".join(lines)
+
+
+def salvage_store(run_dir: str | Path, output: str | Path | None = None) -> SalvageReport:
+    """Copy the readable trials, configuration and (when consistent) searcher state of the store in
+    ``run_dir`` into a new store: in place keeping the damaged files, or into ``output``."""
+    from hnas.runner.driver import lock_run_directory
+
+    run_dir = Path(run_dir).resolve()
+    source = run_dir / STORE_FILENAME
+    if not source.is_file():
+        raise RunError(f"no run store in {run_dir} (expected the file {source})")
+    target = run_dir if output is None else Path(output).resolve()
+    if target != run_dir and (target / STORE_FILENAME).exists():
+        raise RunError(f"{target} already holds a run store; name a new --output directory")
+    if target == run_dir:
+        taken = [p for p in _files(source, DAMAGED_SUFFIX) if p.exists()]
+        if taken:
+            raise RunError(f"{taken[0]} exists (an earlier salvage); move it away first")
+    with lock_run_directory(run_dir):
+        config, state, trials, skipped = _read(source)
+        state_kept = state is not None and not skipped
+        if not state_kept:
+            dropped = [t for t in trials if t.status not in TrialStatus.FINISHED]
+            skipped += [f"trial {t.id}: unfinished, and the searcher state is not kept" for t in dropped]
+            trials = [t for t in trials if t.status in TrialStatus.FINISHED]
+        with tempfile.TemporaryDirectory(dir=run_dir) as scratch:
+            store = RunStore(scratch)
+            try:
+                store.restore(config, trials, state if state_kept else None)
+            finally:
+                store.close()
+            if target == run_dir:
+                for path in _files(source, ""):
+                    if path.exists():
+                        path.rename(path.with_name(path.name + DAMAGED_SUFFIX))
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+            shutil.move(Path(scratch) / STORE_FILENAME, target / STORE_FILENAME)
+    return SalvageReport(source, target, len(trials), tuple(skipped), config is not None, state_kept)
+
+
+def _files(store: Path, suffix: str) -> list[Path]:
+    return [store.with_name(store.name + part + suffix) for part in _STORE_FILES]
+
+
+def _read(source: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[Trial], list[str]]:
+    """The configuration, searcher state, readable trials and reasons for lost ones of ``source``
+    (read from a copy; its write-ahead log up to the first corrupt frame)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / STORE_FILENAME
+        shutil.copyfile(source, copy)
+        wal = source.with_name(source.name + "-wal")
+        if wal.is_file():
+            valid, _damaged = wal_valid_length(wal)
+            copy.with_name(copy.name + "-wal").write_bytes(wal.read_bytes()[:valid])
+        connection = sqlite3.connect(copy, isolation_level=None)
+        connection.text_factory = bytes
+        connection.row_factory = sqlite3.Row
+        try:
+            config = _meta(connection, "config", lambda blob: json.loads(blob))
+            state = _meta(connection, "searcher_state", pickle.loads)
+            parse = _parser(config)
+            trials, skipped = [], []
+            for trial_id in _trial_ids(connection):
+                try:
+                    row = connection.execute("SELECT * FROM trials WHERE id = ?", (trial_id,)).fetchone()
+                    if row is None:
+                        continue
+                    trial = _trial(row)
+                    if parse is not None:
+                        parse(trial.architecture)
+                except Exception as error:  # sqlite, UTF-8, JSON or parse errors: the row is lost
+                    skipped.append(f"trial {trial_id}: {type(error).__name__}: {error}")
+                else:
+                    trials.append(trial)
+        finally:
+            connection.close()
+    return config, state, trials, skipped
+
+
+def _meta(connection: sqlite3.Connection, key: str, decode: Any) -> Any:
+    try:
+        row = connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else decode(row[0])
+    except Exception:  # unreadable: salvaged without it
+        return None
+
+
+def _parser(config: dict[str, Any] | None) -> Any:
+    """``parse(text)`` of the run's space, or None when the space cannot be loaded."""
+    if config is None:
+        return None
+    try:
+        from hnas.grammar import load_space
+
+        return load_space(config["search_space"]).parse
+    except Exception:  # a missing grammar file: architectures are kept unchecked
+        return None
+
+
+def _trial_ids(connection: sqlite3.Connection) -> list[int]:
+    """Every trial id that may exist: those a scan reaches, and all up to the largest id."""
+    ids: set[int] = set()
+    try:
+        for (trial_id,) in connection.execute("SELECT id FROM trials ORDER BY id"):
+            ids.add(int(trial_id))
+    except sqlite3.DatabaseError:
+        pass
+    try:
+        largest = connection.execute("SELECT MAX(id) FROM trials").fetchone()[0] or 0
+    except sqlite3.DatabaseError:
+        largest = 0
+    return sorted(ids | set(range(1, max([largest, *ids]) + 1)))
+
+
+def _trial(row: sqlite3.Row) -> Trial:
+    values = {key: row[key].decode("utf-8") if isinstance(row[key], bytes) else row[key] for key in row.keys()}
+    if values["status"] not in _STATUSES:
+        raise ValueError(f"unknown status {values['status']!r}")
+    values["learning_curve"] = [float(v) for v in json.loads(values["learning_curve"] or "[]")]
+    values["extras"] = dict(json.loads(values["extras"] or "{}"))
+    return Trial(**{f.name: values[f.name] for f in fields(Trial)})
