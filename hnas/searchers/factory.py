@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from hnas.searchers.base import KeyFunction, Searcher
 from hnas.searchers.options import OptionsError, build_options, option_defaults
-from hnas.searchers.registry import get_searcher_class, name_of
+from hnas.searchers.registry import AUTO, canonical_key_for, get_searcher_class, name_of
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -42,7 +42,7 @@ def build_searcher_options(cls: type[Searcher], values: Mapping[str, Any]) -> An
             continue
         owners = [name for name, component in components.items() if key in option_defaults(type(component))]
         if len(owners) != 1:
-            accepted = ", ".join(sorted(accepted_options(cls, options)))
+            accepted = ", ".join(sorted(accepted_options(cls, options))) or "none"
             why = "several components take it" if owners else f"its options: {accepted}"
             raise OptionsError(f"{label} takes no option {key!r} ({why})", key)
         routed.setdefault(owners[0], {})[key] = value
@@ -66,15 +66,19 @@ def make_searcher(
     space: SearchSpace,
     *,
     seed: int,
-    canonical_key: KeyFunction | None = None,
+    canonical_key: str | KeyFunction | None = AUTO,
     **options: Any,
 ) -> Searcher:
     """A searcher by registered name (or class) over ``space``, seeded with ``seed``.
 
-    ``options`` are flat (see the module doc); an unknown searcher is a RegistryError, an option
-    it does not take or a bad value an OptionsError naming it (both ``ValueError``s).
+    ``canonical_key``: a key function, or a choice of :func:`canonical_key_for` (``auto``: the key
+    registered for the space, ``none``, or a key name). ``options`` are flat (see the module doc);
+    an unknown searcher or key is a RegistryError, an option it does not take or a bad value an
+    OptionsError naming it (both ``ValueError``s).
     """
     cls = get_searcher_class(searcher) if isinstance(searcher, str) else searcher
+    if isinstance(canonical_key, str):
+        canonical_key = canonical_key_for(space, canonical_key)[1]
     return cls(space, seed=seed, options=build_searcher_options(cls, options), canonical_key=canonical_key)
 
 
