@@ -206,9 +206,11 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ between a stored and a current record, with (stored, current);
-    options the searcher does not take are not compared."""
+    the searchers' options are not compared when the searchers differ."""
     stored, current = upgrade_record(stored), upgrade_record(current)
     keys = (set(stored) | set(current)) - RESUMABLE_KEYS - EXECUTION_KEYS
+    if stored.get("searcher") != current.get("searcher"):
+        keys.discard("searcher_options")
     return {
         key: (stored.get(key), current.get(key))
         for key in sorted(keys)
