@@ -135,15 +135,16 @@ def _structural_colours(labels: list[int], preds: list[list[int]], succs: list[l
 def _refine(colours: list[int], preds: list[list[int]], succs: list[list[int]]) -> list[int]:
     """Colour refinement (1-WL on in- and out-neighbours) until the number of classes is stable."""
     n_classes = len(set(colours))
-    while True:
+    while n_classes < len(colours):  # a discrete colouring cannot be refined
         refined = [
             hash((colours[v], tuple(sorted(colours[u] for u in preds[v])), tuple(sorted(colours[w] for w in succs[v]))))
             for v in range(len(colours))
         ]
         n_refined = len(set(refined))
         if n_refined == n_classes:
-            return colours
+            break
         colours, n_classes = refined, n_refined
+    return colours
 
 
 class _Search:
