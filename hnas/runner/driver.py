@@ -277,6 +277,7 @@ class _Search:
                 self.searcher.tell(self.trees[trial_id], loss)
                 store.finish_trial(trial_id, outcome, loss, self.searcher.checkpoint(), self.run_seconds())
                 self.in_flight.discard(trial_id)
+                del self.trees[trial_id], self.seeds[trial_id]  # finished: only the searcher keeps it
                 evaluated += 1
                 if loss is not None and (incumbent is None or loss < incumbent):
                     incumbent = loss

@@ -37,13 +37,18 @@ class Acquisition(ABC):
 
 
 @dataclass(frozen=True)
-class ExpectedImprovement(Acquisition):
-    """EI for minimisation: E[max(best - xi - f, 0)] with f ~ N(mean, var)."""
+class _Improvement(Acquisition, ABC):
+    """An acquisition of the improvement over ``best - xi`` (``xi >= 0`` favours exploration)."""
 
     xi: float = 0.0
 
     def __post_init__(self) -> None:
         check_number("xi", self.xi, 0.0)
+
+
+@dataclass(frozen=True)
+class ExpectedImprovement(_Improvement):
+    """EI for minimisation: E[max(best - xi - f, 0)] with f ~ N(mean, var)."""
 
     def __call__(self, mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
         mean, sigma = np.asarray(mean, dtype=float), _sigma(var)
@@ -53,13 +58,8 @@ class ExpectedImprovement(Acquisition):
 
 
 @dataclass(frozen=True)
-class ProbabilityOfImprovement(Acquisition):
+class ProbabilityOfImprovement(_Improvement):
     """PI for minimisation: P(f < best - xi) with f ~ N(mean, var)."""
-
-    xi: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_number("xi", self.xi, 0.0)
 
     def __call__(self, mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
         return ndtr((best - self.xi - np.asarray(mean, dtype=float)) / _sigma(var))
