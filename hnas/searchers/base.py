@@ -35,7 +35,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,9 +64,6 @@ class Searcher(ABC):
     @dataclass(frozen=True)
     class Options:
         """No options."""
-
-    name: ClassVar[str] = "searcher"
-    """Used in messages; :func:`~hnas.searchers.register_searcher` does not change it."""
 
     def __init__(
         self,
@@ -159,7 +156,7 @@ class Searcher(ABC):
             if not self.is_known(tree):
                 return tree
         raise SpaceExhaustedError(
-            f"{self.name}: {MAX_SAMPLING_TRIES} random samples were all evaluated or pending; "
+            f"{type(self).__name__}: {MAX_SAMPLING_TRIES} random samples were all evaluated or pending; "
             f"the search space looks exhausted ({len(self._history)} told, {len(self._pending)} pending)"
         )
 

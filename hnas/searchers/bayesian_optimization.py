@@ -51,8 +51,6 @@ def _component(value: Any, kind: str, base: type) -> Any:
 class BayesianOptimization(Searcher):
     """GP surrogate + acquisition function, maximised by a pool strategy."""
 
-    name = "bayesian_optimization"
-
     @dataclass(frozen=True)
     class Options:
         """``n_init``: random asks before the GP is used; ``surrogate_model``: a surrogate name

@@ -28,8 +28,6 @@ MUTATION_TRIES = 50
 class RegularizedEvolution(Searcher):
     """Tournament selection of a parent, mutation, and the oldest member dies."""
 
-    name = "regularized_evolution"
-
     @dataclass(frozen=True)
     class Options:
         """``population_size``: living members (and random asks before evolution starts);
