@@ -11,7 +11,5 @@ __all__ = ["RandomSearch"]
 class RandomSearch(Searcher):
     """Each ask is a fresh sample of the search space that was neither evaluated nor is pending."""
 
-    name = "random_search"
-
-    def _propose(self) -> Tree:
-        return self._sample_new()
+    def propose(self) -> Tree:
+        return self.sample_new()
