@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hnas.searchers.base import Searcher
 from hnas.surrogates import SURROGATE_NAMES
+from hnas.surrogates.transforms import TARGET_TRANSFORMS
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -26,6 +27,8 @@ SEARCHER_OPTIONS: dict[str, dict[str, Any]] = {
         "pool_size": 200,
         "n_init": 10,
         "p_self_crossover": 0.5,
+        "random_interleave_prob": 0.0,
+        "target_transform": "none",
     },
 }
 """The options each searcher takes, with their defaults. Pass a searcher only its own options."""
@@ -63,6 +66,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "pool_size": _int_at_least(1),
     "n_init": _int_at_least(1),
     "p_self_crossover": _probability,
+    "random_interleave_prob": _probability,
+    "target_transform": _choice(TARGET_TRANSFORMS),
 }
 
 

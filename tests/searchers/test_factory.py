@@ -17,11 +17,11 @@ def test_every_searcher_is_built_with_its_defaults(cell_space):
 def test_options_take_effect(cell_space):
     bo = make_searcher(
         "bayesian_optimization", cell_space, seed=0, surrogate_model="gp", pool_strategy="mutation",
-        pool_size=17, n_init=3, p_self_crossover=0.25,
+        pool_size=17, n_init=3, p_self_crossover=0.25, random_interleave_prob=0.3, target_transform="log",
     )
     assert bo.options() == {
         "surrogate_model": "gp", "pool_strategy": "mutation", "pool_size": 17, "n_init": 3,
-        "p_self_crossover": 0.25,
+        "p_self_crossover": 0.25, "random_interleave_prob": 0.3, "target_transform": "log",
     }
     re = make_searcher("regularized_evolution", cell_space, seed=0, population_size=7, sample_size=3)
     assert re.options() == {"population_size": 7, "sample_size": 3}
@@ -38,6 +38,8 @@ def test_options_take_effect(cell_space):
         ("bayesian_optimization", {"pool_size": 0}, "pool_size must be an integer >= 1"),
         ("bayesian_optimization", {"n_init": 2.5}, "n_init must be an integer >= 1"),
         ("bayesian_optimization", {"p_self_crossover": 1.5}, "p_self_crossover must be a probability"),
+        ("bayesian_optimization", {"random_interleave_prob": -0.1}, "random_interleave_prob must be a probability"),
+        ("bayesian_optimization", {"target_transform": "sqrt"}, "target_transform: unknown value 'sqrt'"),
         ("regularized_evolution", {"population_size": 5, "sample_size": 6}, "sample_size (6) must not exceed"),
     ],
 )
