@@ -22,7 +22,8 @@ DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
 DEFAULT_MAX_EVALUATIONS = 20
 """With the embedded objective's default protocol this takes a few minutes on 2 cores."""
 
-_BO_ONLY = list(SEARCHER_OPTIONS["bayesian_optimization"])
+# BO options that have a flag here (RunConfig field); the others keep their searcher defaults.
+_BO_ONLY = [key for key in SEARCHER_OPTIONS["bayesian_optimization"] if hasattr(RunConfig, key)]
 
 
 def _number(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
