@@ -4,7 +4,8 @@
         [--data nbg:cora] [--models gp gp_hierarchical gp_paper gp_hierarchical_paper] \
         [--n_train 25 50 100 200] [--n_seeds 20] [--n_test 2000] [--output results/sq.md]
 
-``--data``: ``nbg:DATASET`` (every NAS-Bench-Graph cell of that dataset, error = 1 - valid_perf),
+``--models``: surrogate names, ``NAME+TRANSFORM`` to fit on transformed training targets (as a BO
+loop with ``target_transform`` does). ``--data``: ``nbg:DATASET`` (every NAS-Bench-Graph cell of that dataset, error = 1 - valid_perf),
 or ``synthetic:OBJECTIVE:SPACE:N`` (N distinct random trees of SPACE scored by a
 :mod:`hnas.searchers.synthetic` objective). Protocol: :func:`hnas.surrogates.regression.run_regression`
 (per seed a held-out test set of ``--n_test`` and nested training sets). Prints, and appends to
@@ -17,6 +18,7 @@ import argparse
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,10 @@ def markdown(summary: list[dict], title: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="nbg:cora")
-    parser.add_argument("--models", nargs="+", default=["gp", "gp_hierarchical", "gp_paper", "gp_hierarchical_paper"])
+    parser.add_argument(
+        "--models", nargs="+", default=["gp_paper", "gp_hierarchical_paper", "gp+rank", "gp_hierarchical+rank"],
+        help="surrogate names; NAME+TRANSFORM fits on transformed training targets (e.g. gp+rank)",
+    )
     parser.add_argument("--n_train", type=int, nargs="+", default=[25, 50, 100, 200])
     parser.add_argument("--n_seeds", type=int, default=20)
     parser.add_argument("--n_test", type=int, default=2000)
@@ -69,10 +74,15 @@ def main() -> None:
     args = parser.parse_args()
     trees, values, space = load_data(args.data)
     start = time.perf_counter()
-    records = run_regression(
-        trees, values, space, models=args.models, n_train=args.n_train, n_seeds=args.n_seeds,
-        n_test=args.n_test, log=args.log, progress=lambda m: print(m, file=sys.stderr, flush=True),
-    )  # fmt: skip
+    records = []
+    for spec in args.models:
+        model, _, transform = spec.partition("+")
+        for r in run_regression(
+            trees, values, space, models=[model], n_train=args.n_train, n_seeds=args.n_seeds,
+            n_test=args.n_test, log=args.log, target_transform=transform or "none",
+            progress=lambda m: print(spec, m, file=sys.stderr, flush=True),
+        ):  # fmt: skip
+            records.append(replace(r, model=spec))
     title = f"{args.data}{' (log)' if args.log else ''}: {args.n_seeds} seeds, {args.n_test} held out"
     table = markdown(summarise(records), title)
     print(table)

@@ -27,8 +27,8 @@ SEARCHER_OPTIONS: dict[str, dict[str, Any]] = {
         "pool_size": 200,
         "n_init": 10,
         "p_self_crossover": 0.5,
-        "random_interleave_prob": 0.0,
-        "target_transform": "none",
+        "random_interleave_prob": 0.1,
+        "target_transform": "rank",
     },
 }
 """The options each searcher takes, with their defaults. Pass a searcher only its own options."""
