@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hnas.objectives import embedded, loaders
+from hnas.objectives import activation, darts, embedded, loaders
 from hnas.objectives.data import ImageData
 from hnas.objectives.errors import ObjectiveError
 from hnas.objectives.objective import DebugObjective, Objective, ProxyObjective, TrainingObjective
@@ -53,7 +53,9 @@ TASKS: tuple[str, ...] = tuple(_TASKS)
 DEFAULT_OBJECTIVE = "digits"
 """Runs offline in seconds per architecture: the runner's objective when none is named."""
 
-OBJECTIVES: tuple[str, ...] = (*_TASKS, *PROXIES, "debug")
+_SPACE_OBJECTIVES = {**activation.FACTORIES, **darts.FACTORIES}  # factory(data_path, **options)
+
+OBJECTIVES: tuple[str, ...] = (*_TASKS, *PROXIES, "debug", *_SPACE_OBJECTIVES)
 """Every objective name ``get_objective`` knows."""
 
 _PROTOCOL_FIELDS = {f.name: f.type for f in dataclasses.fields(TrainingProtocol)}
@@ -130,6 +132,8 @@ def get_objective(name: str, data_path: str | Path | None = None, **options: Any
     and :class:`DataFileError` for a missing or malformed data file.
     """
     name = _canonical(name, OBJECTIVES)
+    if name in _SPACE_OBJECTIVES:
+        return _SPACE_OBJECTIVES[name](data_path, **options)
     if name == "debug":
         return DebugObjective(**_checked_options(name, options, _DEBUG_OPTIONS))
     if name in PROXIES:
