@@ -62,11 +62,24 @@ SURROGATE_NAMES = ("gp", "gp_hierarchical", "gp_paper", "gp_hierarchical_paper",
 surrogates are listed by :func:`surrogate_names`."""
 
 
-def _builtins() -> None:
-    from hnas.surrogates.wl_gp import builtin_factories
+def _builtin(name: str, hierarchical: bool, fit: str) -> SurrogateFactory:
+    def build(space: SearchSpace, **options: Any) -> Surrogate:
+        from hnas.surrogates.wl_gp import make_wl_gp  # torch is imported here, not at lookup
 
-    for name, factory in builtin_factories().items():
-        _REGISTRY.register(name, factory)
+        options.setdefault("fit", fit)
+        return make_wl_gp(space, hierarchical=hierarchical, name=name, **options)
+
+    return build
+
+
+def _builtins() -> None:
+    for name, hierarchical, fit in (
+        ("gp", False, "profiled"),
+        ("gp_hierarchical", True, "profiled"),
+        ("gp_paper", False, "paper"),
+        ("gp_hierarchical_paper", True, "paper"),
+    ):
+        _REGISTRY.register(name, _builtin(name, hierarchical, fit))
 
 
 _REGISTRY: Registry[SurrogateFactory] = Registry("surrogate model", loader=_builtins)

@@ -17,7 +17,7 @@ observations (e.g. fantasies of pending trials) with the fitted parameters kept.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from hnas.surrogates.gp import BlockPosterior, fit_hyperparameters, fit_profiled
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["GPParameters", "WLGaussianProcess", "make_wl_gp", "builtin_factories", "FITS"]
+__all__ = ["GPParameters", "WLGaussianProcess", "make_wl_gp", "FITS"]
 
 FITS = ("profiled", "paper")
 """Hyperparameter fits: see the module."""
@@ -251,21 +251,3 @@ def make_wl_gp(
     return WLGaussianProcess(
         name, features, depths=depths, n_levels=levels, level_depth=level_depth, fit=fit, **options
     )
-
-
-def builtin_factories() -> dict[str, Callable[..., WLGaussianProcess]]:
-    """The built-in surrogates by name (registered by :mod:`hnas.surrogates`)."""
-
-    def factory(name: str, hierarchical: bool, fit: str) -> Callable[..., WLGaussianProcess]:
-        def build(space: SearchSpace, **options: Any) -> WLGaussianProcess:
-            options.setdefault("fit", fit)
-            return make_wl_gp(space, hierarchical=hierarchical, name=name, **options)
-
-        return build
-
-    return {
-        "gp": factory("gp", False, "profiled"),
-        "gp_hierarchical": factory("gp_hierarchical", True, "profiled"),
-        "gp_paper": factory("gp_paper", False, "paper"),
-        "gp_hierarchical_paper": factory("gp_hierarchical_paper", True, "paper"),
-    }
