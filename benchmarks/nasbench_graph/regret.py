@@ -34,8 +34,11 @@ SEARCHERS: dict[str, tuple[str, dict[str, Any]]] = {
     "RE": ("regularized_evolution", {}),
     "BO-gp": ("bayesian_optimization", {"surrogate_model": "gp"}),
     "BO-hier": ("bayesian_optimization", {"surrogate_model": "gp_hierarchical"}),
-    "BO-gp-paper": ("bayesian_optimization", {"surrogate_model": "gp_paper"}),
-    "BO-hier-paper": ("bayesian_optimization", {"surrogate_model": "gp_hierarchical_paper"}),
+    # the paper's BO: its fit, raw targets, no random interleaving
+    **{
+        label: ("bayesian_optimization", {"surrogate_model": model, "target_transform": "none", "random_interleave_prob": 0.0})
+        for label, model in (("BO-gp-paper", "gp_paper"), ("BO-hier-paper", "gp_hierarchical_paper"))
+    },
 }
 CHECKPOINTS = (25, 50, 75, 100, 150, 200)
 
