@@ -1,14 +1,25 @@
 """BANAT: Bayesian optimisation with a (hierarchical) WL-kernel GP and an acquisition function.
 
-The first ``n_init`` asks are random samples. Each later ask fits the surrogate on all evaluated
-trees (failed trials are left out) and returns the tree that maximises the acquisition function
-(default expected improvement, incumbent = best observed loss, xi = 0) found by the pool
-strategy, never a tree that was evaluated, failed or is pending.
+The first ``n_init`` asks are random samples. Each later ask is, with probability
+``random_interleave_prob``, a random sample too (as the paper's code's ``--random_interleave_prob``:
+it keeps BO from stalling around one good architecture); otherwise it fits the surrogate on all
+evaluated trees (failed trials are left out), their losses under ``target_transform``
+(:mod:`hnas.surrogates.transforms`), and returns the tree that maximises the acquisition function
+(default expected improvement, incumbent = best transformed loss, xi = 0) found by the pool
+strategy, never a tree that was evaluated, failed or is pending. The fit is reused while no new
+result was told.
 
-Pending trials (parallel workers) are handled with a *kriging believer*: after the first fit,
-the surrogate's mean at each pending tree is taken as if it had been observed and the surrogate
-is fitted again on observations plus these fantasies, so the variance shrinks around pending
-trees and the next proposal looks elsewhere. Pending trees are also never proposed.
+Pending trials (parallel workers) are handled with a *kriging believer*: the surrogate's mean at
+each pending tree is taken as if it had been observed, so the variance shrinks around pending
+trees and the next proposal looks elsewhere. A surrogate with ``condition(trees, y)`` (the
+built-in GPs) is conditioned on these fantasies with its fitted hyperparameters kept (a rank-k
+update, no refit); another one is fitted again on observations plus fantasies. Pending trees are
+also never proposed.
+
+The defaults (surrogate ``gp_hierarchical`` with its profiled fit, ``target_transform="rank"``,
+``random_interleave_prob=0.1``) are the best measured on NAS-Bench-Graph (docs/surrogates.md). The
+paper's BANAT is ``surrogate_model="gp_hierarchical_paper", target_transform="none",
+random_interleave_prob=0.0``.
 """
 
 from __future__ import annotations
@@ -21,8 +32,9 @@ import numpy as np
 from hnas.grammar.tree import Tree
 from hnas.searchers.acquisition import Acquisition
 from hnas.searchers.base import Searcher
-from hnas.searchers.options import OptionsError, check_int
+from hnas.searchers.options import OptionsError, check_int, check_probability
 from hnas.searchers.pools import AcquisitionProblem, PoolStrategy
+from hnas.surrogates.transforms import TARGET_TRANSFORMS, transform_targets
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -55,17 +67,28 @@ class BayesianOptimization(Searcher):
     class Options:
         """``n_init``: random asks before the GP is used; ``surrogate_model``: a surrogate name
         (``hnas.surrogates``); ``acquisition``, ``pool_strategy``: a registered name (with that
-        component's default options) or an instance. Names become instances."""
+        component's default options) or an instance. Names become instances.
+        ``random_interleave_prob``: probability that a model-based ask is a random sample instead;
+        ``target_transform``: the losses the GP is fitted on (one of ``TARGET_TRANSFORMS``)."""
 
         n_init: int = 10
         surrogate_model: str = "gp_hierarchical"
         acquisition: Any = "ei"
         pool_strategy: Any = "evolution"
+        random_interleave_prob: float = 0.1
+        target_transform: str = "rank"
 
         def __post_init__(self) -> None:
             from hnas.surrogates import canonical_name
 
             check_int("n_init", self.n_init, 1)
+            check_probability("random_interleave_prob", self.random_interleave_prob)
+            if self.target_transform not in TARGET_TRANSFORMS:
+                raise OptionsError(
+                    f"option target_transform: unknown value {self.target_transform!r}; "
+                    f"choose one of {', '.join(TARGET_TRANSFORMS)}",
+                    "target_transform",
+                )
             try:
                 surrogate = canonical_name(self.surrogate_model)
             except ValueError as error:
@@ -83,6 +106,9 @@ class BayesianOptimization(Searcher):
 
         super().__init__(space, **kwargs)
         self.surrogate = get_surrogate(self.options.surrogate_model, space)
+        """The model the latest ask scored with (conditioned on pending trees, if any)."""
+        self._fitted = self.surrogate
+        self._fit_key: tuple[Tree, ...] | None = None
         self.last_acquisition: dict[str, float] = {}
         """Statistics of the latest model-based ask: generations, trees scored, best score."""
 
@@ -91,12 +117,15 @@ class BayesianOptimization(Searcher):
         n_asked = self.n_told + len(self.pending)
         if n_asked < self.options.n_init or len(trees) < MIN_OBSERVATIONS:
             return self.sample_new()
-        self.fit(trees, losses)
-        best = float(losses.min())
+        if self.options.random_interleave_prob > 0 and self.rng.random() < self.options.random_interleave_prob:
+            return self.sample_new()
+        targets = transform_targets(self.options.target_transform, losses)
+        model = self.fit(trees, targets)
+        best = float(targets.min())
         acquisition = self.options.acquisition
 
         def score(candidates: list[Tree]) -> np.ndarray:
-            mean, var = self.surrogate.predict(candidates)
+            mean, var = model.predict(candidates)
             return acquisition(np.asarray(mean), np.asarray(var), best)
 
         problem = AcquisitionProblem(
@@ -111,10 +140,21 @@ class BayesianOptimization(Searcher):
         }
         return proposal if proposal is not None else self.sample_new()
 
-    def fit(self, trees: list[Tree], losses: np.ndarray) -> None:
-        """Fit the surrogate on the observations, then again with kriging-believer fantasies."""
-        self.surrogate.fit(trees, losses)
+    def fit(self, trees: list[Tree], targets: np.ndarray) -> Any:
+        """The surrogate fitted on the observations (reused until a new result is told), then
+        given kriging-believer fantasies at the pending trees; also kept as ``self.surrogate``."""
+        key = tuple(trees)
+        if key != self._fit_key:
+            self._fitted.fit(trees, targets)
+            self._fit_key = key
+        model = self._fitted
         pending = list(self.pending)
         if pending:
-            fantasies, _ = self.surrogate.predict(pending)
-            self.surrogate.fit(trees + pending, np.concatenate([losses, np.asarray(fantasies, dtype=float)]))
+            fantasies = np.asarray(model.predict(pending)[0], dtype=float)
+            if hasattr(model, "condition"):
+                model = model.condition(pending, fantasies)
+            else:
+                model.fit(trees + pending, np.concatenate([targets, fantasies]))
+                self._fit_key = None  # fitted on fantasies: refit on the next ask
+        self.surrogate = model
+        return model

@@ -1,35 +1,119 @@
 """Surrogate models of the objective over architectures: GPs with (hierarchical) WL kernels.
 
-``get_surrogate(name, space)`` returns an object with ``fit(trees, y)`` and
-``predict(trees) -> (mean, variance)``; see :mod:`hnas.surrogates.wl_gp`. torch and gpytorch are
-imported when a surrogate is built, not with this package.
+A surrogate is anything with ``fit(trees, y) -> self`` and ``predict(trees) -> (mean, variance)``
+(:class:`Surrogate`). ``get_surrogate(name, space, **options)`` builds a registered one;
+``register_surrogate(name, factory)`` adds one (``factory(space, **options) -> Surrogate``), e.g.
+from a plugin. Built-ins (see :mod:`hnas.surrogates.wl_gp` and docs/surrogates.md):
+
+- ``gp_hierarchical`` (alias ``gpwl_hierarchical``): hWL GP, fitted hyperparameters (the default);
+- ``gp`` (alias ``gpwl``): WL GP on the flattened graph, fitted the same way;
+- ``gp_hierarchical_paper`` and ``gp_paper``: the paper's fit (no output scale, noise from 1e-3,
+  20 Adam steps), kept so its results stay reproducible.
+
+torch and gpytorch are imported when a surrogate is built, not with this package.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from hnas.registry import Registry
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
+    from hnas.grammar.tree import Tree
     from hnas.surrogates.wl_gp import GPParameters, WLGaussianProcess
 
-__all__ = ["SURROGATE_NAMES", "GPParameters", "WLGaussianProcess", "canonical_name", "get_surrogate"]
+__all__ = [
+    "SURROGATE_NAMES",
+    "GPParameters",
+    "Surrogate",
+    "SurrogateFactory",
+    "WLGaussianProcess",
+    "canonical_name",
+    "get_surrogate",
+    "register_surrogate",
+    "surrogate_names",
+]
+
+
+@runtime_checkable
+class Surrogate(Protocol):
+    """What a searcher needs of a model: fit on evaluated trees, predict mean and variance."""
+
+    def fit(self, trees: Sequence[Tree], y: Sequence[float] | np.ndarray) -> Surrogate:
+        """Fit on ``trees`` and their (finite) objective values; returns the surrogate."""
+        ...
+
+    def predict(self, trees: Sequence[Tree]) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and variance of the objective at ``trees`` (original scale)."""
+        ...
+
+
+SurrogateFactory = Callable[..., Surrogate]
+"""``factory(space, **options) -> Surrogate`` (``space`` a :class:`~hnas.grammar.SearchSpace`)."""
 
 _ALIASES = {"gpwl": "gp", "gpwl_hierarchical": "gp_hierarchical"}
-SURROGATE_NAMES = ("gp", "gp_hierarchical", *_ALIASES)
-"""Accepted surrogate names (``gpwl`` and ``gpwl_hierarchical`` are aliases)."""
+SURROGATE_NAMES = ("gp", "gp_hierarchical", "gp_paper", "gp_hierarchical_paper", *_ALIASES)
+"""The built-in surrogate names (``gpwl`` and ``gpwl_hierarchical`` are aliases); a plugin's
+surrogates are listed by :func:`surrogate_names`."""
 
-FLAT_DEPTHS = (0, 1, 2, 3, 4)
-"""Candidate WL depths of the flattened graph for ``gp_hierarchical`` (chosen by likelihood)."""
-PLAIN_DEPTH = 2
-"""WL depth of ``gp`` and of every hierarchy level."""
+
+def _builtin(name: str, hierarchical: bool, fit: str) -> SurrogateFactory:
+    def build(space: SearchSpace, **options: Any) -> Surrogate:
+        from hnas.surrogates.wl_gp import make_wl_gp  # torch is imported here, not at lookup
+
+        options.setdefault("fit", fit)
+        return make_wl_gp(space, hierarchical=hierarchical, name=name, **options)
+
+    return build
+
+
+def _builtins() -> None:
+    for name, hierarchical, fit in (
+        ("gp", False, "profiled"),
+        ("gp_hierarchical", True, "profiled"),
+        ("gp_paper", False, "paper"),
+        ("gp_hierarchical_paper", True, "paper"),
+    ):
+        _REGISTRY.register(name, _builtin(name, hierarchical, fit))
+
+
+_REGISTRY: Registry[SurrogateFactory] = Registry("surrogate model", loader=_builtins)
+
+
+def register_surrogate(name: str, factory: SurrogateFactory, *, replace: bool = False) -> SurrogateFactory:
+    """Make ``get_surrogate(name, space, **options)`` return ``factory(space, **options)``.
+
+    An existing name (built-in or not) needs ``replace=True`` (:class:`~hnas.errors.RegistryError`
+    otherwise). Returns ``factory``.
+    """
+    if name in _ALIASES:
+        raise _registry_error(f"surrogate model {name!r} is an alias of {_ALIASES[name]!r}")
+    if not callable(factory):
+        raise _registry_error(f"surrogate model {name!r}: the factory must be callable, got {factory!r}")
+    return _REGISTRY.register(name, factory, replace=replace)
+
+
+def _registry_error(message: str) -> Exception:
+    from hnas.errors import RegistryError
+
+    return RegistryError(message)
+
+
+def surrogate_names() -> tuple[str, ...]:
+    """Every registered surrogate name (built-ins first), aliases included."""
+    return (*_REGISTRY.names(), *_ALIASES)
 
 
 def canonical_name(name: str) -> str:
-    """``gp`` or ``gp_hierarchical`` for any accepted spelling; ValueError for an unknown name."""
+    """The registered name for any accepted spelling (aliases resolved); an unknown name raises
+    :class:`~hnas.errors.RegistryError` (a ValueError) listing the registered ones."""
     canonical = _ALIASES.get(name, name)
-    if canonical not in ("gp", "gp_hierarchical"):
-        raise ValueError(f"unknown surrogate model {name!r}; choose one of {', '.join(SURROGATE_NAMES)}")
+    _REGISTRY.get(canonical)
     return canonical
 
 
@@ -41,39 +125,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'hnas.surrogates' has no attribute {name!r}")
 
 
-def get_surrogate(name: str, space: SearchSpace | str, **options: Any) -> WLGaussianProcess:
+def get_surrogate(name: str, space: SearchSpace | str, **options: Any) -> Surrogate:
     """A fresh, unfitted surrogate for trees of ``space`` (a SearchSpace or a registered name).
 
-    Options: ``depths`` (WL depths of the flattened graph to choose from; ``gp``: ``(2,)``,
-    ``gp_hierarchical``: ``(0, 1, 2, 3, 4)``), ``level_depth`` (2, hierarchical only),
-    ``n_steps`` (20 Adam steps), ``lr`` (0.1), ``noise_init`` (1e-3).
-    Features are cached per tree in a process-wide cache shared by surrogates of the same kind.
+    ``options`` go to the surrogate's factory (built-ins: see
+    :func:`hnas.surrogates.wl_gp.make_wl_gp`); an unknown option is a ``ValueError`` naming it.
     """
-    canonical = canonical_name(name)
-    hierarchical = canonical == "gp_hierarchical"
-    allowed = {"depths", "n_steps", "lr", "noise_init"} | ({"level_depth"} if hierarchical else set())
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(unknown)} for surrogate {name!r}; "
-            f"allowed: {', '.join(sorted(allowed))}"
-        )
-    from hnas.kernels.hierarchical import shared_tree_features
-    from hnas.surrogates.wl_gp import WLGaussianProcess
-
+    factory = _REGISTRY.get(canonical_name(name))
     if isinstance(space, str):
         from hnas.grammar import load_space
 
         space = load_space(space)
-    n_levels = int(space.hierarchy_depth)
-    depths = options.pop("depths", FLAT_DEPTHS if hierarchical else (PLAIN_DEPTH,))
-    depths = (int(depths),) if isinstance(depths, int) else tuple(int(d) for d in depths)
-    level_depth = int(options.pop("level_depth", PLAIN_DEPTH))
-    if not depths or min(depths) < 0 or level_depth < 0:
-        raise ValueError(f"WL depths must be non-negative, got depths={list(depths)}, level_depth={level_depth}")
-    # gp uses the flattened graph only: building the hierarchy levels would be wasted work.
-    levels = n_levels if hierarchical else 0
-    features = shared_tree_features(levels, (max(depths), *([level_depth] * levels)))
-    return WLGaussianProcess(
-        canonical, features, depths=depths, n_levels=levels, level_depth=level_depth, **options
-    )
+    return factory(space, **options)

@@ -18,7 +18,14 @@ import gpytorch
 import numpy as np
 import torch
 
-__all__ = ["BlockKernel", "BlockGP", "FittedHyperparameters", "fit_hyperparameters", "BlockPosterior"]
+__all__ = [
+    "BlockKernel",
+    "BlockGP",
+    "FittedHyperparameters",
+    "fit_hyperparameters",
+    "fit_profiled",
+    "BlockPosterior",
+]
 
 NOISE_BOUNDS = (1e-5, 0.5)
 """Interval the (standardised-scale) noise variance is kept in."""
@@ -83,6 +90,7 @@ class FittedHyperparameters:
     noise: np.ndarray
     nll: np.ndarray
     history: np.ndarray
+    scale: np.ndarray | None = None  # fit_profiled's output scale per candidate (None: 1)
 
     @property
     def initial_nll(self) -> np.ndarray:
@@ -145,26 +153,143 @@ def fit_hyperparameters(
     return FittedHyperparameters(best_weights, best_noise, best_nll, history)
 
 
-class BlockPosterior:
-    """GP posterior for fixed weights and noise: Cholesky of the training block computed once.
+def _profiled_nll(chol: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """NLL of ``y ~ N(0, s A)`` at the best scale ``s = y' A^-1 y / n`` (``chol``: Cholesky of A,
+    batched), and that scale."""
+    n = y.shape[-1]
+    z = torch.linalg.solve_triangular(chol, y.expand(*chol.shape[:-1]).unsqueeze(-1), upper=False)
+    scale = ((z * z).sum((-2, -1)) / n).clamp_min(MIN_SCALE)
+    logdet = 2.0 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    return 0.5 * n * (1.0 + torch.log(2 * math.pi * scale)) + 0.5 * logdet, scale
 
-    ``train_blocks (C, n, n)``, ``weights (C,)``, ``noise`` and standardised targets ``y``.
+
+MIN_SCALE = 1e-8
+"""Smallest output scale (all-equal targets would give 0)."""
+RATIO_BOUNDS = (1e-6, 1.0)
+"""Interval of the noise-to-signal ratio ``r`` of :func:`fit_profiled` (noise = scale * r)."""
+RATIO_GRID = tuple(float(r) for r in np.logspace(-5, 0, 11))
+"""Initial ratios tried (with uniform weights) before L-BFGS refines the best one."""
+
+
+def fit_profiled(
+    blocks: np.ndarray, y: np.ndarray, *, n_steps: int = 30, noise_init: float = 1e-3
+) -> FittedHyperparameters:
+    """Fit ``K = s (sum_c softmax(w)_c K_c + r I)`` by marginal likelihood, with the scale ``s``
+    profiled out in closed form: a grid over the ratio ``r`` (:data:`RATIO_GRID`, uniform
+    weights) picks the start, then L-BFGS (``n_steps`` iterations) refines ``w`` and ``log r``.
+
+    Same shapes and result as :func:`fit_hyperparameters`, plus ``scale (B,)``; ``noise`` is the
+    *ratio* r (the noise variance is ``scale * r``). ``history`` row 0 is the NLL at uniform weights
+    and r = ``noise_init`` (the paper's starting point), row 1 at the grid's best ratio, row 2 at
+    the result.
+    """
+    if blocks.ndim != 4 or blocks.shape[-1] != blocks.shape[-2] or blocks.shape[-1] != len(y):
+        raise ValueError(f"blocks must have shape (B, C, n, n) with n = len(y) = {len(y)}, got {blocks.shape}")
+    n_batch, n_comp, n = blocks.shape[0], blocks.shape[1], blocks.shape[-1]
+    blocks_t = torch.as_tensor(blocks, dtype=torch.float64)
+    y_t = torch.as_tensor(np.asarray(y, dtype=np.float64))
+    eye = torch.eye(n, dtype=torch.float64)
+    lo, hi = math.log(RATIO_BOUNDS[0]), math.log(RATIO_BOUNDS[1])
+
+    def nll_of(raw_w: torch.Tensor, log_r: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        k = torch.einsum("c,cij->ij", torch.softmax(raw_w, -1), blocks_t[b])
+        ratio = log_r.clamp(lo, hi).exp()
+        chol, info = torch.linalg.cholesky_ex(k + ratio[..., None, None] * eye)
+        nll, scale = _profiled_nll(chol, y_t)
+        return torch.where(info == 0, nll, torch.full_like(nll, math.inf)), scale
+
+    with torch.no_grad():
+        grid = torch.log(torch.tensor((noise_init, *RATIO_GRID), dtype=torch.float64))
+        mean_k = blocks_t.mean(1)  # uniform weights
+        chol, info = torch.linalg.cholesky_ex(mean_k[:, None] + grid.exp()[None, :, None, None] * eye)
+        grid_nll = torch.where(info == 0, _profiled_nll(chol, y_t)[0], torch.full(info.shape, math.inf))
+        start = grid[grid_nll.argmin(1)]
+    history = [grid_nll[:, 0].numpy(), grid_nll.min(1).values.numpy()]
+    weights = np.full((n_batch, n_comp), 1.0 / n_comp)
+    ratio = start.exp().numpy()
+    # One L-BFGS per candidate: a shared line search would couple them.
+    for b in range(n_batch if n_steps > 0 else 0):
+        raw_w = torch.zeros(n_comp, dtype=torch.float64, requires_grad=True)
+        log_r = start[b].clone().requires_grad_(True)
+        optimiser = torch.optim.LBFGS(
+            [raw_w, log_r] if n_comp > 1 else [log_r], max_iter=n_steps, line_search_fn="strong_wolfe"
+        )
+
+        def closure() -> torch.Tensor:
+            optimiser.zero_grad()
+            nll = nll_of(raw_w, log_r, b)[0]
+            if torch.isfinite(nll):
+                nll.backward()
+            return nll
+
+        optimiser.step(closure)
+        with torch.no_grad():
+            if nll_of(raw_w, log_r, b)[0].item() < history[1][b]:
+                weights[b] = torch.softmax(raw_w, -1).numpy()
+                ratio[b] = log_r.clamp(lo, hi).exp().item()
+    with torch.no_grad():
+        chol = torch.linalg.cholesky(
+            torch.einsum("bc,bcij->bij", torch.as_tensor(weights), blocks_t)
+            + torch.as_tensor(ratio)[:, None, None] * eye
+        )
+        best_nll, best_scale = _profiled_nll(chol, y_t)
+    history.append(best_nll.numpy())
+    return FittedHyperparameters(
+        weights, ratio, best_nll.numpy(), np.stack(history), scale=best_scale.numpy()
+    )
+
+
+class BlockPosterior:
+    """GP posterior for fixed parameters: Cholesky of the training block computed once.
+
+    ``train_blocks (C, n, n)``, ``weights (C,)``, ``noise`` and standardised targets ``y``; the
+    covariance is ``scale * (sum_c weights_c K_c + noise I)`` (``scale`` 1: the paper's model).
+    :meth:`condition` adds observations without refitting (a rank-k update of the factor).
     """
 
-    def __init__(self, train_blocks: np.ndarray, weights: np.ndarray, noise: float, y: np.ndarray) -> None:
+    def __init__(
+        self, train_blocks: np.ndarray, weights: np.ndarray, noise: float, y: np.ndarray, scale: float = 1.0
+    ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.noise = float(noise)
+        self.scale = float(scale)
         k = np.tensordot(self.weights, train_blocks, axes=1)
         k[np.diag_indices_from(k)] += self.noise
-        self._chol = torch.linalg.cholesky(torch.as_tensor(k))
-        y_t = torch.as_tensor(np.asarray(y, dtype=np.float64)).unsqueeze(-1)
-        self._alpha = torch.cholesky_solve(y_t, self._chol)
+        self._set(torch.linalg.cholesky(torch.as_tensor(k)), np.asarray(y, dtype=np.float64))
+
+    def _set(self, chol: torch.Tensor, y: np.ndarray) -> None:
+        self._chol = chol
+        self._y = y
+        y_t = torch.as_tensor(y).unsqueeze(-1)
+        self._alpha = torch.cholesky_solve(y_t, chol)
+        n = len(y)
         self.nll = float(
-            0.5 * (y_t * self._alpha).sum()
-            + self._chol.diagonal().log().sum()
-            + 0.5 * len(y) * math.log(2 * math.pi)
+            0.5 * (y_t * self._alpha).sum() / self.scale
+            + chol.diagonal().log().sum()
+            + 0.5 * n * math.log(self.scale)
+            + 0.5 * n * math.log(2 * math.pi)
         )
         """Negative log marginal likelihood of the training targets under these parameters."""
+
+    def condition(self, cross_blocks: np.ndarray, new_blocks: np.ndarray, y_new: np.ndarray) -> BlockPosterior:
+        """The posterior with k more observations ``y_new`` (standardised) at new points, same
+        parameters: ``cross_blocks (C, k, n)`` against the training points, ``new_blocks (C, k, k)``
+        among the new points. The factor grows by a block row (O(n^2 k)); equal to building the
+        posterior on all n + k points."""
+        k_cross = torch.as_tensor(np.tensordot(self.weights, cross_blocks, axes=1))
+        k_new = np.tensordot(self.weights, new_blocks, axes=1)
+        k_new[np.diag_indices_from(k_new)] += self.noise
+        b = torch.linalg.solve_triangular(self._chol, k_cross.T, upper=False).T  # (k, n)
+        corner = torch.linalg.cholesky(torch.as_tensor(k_new) - b @ b.T)
+        n, m = self._chol.shape[0], corner.shape[0]
+        chol = torch.zeros((n + m, n + m), dtype=torch.float64)
+        chol[:n, :n] = self._chol
+        chol[n:, :n] = b
+        chol[n:, n:] = corner
+        out = object.__new__(BlockPosterior)
+        out.weights, out.noise, out.scale = self.weights, self.noise, self.scale
+        out._set(chol, np.concatenate([self._y, np.asarray(y_new, dtype=np.float64)]))
+        return out
 
     def predict(self, cross_blocks: np.ndarray, prior_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent mean and variance at m new points from ``cross_blocks (C, m, n)`` and the
@@ -173,4 +298,4 @@ class BlockPosterior:
         mean = (k_cross @ self._alpha).squeeze(-1)
         v = torch.linalg.solve_triangular(self._chol, k_cross.T, upper=False)
         var = torch.as_tensor(self.weights @ prior_var) - (v * v).sum(0)
-        return mean.numpy(), var.clamp_min(0.0).numpy()
+        return mean.numpy(), (self.scale * var.clamp_min(0.0)).numpy()

@@ -24,6 +24,7 @@ from scipy import stats
 
 from hnas.grammar.tree import Tree
 from hnas.surrogates import canonical_name, get_surrogate
+from hnas.surrogates.transforms import transform_targets
 from hnas.surrogates.trials import TrialsError
 
 if TYPE_CHECKING:
@@ -91,12 +92,17 @@ def run_regression(
     n_test: int | None = None,
     seed: int = 0,
     log: bool = False,
+    target_transform: str = "none",
     progress: Callable[[str], None] | None = None,
 ) -> list[RegressionRecord]:
     """Fit every model on every ``n_train`` for ``n_seeds`` splits; one record per fit.
 
     ``n_test`` defaults to all architectures not used by the largest ``n_train``. With ``log``
-    the targets are the natural log of ``values`` (which must then be positive). Raises
+    the targets are the natural log of ``values`` (which must then be positive). Each model is
+    fitted on its training targets under ``target_transform`` (see
+    :mod:`hnas.surrogates.transforms`; ``rank`` ranks within the training set, as a BO loop
+    does); the metrics compare its predictions with the untransformed test values (then only the
+    rank correlations are meaningful). Raises
     :class:`TrialsError` when the data cannot support the experiment (too few architectures).
     """
     values = np.asarray(values, dtype=np.float64)
@@ -133,7 +139,7 @@ def run_regression(
             for model in models:
                 surrogate = get_surrogate(model, space)
                 start = time.perf_counter()
-                surrogate.fit(train_trees, values[train])
+                surrogate.fit(train_trees, transform_targets(target_transform, values[train]))
                 seconds = time.perf_counter() - start
                 mean, var = surrogate.predict(test_trees, include_noise=True)
                 metrics = regression_metrics(values[test], mean, var)

@@ -1,32 +1,52 @@
 """GP surrogates with WL kernels on architectures: ``gp`` (WL) and ``gp_hierarchical`` (hWL).
 
-``gp_hierarchical`` uses ``k(t, t') = sum_j softmax(w)_j k_WL(G_j(t), G_j(t'))`` over the flattened
-graph (j = 0) and each hierarchy level (j = 1..n), every ``k_WL`` cosine-normalised; the levels use
-WL depth 2 and the flattened graph's depth is chosen from 0..4 by marginal likelihood at each fit.
-``gp`` is the WL kernel of the flattened graph alone at depth 2. Targets are standardised;
-predictions come back in the original scale.
+``gp_hierarchical`` uses ``k(t, t') = s * sum_j softmax(w)_j k_WL(G_j(t), G_j(t'))`` over the
+flattened graph (j = 0) and each hierarchy level (j = 1..n), every ``k_WL`` cosine-normalised; the
+levels use WL depth 2 and the flattened graph's depth is chosen from 0..4 by marginal likelihood
+at each fit. ``gp`` is the WL kernel of the flattened graph alone at depth 2. Targets are
+standardised; predictions come back in the original scale.
+
+Two fits (``fit=``): ``"profiled"`` (the default of ``gp``/``gp_hierarchical``) fits an output
+scale ``s`` (in closed form), the noise and the weights by marginal likelihood (a grid over the
+noise ratio, then L-BFGS: :func:`hnas.surrogates.gp.fit_profiled`); ``"paper"`` (``gp_paper``,
+``gp_hierarchical_paper``) is the paper's: no output scale (s = 1), noise from 1e-3 and 20 Adam
+steps (:func:`hnas.surrogates.gp.fit_hyperparameters`). :meth:`WLGaussianProcess.condition` adds
+observations (e.g. fantasies of pending trials) with the fitted parameters kept.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hnas.grammar.tree import Tree
 from hnas.kernels.hierarchical import Component, TreeWLFeatures
-from hnas.surrogates.gp import BlockPosterior, fit_hyperparameters
+from hnas.surrogates.gp import BlockPosterior, fit_hyperparameters, fit_profiled
 
-__all__ = ["GPParameters", "WLGaussianProcess"]
+if TYPE_CHECKING:
+    from hnas.grammar.space import SearchSpace
+
+__all__ = ["GPParameters", "WLGaussianProcess", "make_wl_gp", "FITS"]
+
+FITS = ("profiled", "paper")
+"""Hyperparameter fits: see the module."""
+FLAT_DEPTHS = (0, 1, 2, 3, 4)
+"""Candidate WL depths of the flattened graph for ``gp_hierarchical`` (chosen by likelihood)."""
+PLAIN_DEPTH = 2
+"""WL depth of ``gp`` and of every hierarchy level."""
 
 
 @dataclass(frozen=True)
 class GPParameters:
     """The parameters a fitted surrogate predicts with.
 
-    ``weights[c]`` weighs ``components[c]`` (``"flattened"``, ``"level_1"``, ...); ``noise`` is the
-    noise variance on the standardised scale; ``depth`` the WL depth of the flattened graph;
+    ``weights[c]`` weighs ``components[c]`` (``"flattened"``, ``"level_1"``, ...); ``scale`` is the
+    kernel's output scale and ``noise`` the noise variance, both on the standardised scale;
+    ``depth`` the WL depth of the flattened graph;
     ``nll`` the negative log marginal likelihood of the standardised targets, ``initial_nll`` the
     same at the initial parameters (uniform weights, initial noise) and the chosen depth;
     ``depth_nll`` the best NLL reached for each candidate depth.
@@ -41,6 +61,7 @@ class GPParameters:
     depth_nll: dict[int, float]
     y_mean: float
     y_std: float
+    scale: float = 1.0
 
 
 class WLGaussianProcess:
@@ -54,10 +75,14 @@ class WLGaussianProcess:
         depths: Sequence[int],
         n_levels: int,
         level_depth: int = 2,
-        n_steps: int = 20,
+        fit: str = "profiled",
+        n_steps: int | None = None,
         lr: float = 0.1,
         noise_init: float = 1e-3,
     ) -> None:
+        if fit not in FITS:
+            raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
+        n_steps = (20 if fit == "paper" else 30) if n_steps is None else n_steps
         if not depths or len(set(depths)) != len(depths) or min(depths) < 0:
             raise ValueError(f"depths must be distinct non-negative WL depths, got {list(depths)}")
         if n_steps < 0 or lr <= 0:
@@ -66,6 +91,7 @@ class WLGaussianProcess:
         self.features = features
         self.depths = tuple(int(d) for d in depths)
         self.levels: tuple[Component, ...] = tuple((j, level_depth) for j in range(1, n_levels + 1))
+        self.fit_kind = fit
         self.n_steps = n_steps
         self.lr = lr
         self.noise_init = noise_init
@@ -95,25 +121,50 @@ class WLGaussianProcess:
         blocks = np.empty((n_depths, 1 + len(self.levels), len(trees), len(trees)))
         blocks[:, 0] = grams[:n_depths]
         blocks[:, 1:] = grams[n_depths:]
-        fitted = fit_hyperparameters(
-            blocks, y_standard, n_steps=self.n_steps, lr=self.lr, noise_init=self.noise_init
-        )
+        if self.fit_kind == "paper":
+            fitted = fit_hyperparameters(
+                blocks, y_standard, n_steps=self.n_steps, lr=self.lr, noise_init=self.noise_init
+            )
+        else:
+            fitted = fit_profiled(blocks, y_standard, n_steps=self.n_steps, noise_init=self.noise_init)
         best = int(np.argmin(fitted.nll))
-        posterior = BlockPosterior(blocks[best], fitted.weights[best], fitted.noise[best], y_standard)
+        scale = 1.0 if fitted.scale is None else float(fitted.scale[best])
+        posterior = BlockPosterior(blocks[best], fitted.weights[best], fitted.noise[best], y_standard, scale)
         self._train = trees
         self._posterior = posterior
         self._params = GPParameters(
             components=("flattened", *(f"level_{j}" for j, _ in self.levels)),
             weights=posterior.weights.copy(),
-            noise=posterior.noise,
+            noise=posterior.noise * scale,
             depth=self.depths[best],
             nll=posterior.nll,
             initial_nll=float(fitted.initial_nll[best]),
             depth_nll={d: float(v) for d, v in zip(self.depths, fitted.nll)},
             y_mean=y_mean,
             y_std=y_std,
+            scale=scale,
         )
         return self
+
+    def condition(self, trees: Sequence[Tree], y: Sequence[float] | np.ndarray) -> WLGaussianProcess:
+        """A copy conditioned on ``k`` more observations (e.g. pending trials at their predicted
+        mean), with every parameter kept (weights, noise, scale, depth, standardisation): the
+        training Cholesky factor grows by one block row, no refit. The same as a fit whose
+        parameters were fixed to these, on the training trees plus ``trees``."""
+        p = self.parameters
+        trees = list(trees)
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape != (len(trees),) or not np.all(np.isfinite(y)):
+            raise ValueError(f"need one finite target per tree: {len(trees)} trees, targets of shape {y.shape}")
+        out = copy.copy(self)
+        if not trees:
+            return out
+        components = self._components(p.depth)
+        cross = self.features.gram(trees, self._train, components)
+        new = self.features.gram(trees, None, components)
+        out._posterior = self._posterior.condition(cross, new, (y - p.y_mean) / p.y_std)
+        out._train = self._train + trees
+        return out
 
     @property
     def parameters(self) -> GPParameters:
@@ -157,3 +208,46 @@ class WLGaussianProcess:
         if include_noise:
             var = var + p.noise
         return mean * p.y_std + p.y_mean, var * p.y_std**2
+
+
+def make_wl_gp(
+    space: SearchSpace,
+    *,
+    hierarchical: bool,
+    name: str,
+    fit: str = "profiled",
+    depths: int | Sequence[int] | None = None,
+    level_depth: int = PLAIN_DEPTH,
+    **options: Any,
+) -> WLGaussianProcess:
+    """A WL (``hierarchical=False``) or hWL GP for trees of ``space``.
+
+    Options: ``depths`` (WL depths of the flattened graph to choose from; WL: ``(2,)``, hWL:
+    ``(0, 1, 2, 3, 4)``), ``level_depth`` (2, hWL only), ``fit`` (``profiled`` or ``paper``),
+    ``n_steps`` (L-BFGS iterations, 30; paper: Adam steps, 20), ``lr`` (0.1) and ``noise_init``
+    (1e-3) of the paper's fit. Features are cached per tree in a process-wide cache shared by
+    surrogates of the same kind.
+    """
+    from hnas.kernels.hierarchical import shared_tree_features
+
+    allowed = {"n_steps", "lr", "noise_init"}
+    unknown = sorted(set(options) - allowed)
+    if unknown or (not hierarchical and level_depth != PLAIN_DEPTH):
+        unknown += [] if hierarchical or level_depth == PLAIN_DEPTH else ["level_depth"]
+        raise ValueError(
+            f"unknown option(s) {', '.join(unknown)} for surrogate {name!r}; allowed: "
+            f"{', '.join(sorted(allowed | {'depths', 'fit'} | ({'level_depth'} if hierarchical else set())))}"
+        )
+    n_levels = int(space.hierarchy_depth)
+    if depths is None:
+        depths = FLAT_DEPTHS if hierarchical else (PLAIN_DEPTH,)
+    depths = (int(depths),) if isinstance(depths, int) else tuple(int(d) for d in depths)
+    level_depth = int(level_depth)
+    if not depths or min(depths) < 0 or level_depth < 0:
+        raise ValueError(f"WL depths must be non-negative, got depths={list(depths)}, level_depth={level_depth}")
+    # gp uses the flattened graph only: building the hierarchy levels would be wasted work.
+    levels = n_levels if hierarchical else 0
+    features = shared_tree_features(levels, (max(depths), *([level_depth] * levels)))
+    return WLGaussianProcess(
+        name, features, depths=depths, n_levels=levels, level_depth=level_depth, fit=fit, **options
+    )

@@ -31,16 +31,20 @@ def test_the_first_n_init_asks_are_the_random_search_samples(cell_space):
     assert ei > 0 and bo[5] not in bo[:5]
 
 
-def test_kriging_believer_fits_the_gp_on_pending_trees_too(cell_space):
+def test_kriging_believer_conditions_the_gp_on_pending_trees(cell_space):
     searcher = make_searcher("bayesian_optimization", cell_space, seed=2, **FAST)
     drive(searcher, op_quality_loss, 6)
     busy = searcher.ask()  # pending on a worker
-    searcher.ask()  # this ask fitted the GP on observations plus the believed mean at `busy`
-    rng = np.random.default_rng(0)
-    unseen = [t for t in (cell_space.sample(rng) for _ in range(50)) if not searcher.is_known(t)]
-    _, var_busy = searcher.surrogate.predict([busy])
-    _, var_unseen = searcher.surrogate.predict(unseen)
-    assert var_busy[0] < 0.1 * np.median(var_unseen)  # as certain at `busy` as at an observation
+    searcher.ask()  # this ask conditioned the GP on the believed mean at `busy`
+    believer, fitted = searcher.surrogate, searcher._fitted
+    assert believer is not fitted  # the fit on the observations is kept for the next asks
+    mean_b, var_b = believer.predict([busy])
+    mean_f, var_f = fitted.predict([busy])
+    np.testing.assert_allclose(mean_b, mean_f, rtol=1e-9)  # the fantasy is the predicted mean
+    # Observing f(busy) + noise shrinks the variance there exactly as one Gaussian update does.
+    noise = fitted.parameters.noise * fitted.parameters.y_std**2
+    np.testing.assert_allclose(var_b, var_f - var_f**2 / (var_f + noise), rtol=1e-6)
+    assert believer.parameters is fitted.parameters  # no hyperparameter refit
 
 
 def test_surrogate_model_option_selects_the_kernel(cell_space):

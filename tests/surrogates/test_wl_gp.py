@@ -41,7 +41,10 @@ def test_fit_improves_nll_and_beats_the_mean(model: str, name: str) -> None:
     y = smooth_target(trees)
     surrogate = get_surrogate(model, load(name)).fit(trees[:60], y[:60])
     p = surrogate.parameters
-    assert p.nll < p.initial_nll - 1.0
+    paper = get_surrogate(f"{model}_paper", load(name)).fit(trees[:60], y[:60]).parameters
+    assert paper.nll < paper.initial_nll - 1.0 and paper.scale == 1.0
+    # The paper's model is the special case scale = 1: the fitted scale can only do better.
+    assert p.nll <= min(p.initial_nll, paper.nll) + 1e-9
     mean, var = surrogate.predict(trees[60:])
     rmse = np.sqrt(np.mean((mean - y[60:]) ** 2))
     rmse_of_mean = np.sqrt(np.mean((y[:60].mean() - y[60:]) ** 2))
@@ -64,11 +67,11 @@ def test_predictions_use_exactly_the_reported_parameters() -> None:
     components = [(0, p.depth)] + [(j, 2) for j in range(1, n_levels + 1)]
     k = np.tensordot(p.weights, features.gram(trees, None, components), axes=1)
     train, test = np.arange(50), np.arange(50, 70)
-    c = k[np.ix_(train, train)] + p.noise * np.eye(50)
-    ks = k[np.ix_(test, train)]
+    c = p.scale * k[np.ix_(train, train)] + p.noise * np.eye(50)
+    ks = p.scale * k[np.ix_(test, train)]
     z = (y[:50] - y[:50].mean()) / y[:50].std()
     expected_mean = ks @ np.linalg.solve(c, z) * p.y_std + p.y_mean
-    expected_var = (1.0 - np.einsum("ij,ji->i", ks, np.linalg.solve(c, ks.T))) * p.y_std**2
+    expected_var = (p.scale - np.einsum("ij,ji->i", ks, np.linalg.solve(c, ks.T))) * p.y_std**2
 
     mean, var = surrogate.predict(trees[50:])
     np.testing.assert_allclose(mean, expected_mean, rtol=1e-7, atol=1e-9)

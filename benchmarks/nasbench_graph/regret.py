@@ -1,0 +1,168 @@
+"""Regret vs evaluations of ask/tell searchers over a table (no training: fast), paired over seeds.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/nasbench_graph/regret.py [--objective nbg:cora]
+        [--searchers RS RE BO-gp BO-hier] [--seeds 20] [--budget 100] [--output results/regret.jsonl]
+    PYTHONPATH=. .venv/bin/python benchmarks/nasbench_graph/regret.py --report results/regret.jsonl
+
+``--objective``: ``nbg:DATASET`` (NAS-Bench-Graph, loss = 1 - valid_perf, regret = loss - the
+table's best) or ``synthetic:OBJECTIVE:SPACE`` (regret = loss - ``--optimum``, default 0).
+A searcher is a label from :data:`SEARCHERS` or ``LABEL=bayesian_optimization:key=value,...``
+(BO options, e.g. ``BOi=bayesian_optimization:surrogate_model=gp,random_interleave_prob=0.1``).
+Each run appends one JSON line (label, seed, incumbent regret after each evaluation), so a long
+experiment can be read while it runs; ``--report`` prints markdown tables: mean regret at the
+checkpoints, the paired difference to RE (mean ± standard error over seeds, wins/ties/losses) and
+how many runs stalled (no improvement in their last ``--stall`` evaluations while regret > 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hnas.grammar import load_space
+from hnas.searchers import make_searcher
+from hnas.searchers.synthetic import SYNTHETIC_OBJECTIVES
+
+SEARCHERS: dict[str, tuple[str, dict[str, Any]]] = {
+    "RS": ("random_search", {}),
+    "RE": ("regularized_evolution", {}),
+    "BO-gp": ("bayesian_optimization", {"surrogate_model": "gp"}),
+    "BO-hier": ("bayesian_optimization", {"surrogate_model": "gp_hierarchical"}),
+    # the paper's BO: its fit, raw targets, no random interleaving
+    **{
+        label: ("bayesian_optimization", {"surrogate_model": model, "target_transform": "none", "random_interleave_prob": 0.0})
+        for label, model in (("BO-gp-paper", "gp_paper"), ("BO-hier-paper", "gp_hierarchical_paper"))
+    },
+}
+CHECKPOINTS = (25, 50, 75, 100, 150, 200)
+
+
+def parse_searcher(spec: str) -> tuple[str, str, dict[str, Any]]:
+    if spec in SEARCHERS:
+        return (spec, *SEARCHERS[spec])
+    label, _, rest = spec.partition("=")
+    name, _, opts = rest.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, opts.split(",")):
+        key, _, value = item.partition("=")
+        options[key] = json.loads(value) if value[:1] in "0123456789-[{tfn" else value
+    return label, name, options
+
+
+def build(name: str, space, seed: int, options: dict[str, Any]):
+    if name != "bayesian_optimization":
+        return make_searcher(name, space, seed=seed, **options)
+    from hnas.searchers.bayesian_optimization import BayesianOptimization
+
+    return BayesianOptimization(space, seed=seed, **options)  # options beyond the factory's too
+
+
+def load_objective(spec: str):
+    kind, _, rest = spec.partition(":")
+    if kind == "nbg":
+        from benchmarks.nasbench_graph.plugin import TableObjective, nbg_space
+
+        objective = TableObjective(rest or "cora")
+        return nbg_space(), objective, objective.best
+    objective_name, space_name = rest.split(":")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        space = load_space(space_name)
+    return space, SYNTHETIC_OBJECTIVES[objective_name], None
+
+
+def run(args: argparse.Namespace) -> None:
+    space, objective, best = load_objective(args.objective)
+    optimum = args.optimum if best is None else best
+    for spec in args.searchers:
+        label, name, options = parse_searcher(spec)
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            searcher = build(name, space, seed, options)
+            start, incumbent, curve = time.perf_counter(), np.inf, []
+            for _ in range(args.budget):
+                tree = searcher.ask()
+                loss = objective(tree)
+                searcher.tell(tree, loss)
+                incumbent = min(incumbent, loss)
+                curve.append(incumbent - optimum)
+            record = {"objective": args.objective, "label": label, "searcher": name, "options": options,
+                      "seed": seed, "seconds": time.perf_counter() - start, "regret": curve}  # fmt: skip
+            with args.output.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(f"{label} seed {seed}: final regret {curve[-1]:.4f} ({record['seconds']:.0f} s)", flush=True)
+
+
+def stalled(curve: np.ndarray, window: int) -> bool:
+    return len(curve) > window and curve[-1] > 0 and curve[-1] == curve[-1 - window]
+
+
+def report(paths: list[Path], reference: str, window: int) -> str:
+    runs: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            r = json.loads(line)
+            runs.setdefault((r["objective"], r["label"]), {})[r["seed"]] = np.array(r["regret"])
+    out = []
+    for objective in dict.fromkeys(o for o, _ in runs):
+        labels = [lab for o, lab in runs if o == objective]
+        budget = min(len(c) for lab in labels for c in runs[objective, lab].values())
+        points = [c for c in CHECKPOINTS if c <= budget]
+        out += [f"#### {objective}: mean regret (x100) at n evaluations; stalled = no improvement in the "
+                f"last {window} with regret > 0", "",
+                "| searcher | seeds | " + " | ".join(f"n={c}" for c in points) + " | stalled |",
+                "|---|---|" + "---|" * (len(points) + 1)]  # fmt: skip
+        for lab in labels:
+            curves = np.stack([c[:budget] for c in runs[objective, lab].values()])
+            cells = [f"{100 * curves[:, c - 1].mean():.2f}" for c in points]
+            n_stalled = sum(stalled(c, window) for c in curves)
+            out.append(f"| {lab} | {len(curves)} | " + " | ".join(cells) + f" | {n_stalled} |")
+        ref = runs.get((objective, reference))
+        if ref:
+            out += ["", f"Paired difference to {reference} (x100, mean ± s.e.; negative = better than "
+                    f"{reference}; wins/ties/losses over common seeds):", "",
+                    "| searcher | " + " | ".join(f"n={c}" for c in points) + " |",
+                    "|---|" + "---|" * len(points)]  # fmt: skip
+            for lab in labels:
+                if lab == reference:
+                    continue
+                seeds = sorted(set(runs[objective, lab]) & set(ref))
+                if len(seeds) < 2:
+                    continue
+                cells = []
+                for c in points:
+                    d = np.array([runs[objective, lab][s][c - 1] - ref[s][c - 1] for s in seeds])
+                    cells.append(f"{100 * d.mean():+.2f} ± {100 * d.std(ddof=1) / np.sqrt(len(d)):.2f} "
+                                 f"({(d < 0).sum()}/{(d == 0).sum()}/{(d > 0).sum()})")  # fmt: skip
+                out.append(f"| {lab} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objective", default="nbg:cora")
+    parser.add_argument("--searchers", nargs="+", default=["RS", "RE", "BO-gp", "BO-hier"])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first_seed", type=int, default=0)
+    parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--optimum", type=float, default=0.0)
+    parser.add_argument("--output", type=Path, default=Path("results/regret.jsonl"))
+    parser.add_argument("--report", type=Path, nargs="+")
+    parser.add_argument("--reference", default="RE")
+    parser.add_argument("--stall", type=int, default=50)
+    args = parser.parse_args()
+    if args.report:
+        print(report(args.report, args.reference, args.stall))
+        return
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
