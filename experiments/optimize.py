@@ -147,14 +147,12 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 
 
 def _note_random_only_bo(config: RunConfig) -> None:
-    """BO whose budget is at most n_init never uses its model: say so before the first evaluation."""
-    if config.searcher != "bayesian_optimization":
-        return
-    n_init = config.searcher_options.get("n_init", option_defaults(BayesianOptimization.Options)["n_init"])
-    if config.max_evaluations_total <= n_init:
+    """A model-based searcher whose budget is at most n_init never uses its model: say so first."""
+    n_init = config.random_initial_trials
+    if n_init is not None and config.max_evaluations_total <= n_init:
         print(f"optimize.py: note: --max_evaluations_total {config.max_evaluations_total} <= --n_init "
-              f"{n_init}: every evaluation is one of BO's random initial points, so this run is a random "
-              f"search; raise --max_evaluations_total above {n_init} or lower --n_init",
+              f"{n_init}: every evaluation is one of {config.searcher_name}'s random initial points, so this run "
+              f"is a random search; raise --max_evaluations_total above {n_init} or lower --n_init",
               file=sys.stderr)  # fmt: skip
 
 

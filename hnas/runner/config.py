@@ -121,6 +121,14 @@ class RunConfig:
             raise RunConfigError(str(error), field=error.option or "searcher_options") from None
 
     @property
+    def random_initial_trials(self) -> int | None:
+        """How many first asks are random before a model-based searcher uses its model (its
+        ``n_init`` option), or ``None`` for a searcher without such a phase."""
+        options = self.searcher_setup()[1]
+        n_init = getattr(options, "n_init", None)
+        return None if n_init is None else int(n_init)
+
+    @property
     def searcher_name(self) -> str:
         """The searcher's registered name (its qualified class name if it is not registered)."""
         if isinstance(self.searcher, str):

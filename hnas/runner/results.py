@@ -175,13 +175,8 @@ def architecture_outline(text: str, *, width: int = 100, max_lines: int = 12) ->
 
 
 # ------------------------------------------------------------------------------------------ plots
-_MODEL_BASED = {"bayesian_optimization": "n_init"}
-"""Searchers whose first evaluations are random, and the option that says how many."""
-
-
 def _model_phase_start(config: RunConfig | None) -> int | None:
-    option = None if config is None else _MODEL_BASED.get(config.searcher)
-    return None if option is None else int(getattr(config, option))
+    return None if config is None else config.random_initial_trials
 
 
 def _title(config: RunConfig | None) -> str:

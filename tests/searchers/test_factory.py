@@ -27,6 +27,8 @@ def test_the_built_ins_are_registered_and_built_with_their_defaults(cell_space):
         "n_init": 10,
         "surrogate_model": "gp_hierarchical",
         "acquisition": {"name": "ei", "xi": 0.0},
+        "random_interleave_prob": 0.1,
+        "target_transform": "rank",
         "pool_strategy": {
             "name": "evolution", "pool_size": 200, "p_self_crossover": 0.5, "n_best": 10, "min_generations": 10,
             "max_generations": 50, "patience": 5, "tournament_fraction": 0.2, "p_crossover": 0.5,

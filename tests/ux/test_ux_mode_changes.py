@@ -12,7 +12,7 @@ from hnas.runner.driver import EXIT_ALL_FAILED
 from ux_helpers import FAILING_GRAMMAR, ROOT, run_script
 
 TINY = 'NET -> "Linear2" OP OP\nOP -> "avg_pool" | "conv3x3"\n'
-NOTE = "every evaluation is one of BO's random initial points, so this run is a random search"
+NOTE = "every evaluation is one of bayesian_optimization's random initial points, so this run is a random search"
 
 
 def _optimize_module():
@@ -49,7 +49,8 @@ def test_the_random_search_note_is_given_exactly_when_bo_has_no_model_phase(flag
     parser = module.build_parser()
     config = module.config_from_args(parser.parse_args(flags), parser)
     assert (NOTE in capsys.readouterr().err) == noted
-    assert noted == (config.searcher == "bayesian_optimization" and config.max_evaluations_total <= config.n_init)
+    n_init = config.searcher_options.get("n_init", 10)
+    assert noted == (config.searcher == "bayesian_optimization" and config.max_evaluations_total <= n_init)
 
 
 @pytest.mark.slow

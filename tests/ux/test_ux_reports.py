@@ -135,7 +135,7 @@ def _axes_artists(figure):
 @pytest.mark.slow
 def test_the_plots_show_every_trial_the_incumbent_the_failures_and_the_model_phase(tmp_path):
     config = RunConfig(search_space="nb201_fixed_1_none", objective=Synthetic(fail_every=3),
-                       searcher="bayesian_optimization", n_init=3, pool_size=20, max_evaluations_total=8)  # fmt: skip
+                       searcher="bayesian_optimization", searcher_options={"n_init": 3, "pool_size": 20}, max_evaluations_total=8)  # fmt: skip
     run_search(config, tmp_path / "run")
     trials = load_trials(tmp_path / "run")
     done = [t for t in trials if t.status == "done"]
