@@ -48,7 +48,7 @@ def read_evaluations(directory: str | Path, space: SearchSpace, objective: str |
     rows: list[tuple[str, float, str]] = []
     for run_dir in runs:
         try:
-            rows.extend((a, v, str(run_dir)) for a, v in done_rows(run_dir, space_name=space.name, objective=objective))
+            rows.extend((a, v, str(run_dir)) for a, v in done_rows(run_dir, space_name=space.spec, objective=objective))
         except RunError as error:
             print(f"{PROG}: warning: skipping {run_dir}: {error}", file=sys.stderr)
     return load_evaluations(directory, space, objective=objective, rows=rows, skip=runs)
