@@ -13,12 +13,14 @@ from hnas.searchers.factory import (
     SEARCHERS,
     SURROGATE_MODELS,
     make_searcher,
+    register_searcher,
 )
 
 __all__ = [
     "Searcher",
     "SpaceExhaustedError",
     "make_searcher",
+    "register_searcher",
     "SEARCHERS",
     "SEARCHER_OPTIONS",
     "SURROGATE_MODELS",
