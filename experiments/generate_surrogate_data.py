@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hnas.cli import add_plugin_argument
+from hnas.errors import HnasError
 from hnas.grammar import SearchSpace, Tree, load_space
-from hnas.grammar.errors import GrammarError
-from hnas.objectives import ObjectiveError, get_objective
+from hnas.objectives import get_objective
+from hnas.plugins import load_plugins
 
 PROG = "generate_surrogate_data.py"
 COLUMNS = ("architecture", "value", "status", "objective_name", "search_space", "seed", "params")
@@ -41,11 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
         help="a named space, or grammar files (as for optimize.py)")
-    add("--objective", default="params", help="objective name (hnas.objectives.OBJECTIVES)")
+    add("--objective", default="params",
+        help="a registered objective name (hnas.objectives.objective_names()) or module:function / file.py:function")
     add("--data_path", default=None, help="data folder for dataset objectives")
     add("--n", type=int, default=500, help="distinct architectures to evaluate")
     add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation")
     add("--output", required=True, help="CSV file to write (its folder is created)")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -65,10 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n is not None and args.n < 1:
         parser.error(f"argument --n: must be >= 1, got {args.n}")
     try:
+        load_plugins(args.plugin)
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         objective = get_objective(args.objective, args.data_path)
         trees = sample_distinct(space, args.n, np.random.default_rng(args.seed))
-    except (GrammarError, ObjectiveError, ValueError) as error:
+    except (HnasError, ValueError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     output = Path(args.output)

@@ -5,6 +5,12 @@
 runs BANAT on the hierarchical NAS-Bench-201 space with the embedded offline objective. Rerunning
 the same command resumes an interrupted run (Ctrl-C, a kill) or prints the summary of a finished
 one; raising --max_evaluations_total continues a finished run.
+
+    python experiments/optimize.py --plugin my_space.py --search_space my.cfg \
+        --objective my_space:objective --searcher my_searcher
+
+searches a space of the user's own: the plugin registers its topologies, primitives and searcher,
+the objective is a function given as module:function (see docs/extending.md).
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from hnas.errors import UsageError
-from hnas.grammar.errors import GrammarError
+from hnas.cli import add_plugin_argument
+from hnas.errors import HnasError
+from hnas.plugins import load_plugins
 from hnas.runner import RunConfig, RunConfigError, run_search
 from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
 
@@ -52,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a named space, or grammar files (the first holds the start symbol) and TERMINAL=file.cfg items"
         f" (default {DEFAULT_SEARCH_SPACE})")
     add("--objective", default=None,
-        help="objective name (see hnas.objectives.OBJECTIVES; default: the embedded offline DEFAULT_OBJECTIVE)")
-    add("--searcher", choices=SEARCHERS, default="bayesian_optimization", help="(default bayesian_optimization)")
+        help="a registered objective name (hnas.objectives.objective_names()) or a function as module:function"
+        " or path/file.py:function (default: the embedded offline DEFAULT_OBJECTIVE)")
+    add("--searcher", default="bayesian_optimization",
+        help=f"{', '.join(SEARCHERS)} or one a plugin registers (default bayesian_optimization)")
     add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
         help="BO surrogate (default gp_hierarchical)")
     add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
@@ -75,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch threads per evaluation (default: 1 in workers, unchanged in the driver)")
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
     add("--no_progress", action="store_true", help="no progress bar")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -103,6 +113,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             n_workers=args.n_workers,
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,
+            plugins=args.plugin,
             **{key: defaults[key] if value is None else value for key, value in bo_values.items()},
         )
     except RunConfigError as error:
@@ -112,10 +123,11 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    config = config_from_args(args, parser)
     try:
+        load_plugins(args.plugin)  # before the configuration: they may register what it names
+        config = config_from_args(args, parser)
         summary = run_search(config, args.working_directory, progress=not args.no_progress)
-    except (UsageError, GrammarError) as error:
+    except HnasError as error:
         print(f"optimize.py: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)
     print(summary)

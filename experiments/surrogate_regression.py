@@ -20,9 +20,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hnas.errors import UsageError
+from hnas.cli import add_plugin_argument
+from hnas.errors import HnasError
 from hnas.grammar import load_space
-from hnas.grammar.errors import GrammarError
+from hnas.plugins import load_plugins
 from hnas.grammar.space import SearchSpace
 from hnas.runner import RunError
 from hnas.runner.store import done_rows, find_runs
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log", action="store_true", help="model the natural log of the objective values")
     add("--seed", type=int, default=0, help="seed of the splits")
     add("--output", default=None, help="output folder (default: <working_directory>/surrogate_regression)")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -83,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n_test is not None and args.n_test < 1:
         parser.error(f"argument --n_test: must be >= 1, got {args.n_test}")
     try:
+        load_plugins(args.plugin)  # a user space's topologies and primitives
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         data = read_evaluations(args.working_directory, space, args.objective)
         print(
@@ -101,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log=args.log,
             progress=lambda message: print(message, file=sys.stderr),
         )
-    except (UsageError, GrammarError) as error:
+    except HnasError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     output = Path(args.output) if args.output else Path(args.working_directory) / "surrogate_regression"
