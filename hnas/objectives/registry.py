@@ -83,15 +83,13 @@ _PROXY_OPTIONS = {"dataset": "str", "batch_size": "int", "proxies": "str", "devi
 _DEBUG_OPTIONS = {"target_params": "int", "num_classes": "int", "input_shape": "tuple"}
 
 
-def _canonical(name: str, names: tuple[str, ...]) -> str:
+def _canonical(name: str, names: tuple[str, ...], hint: str = "") -> str:
     """``name`` as registered: an exact match first, else the one match ignoring case."""
     if isinstance(name, str) and name in names:
         return name
     by_lower = {n.lower(): n for n in names}
     if not isinstance(name, str) or name.lower() not in by_lower:
-        raise ObjectiveError(
-            f"unknown objective {name!r}; known: {', '.join(names)} (or a reference module:function / file.py:function)"
-        )
+        raise ObjectiveError(f"unknown objective {name!r}; known: {', '.join(names)}{hint}")
     return by_lower[name.lower()]
 
 
@@ -238,5 +236,5 @@ def get_objective(name: str, data_path: str | Path | None = None, **options: Any
         if not callable(function):
             raise ObjectiveError(f"objective {name} is {type(function).__name__}, not a function")
         return FunctionObjective(function, name)
-    name = _canonical(name, names)
+    name = _canonical(name, names, " (or a function as module:function or file.py:function)")
     return _from_factory(name, _REGISTRY.get(name), data_path, options)
