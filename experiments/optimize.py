@@ -23,7 +23,7 @@ from hnas.cli import add_plugin_argument
 from hnas.errors import HnasError
 from hnas.plugins import load_plugins
 from hnas.runner import RunConfig, RunConfigError, run_search
-from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
+from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SURROGATE_MODELS, searcher_names
 
 DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
 DEFAULT_MAX_EVALUATIONS = 20
@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--objective", default=None,
         help="a registered objective name (hnas.objectives.objective_names()) or a function as module:function"
         " or path/file.py:function (default: the embedded offline DEFAULT_OBJECTIVE)")
-    add("--searcher", default="bayesian_optimization",
-        help=f"{', '.join(SEARCHERS)} or one a plugin registers (default bayesian_optimization)")
+    add("--searcher", choices=searcher_names(), default="bayesian_optimization",
+        help="a built-in searcher or one a plugin registers (default bayesian_optimization)")
     add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
         help="BO surrogate (default gp_hierarchical)")
     add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
@@ -120,11 +120,22 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         parser.error(f"argument --{error.field}: {error}")
 
 
+def _load_plugins(argv: Sequence[str] | None) -> None:
+    """Load the --plugin modules first: the full parser offers the searchers they register."""
+    early = argparse.ArgumentParser(add_help=False)
+    add_plugin_argument(early)
+    load_plugins(early.parse_known_args(argv)[0].plugin)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        _load_plugins(argv)
+    except HnasError as error:
+        print(f"optimize.py: error: {error}", file=sys.stderr)
+        return error.code
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        load_plugins(args.plugin)  # before the configuration: they may register what it names
         config = config_from_args(args, parser)
         summary = run_search(config, args.working_directory, progress=not args.no_progress)
     except HnasError as error:

@@ -14,6 +14,7 @@ from hnas.searchers.factory import (
     SURROGATE_MODELS,
     make_searcher,
     register_searcher,
+    searcher_names,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "SpaceExhaustedError",
     "make_searcher",
     "register_searcher",
+    "searcher_names",
     "SEARCHERS",
     "SEARCHER_OPTIONS",
     "SURROGATE_MODELS",

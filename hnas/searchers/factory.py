@@ -13,7 +13,7 @@ from hnas.surrogates import SURROGATE_NAMES
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["SEARCHERS", "SEARCHER_OPTIONS", "SURROGATE_MODELS", "POOL_STRATEGIES", "make_searcher", "register_searcher"]
+__all__ = ["SEARCHERS", "SEARCHER_OPTIONS", "SURROGATE_MODELS", "POOL_STRATEGIES", "make_searcher", "register_searcher", "searcher_names"]
 
 SEARCHERS = ("random_search", "regularized_evolution", "bayesian_optimization")
 SURROGATE_MODELS = SURROGATE_NAMES
@@ -78,6 +78,11 @@ def register_searcher(name: str, cls: type[Searcher], replace: bool = False) -> 
     if name in SEARCHERS:
         raise RegistryError(f"searcher {name!r} is built in")
     return _USER_SEARCHERS.register(name, cls, replace=replace)
+
+
+def searcher_names() -> tuple[str, ...]:
+    """The built-in searchers, then the registered ones."""
+    return (*SEARCHERS, *_USER_SEARCHERS.names())
 
 
 def make_searcher(name: str, space: SearchSpace, *, seed: int, **options: Any) -> Searcher:
