@@ -9,6 +9,7 @@ from pathlib import Path
 from hnas.grammar.cfg import load_grammar
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.space import SearchSpace
+from hnas.grammar.terminals import declare_primitive, register_topology
 
 __all__ = ["load_space", "register_space", "space_names", "GRAMMAR_DIR"]
 
@@ -24,7 +25,36 @@ GRAMMAR_DIR = _grammar_dir()
 _SPACES: dict[str, tuple[str, ...]] = {
     "nb201_variable_multi_multi": ("nb201_variable_multi_multi.cfg",),
     "nb201_fixed_1_none": ("nb201_fixed_1_none.cfg", "SharedCell=nb201_cell.cfg"),
+    "activation": ("activation.cfg",),
+    "darts": ("darts.cfg",),
 }
+
+# Terminal signatures of the named spaces beyond NAS-Bench-201's (names and edge lists only; the
+# compilers in hnas.semantics give them meaning, see docs/spaces/). Edge lists are in child order.
+_SPACE_TOPOLOGIES: dict[str, tuple[tuple[int, int], ...]] = {
+    # activation: (BinOp, left, right, id, id); node 4 stacks the two branches, BinOp maps 4 -> 5
+    "BinaryTopo": ((4, 5), (1, 2), (1, 3), (2, 4), (3, 4)),
+    "UnaryTopo": ((1, 2),),
+    # darts: network (normal cell, reduction cell); cell (4 nodes); node (op_a, op_b, input_a, input_b)
+    "DARTS": ((1, 2), (2, 3)),
+    "DARTSCell": ((1, 2), (2, 3), (3, 4), (4, 5)),
+    "DARTSNode": ((2, 4), (3, 4), (1, 2), (1, 3)),
+}
+_SPACE_PRIMITIVES: tuple[str, ...] = (
+    # activation: binary and unary operations ("id" is NAS-Bench-201's already)
+    "add", "multi", "sub", "div", "bmax", "bmin", "bsigmoid", "bgaussian_sq", "bgaussian_abs", "wavg",
+    "neg", "abs", "square", "cubic", "square_root", "mconst", "aconst", "log", "exp", "sin", "cos",
+    "sinh", "cosh", "tanh", "asinh", "atanh", "sinc", "umax", "umin", "sigmoid", "logexp", "gaussian",
+    "erf", "const",
+    # darts: operations and input indices (0, 1: the two cell inputs; k + 2: intermediate node k)
+    "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5", "max_pool_3x3", "avg_pool_3x3",
+    "skip_connect", "0", "1", "2", "3", "4",
+)
+for _name, _edges in _SPACE_TOPOLOGIES.items():
+    register_topology(_name, _edges)
+for _name in _SPACE_PRIMITIVES:
+    declare_primitive(_name)
+del _name, _edges
 _SHARED_ITEM = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.+)")
 
 

@@ -22,7 +22,7 @@ from hnas.objectives.errors import ObjectiveError
 from hnas.objectives.protocols import TrainingProtocol
 from hnas.objectives.proxies import check_proxy_names, score_proxies
 from hnas.objectives.result import EvaluationResult
-from hnas.semantics import compile_network, count_flops, count_parameters
+from hnas.semantics import compile_tree, count_flops, count_parameters
 from hnas.objectives.training import (
     initialize_parameters,
     select_device,
@@ -45,8 +45,9 @@ class Objective(ABC):
         """Evaluate ``tree``; raises :class:`EvaluationError` (or any error) when it fails."""
 
     def build(self, tree: Tree, seed: int = 0) -> nn.Module:
-        """The network of ``tree`` for this objective's input channels and classes, initialised from ``seed``."""
-        return compile_network(
+        """The network of ``tree`` for this objective's input channels and classes, initialised from
+        ``seed``, built by the tree's compiler (see :mod:`hnas.semantics.compilers`)."""
+        return compile_tree(
             tree, num_classes=self.num_classes, in_channels=self.input_shape[0], rng=np.random.default_rng(seed)
         )
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hnas.objectives import embedded, loaders
+from hnas.objectives import activation, darts, embedded, loaders
 from hnas.objectives.data import ImageData
 from hnas.objectives.errors import ObjectiveError
 from hnas.objectives.function import FunctionObjective
@@ -69,7 +69,9 @@ TASKS: tuple[str, ...] = tuple(_TASKS)
 DEFAULT_OBJECTIVE = "digits"
 """Runs offline in seconds per architecture: the runner's objective when none is named."""
 
-OBJECTIVES: tuple[str, ...] = (*_TASKS, *PROXIES, "debug")
+_SPACE_OBJECTIVES = {**activation.FACTORIES, **darts.FACTORIES}  # factory(data_path=None, **options)
+
+OBJECTIVES: tuple[str, ...] = (*_TASKS, *PROXIES, "debug", *_SPACE_OBJECTIVES)
 """The built-in objective names (:func:`objective_names` adds the registered ones)."""
 
 ObjectiveFactory = Callable[..., Any]
@@ -184,7 +186,9 @@ for _task in _TASKS:
 for _proxy in PROXIES:
     _REGISTRY.register(_proxy, functools.partial(_proxy_factory, _proxy))
 _REGISTRY.register("debug", _debug_factory)
-del _task, _proxy
+for _task, _factory in _SPACE_OBJECTIVES.items():
+    _REGISTRY.register(_task, _factory)
+del _task, _proxy, _factory
 
 
 def _from_factory(name: str, factory: ObjectiveFactory, data_path: str | Path | None, options: dict[str, Any]) -> Any:

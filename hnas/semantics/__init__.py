@@ -1,4 +1,7 @@
-"""Semantics of derivation trees: torch primitives, the compiler to networks, hierarchical graphs.
+"""Semantics of derivation trees: torch primitives, compilers to modules, hierarchical graphs.
+
+Each space has its compiler (``compile_tree`` picks it from the tree's root terminal, see
+:mod:`hnas.semantics.compilers`); ``compile_network`` is the default ``"network"`` compiler.
 
 Names are imported lazily, so ``import hnas.semantics`` alone does not import torch (the graph
 functions do not need it).
@@ -18,6 +21,13 @@ __all__ = [
     "primitives",
     "compile_network",
     "Network",
+    "Compiler",
+    "DEFAULT_COMPILER",
+    "register_compiler",
+    "get_compiler",
+    "compiler_names",
+    "compiler_name_for",
+    "compile_tree",
     "Dag",
     "count_parameters",
     "count_flops",
@@ -39,6 +49,13 @@ _WHERE = {
     "compile_network": "hnas.semantics.compiler",
     "Network": "hnas.semantics.compiler",
     "Dag": "hnas.semantics.compiler",
+    "Compiler": "hnas.semantics.compilers",
+    "DEFAULT_COMPILER": "hnas.semantics.compilers",
+    "register_compiler": "hnas.semantics.compilers",
+    "get_compiler": "hnas.semantics.compilers",
+    "compiler_names": "hnas.semantics.compilers",
+    "compiler_name_for": "hnas.semantics.compilers",
+    "compile_tree": "hnas.semantics.compilers",
     "count_parameters": "hnas.semantics.counting",
     "count_flops": "hnas.semantics.counting",
     "params_by_terminal": "hnas.semantics.counting",
@@ -51,6 +68,15 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from hnas.semantics.compiler import Dag, Network, compile_network
+    from hnas.semantics.compilers import (
+        DEFAULT_COMPILER,
+        Compiler,
+        compile_tree,
+        compiler_name_for,
+        compiler_names,
+        get_compiler,
+        register_compiler,
+    )
     from hnas.semantics.counting import count_flops, count_parameters, params_by_terminal
     from hnas.semantics.errors import SemanticsError
     from hnas.semantics.graphs import GraphArrays, hierarchical_graph_arrays, hierarchical_graphs

@@ -23,7 +23,7 @@ from hnas.semantics.primitives import Zero
 from hnas.semantics.registry import get_primitive
 from hnas.semantics.structure import edge_plan, topological_edge_order
 
-__all__ = ["Dag", "Network", "compile_network", "generator_from"]
+__all__ = ["Dag", "Network", "NetworkCompiler", "compile_network", "generator_from"]
 
 _SHOWN_CHARS = 160
 
@@ -106,6 +106,14 @@ def compile_network(
     """
     if not isinstance(tree, Tree):
         raise TypeError(f"compile_network needs a hnas.grammar.Tree, got {type(tree).__name__}")
+    from hnas.semantics.compilers import DEFAULT_COMPILER, root_owner  # (imports this module lazily)
+
+    owner = root_owner(tree.op)
+    if owner not in (None, DEFAULT_COMPILER):
+        raise SemanticsError(
+            f"the tree's root terminal {tree.op!r} belongs to compiler {owner!r}, not to the network "
+            "compiler: compile it with hnas.semantics.compile_tree"
+        )
     num_classes = _positive("num_classes", num_classes)
     in_channels = _positive("in_channels", in_channels)
     stem_channels = _positive("stem_channels", stem_channels)
@@ -144,6 +152,16 @@ def compile_network(
         num_classes=num_classes,
         out_channels=out_channels,
     )
+
+
+class NetworkCompiler:
+    """The registered compiler ``"network"`` (the default, see :mod:`hnas.semantics.compilers`):
+    ``compile(tree, **task_options)`` is :func:`compile_network`. It claims no root terminal."""
+
+    roots: tuple[str, ...] = ()
+
+    def compile(self, tree: Tree, **task_options: object) -> Network:
+        return compile_network(tree, **task_options)
 
 
 def _positive(name: str, value: object) -> int:

@@ -15,7 +15,7 @@ from torch.nn.modules.conv import _ConvNd
 
 from hnas.grammar.tree import Tree
 from hnas.semantics.build import TERMINAL_ATTRIBUTE
-from hnas.semantics.compiler import compile_network
+from hnas.semantics.compilers import compile_tree
 
 __all__ = ["count_parameters", "count_flops", "params_by_terminal"]
 
@@ -57,12 +57,12 @@ def _adaptive_pool_flops(inputs: torch.Tensor, output: torch.Tensor) -> int:
 def count_flops(model: nn.Module | Tree, input_shape: tuple[int, int, int], *, num_classes: int = 10) -> int:
     """FLOPs of one forward pass on one ``input_shape`` (C, H, W) image (see the module docstring).
 
-    ``model`` is a module, or a tree compiled for ``num_classes`` and ``input_shape[0]`` channels.
+    ``model`` is a module, or a tree compiled (by its compiler) for ``num_classes`` and ``input_shape[0]`` channels.
     """
     if len(input_shape) != 3 or any(int(s) < 1 for s in input_shape):
         raise ValueError(f"input_shape must be (channels, height, width) of positive sizes, got {input_shape!r}")
     if isinstance(model, Tree):
-        model = compile_network(model, num_classes=num_classes, in_channels=int(input_shape[0]))
+        model = compile_tree(model, num_classes=num_classes, in_channels=int(input_shape[0]))
     total = 0
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:

@@ -13,7 +13,7 @@ import networkx as nx
 import torch
 
 from hnas.grammar.tree import Tree
-from hnas.semantics.compiler import compile_network
+from hnas.semantics.compilers import compile_tree
 from hnas.semantics.counting import count_flops, count_parameters, params_by_terminal
 from hnas.semantics.graphs import topology_depth, tree_graph
 
@@ -24,7 +24,7 @@ CELL_OP = "Cell"
 
 def describe(tree: Tree, *, num_classes: int, input_shape: tuple[int, int, int]) -> dict[str, Any]:
     """Parameters, FLOPs, output shape, cell count, hierarchy depth and parameters per terminal."""
-    network = compile_network(tree, num_classes=num_classes, in_channels=input_shape[0])
+    network = compile_tree(tree, num_classes=num_classes, in_channels=input_shape[0])
     network.eval()
     with torch.no_grad():
         output = network(torch.zeros((1, *input_shape)))
