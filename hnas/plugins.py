@@ -82,6 +82,15 @@ def _failure(what: str, error: BaseException, path: str | None = None) -> Plugin
     return PluginError(f"{what} failed to load: {type(error).__name__}: {message}{where}")
 
 
+def _module_of_file(file: Path) -> ModuleType | None:
+    """The imported module whose source is ``file``, if any."""
+    for module in list(sys.modules.values()):
+        source = getattr(module, "__file__", None)
+        if source and source.endswith(file.name) and Path(source).resolve() == file:
+            return module
+    return None
+
+
 def _load_file(path: str) -> ModuleType:
     file = Path(path)
     if not file.is_file():
@@ -89,10 +98,11 @@ def _load_file(path: str) -> ModuleType:
     name = file.stem
     if not name.isidentifier():
         raise PluginError(f"plugin {path}: the file name must be a Python identifier (it becomes the module name)")
+    same = _module_of_file(file)
+    if same is not None:
+        return same  # loaded before (as a plugin file or as a module): a no-op
     loaded = sys.modules.get(name)
     if loaded is not None:
-        if getattr(loaded, "__file__", None) and Path(loaded.__file__).resolve() == file:
-            return loaded  # loaded before: a no-op
         raise PluginError(
             f"plugin {path}: a module named {name!r} is already imported "
             f"(from {getattr(loaded, '__file__', None) or 'built-in'}); rename the plugin file"

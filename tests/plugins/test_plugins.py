@@ -80,6 +80,7 @@ def test_module_plugins_and_references(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     module = load_plugin("plugin_pkg.scores")
     assert module is sys.modules["plugin_pkg.scores"] and load_plugins(["plugin_pkg.scores"]) == ("plugin_pkg.scores",)
+    assert load_plugin(str(tmp_path / "plugin_pkg" / "scores.py")) is module  # the same file: not imported again
     assert resolve_reference("plugin_pkg.scores:by_op") is module.by_op
     assert is_reference("plugin_pkg.scores:by_op") and is_reference("a/b.py:fn")
     assert not is_reference("digits") and not is_reference("module:") and not is_reference(None)
