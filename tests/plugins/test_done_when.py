@@ -68,6 +68,7 @@ def _expected_error(architecture: str, table: dict[tuple[str, str], float]) -> f
     return 1.0 - sum(table[words[1], layer] for layer in words[3::2]) / 4
 
 
+@pytest.mark.slow
 def test_the_example_runs_to_completion_with_a_user_objective_and_searcher(tmp_path):
     folder = _example(tmp_path / "example")
     run = _optimize(folder, "--max_evaluations_total", "12", "--working_directory", "run")
