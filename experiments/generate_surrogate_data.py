@@ -4,7 +4,7 @@ Evaluates N distinct random architectures of a space on an objective and writes 
 that experiments/surrogate_regression.py reads:
 
     python experiments/generate_surrogate_data.py --search_space nb201_variable_multi_multi \
-        --objective params --n 500 --output data/surrogate/hier_params.csv
+        --objective params --n 500 --output runs/surrogate/hier_params.csv
 
 Any objective of hnas.objectives works: the zero-cost proxies (params, naswot, synflow, grad_norm,
 jacov; seconds per architecture on a CPU, on the embedded digits data), the embedded training
@@ -27,7 +27,7 @@ import numpy as np
 from hnas.cli import add_plugin_argument
 from hnas.errors import HnasError
 from hnas.grammar import SearchSpace, Tree, load_space
-from hnas.objectives import get_objective
+from hnas.objectives import OBJECTIVES, get_objective
 from hnas.plugins import load_plugins
 
 PROG = "generate_surrogate_data.py"
@@ -37,18 +37,18 @@ MAX_DRAWS_PER_ARCHITECTURE = 100
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     add = parser.add_argument
     add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
-        help="a named space, or grammar files (as for optimize.py)")
+        help="a named space, or grammar files (as for optimize.py) (default nb201_variable_multi_multi)")
     add("--objective", default="params",
-        help="a registered objective name (hnas.objectives.objective_names()) or module:function / file.py:function")
-    add("--data_path", default=None, help="data folder for dataset objectives")
-    add("--n", type=int, default=500, help="distinct architectures to evaluate")
-    add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation")
-    add("--output", required=True, help="CSV file to write (its folder is created)")
+        help=f"what to evaluate: {', '.join(OBJECTIVES)}, a registered name or module:function / file.py:function"
+        " (default %(default)s: seconds per architecture)")
+    add("--data_path", default=None, help="data folder for dataset objectives (not needed for the others)")
+    add("--n", type=int, default=500, help="distinct architectures to evaluate (default %(default)s)")
+    add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation (default %(default)s)")
+    add("--output", required=True,
+        help="CSV file to write, its folder created (e.g. runs/surrogate/hier.csv: runs/ is git-ignored)")
     add_plugin_argument(parser)
     return parser
 

@@ -21,8 +21,11 @@ from collections.abc import Callable, Sequence
 
 from hnas.cli import add_plugin_argument
 from hnas.errors import HnasError
+from hnas.grammar import space_names
+from hnas.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
 from hnas.plugins import load_plugins
 from hnas.runner import RunConfig, RunConfigError, run_search
+from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
 from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SURROGATE_MODELS, searcher_names
 
 DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
@@ -30,6 +33,11 @@ DEFAULT_MAX_EVALUATIONS = 20
 """With the embedded objective's default protocol this takes a few minutes on 2 cores."""
 
 _BO_ONLY = list(SEARCHER_OPTIONS["bayesian_optimization"])
+
+EXIT_STATUS = f"""exit status: 0 the run finished (or was already finished) with at least one successful
+evaluation; 1 an error before the first evaluation (printed as one line); 2 a bad flag;
+{EXIT_ALL_FAILED} every evaluation failed (the summary shows the first error); {EXIT_INTERRUPTED} stopped by Ctrl-C
+or SIGTERM (rerun the same command to continue)."""
 
 
 def _number(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
@@ -51,16 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optimize.py",
         description="Neural architecture search over a grammar-defined space (resumable).",
+        epilog=EXIT_STATUS,
     )
     add = parser.add_argument
     add("--working_directory", help="run directory (default: runs/<searcher>-<space>-<objective>-seed<N>)")
     add("--data_path", help="folder with the objective's data files (not needed for embedded objectives)")
     add("--search_space", nargs="+", default=[DEFAULT_SEARCH_SPACE],
-        help="a named space, or grammar files (the first holds the start symbol) and TERMINAL=file.cfg items"
-        f" (default {DEFAULT_SEARCH_SPACE})")
+        help=f"a shipped space ({', '.join(space_names())}), or grammar files (the first holds the start symbol)"
+        f" and TERMINAL=file.cfg items (default {DEFAULT_SEARCH_SPACE})")
     add("--objective", default=None,
-        help="a registered objective name (hnas.objectives.objective_names()) or a function as module:function"
-        " or path/file.py:function (default: the embedded offline DEFAULT_OBJECTIVE)")
+        help=f"what to minimise: {', '.join(OBJECTIVES)} (default {DEFAULT_OBJECTIVE}: embedded, offline,"
+        " no --data_path), a name a plugin registers, or a function as module:function or path/file.py:function")
     add("--searcher", choices=searcher_names(), default="bayesian_optimization",
         help="a built-in searcher or one a plugin registers (default bayesian_optimization)")
     add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
@@ -68,11 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
     add("--pool_strategy", choices=POOL_STRATEGIES, default=None, help="BO acquisition pool (default evolution)")
     add("--pool_size", type=_number(int, 1), default=None, help="BO candidate pool size (default 200)")
-    add("--n_init", type=_number(int, 1), default=None, help="BO random initial points (default 10)")
+    add("--n_init", type=_number(int, 1), default=None,
+        help="BO random initial points before the model is used (default 10; a budget of at most n_init makes BO a"
+        " random search)")
     add("--max_evaluations_total", type=_number(int, 1), default=DEFAULT_MAX_EVALUATIONS,
         help="evaluated (done or failed) trials of the run; raise it to continue a finished run"
         f" (default {DEFAULT_MAX_EVALUATIONS})")
-    add("--log", action="store_true", help="minimise the log of the validation error")
+    add("--log", action="store_true",
+        help="minimise the log of the validation error (objectives whose values can be negative, such as"
+        " the zero-cost proxies, refuse it)")
     add("--p_self_crossover", type=_number(float, 0.0, 1.0), default=None,
         help="BO: probability that a crossover is a self-crossover (default 0.5)")
     add("--epochs", type=_number(int, 1), default=None, help="training epochs (default: the objective's)")
@@ -94,12 +107,12 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     if args.searcher != "bayesian_optimization":
         given = [f"--{key}" for key, value in bo_values.items() if value is not None]
         if given:
-            print(f"optimize.py: note: {', '.join(given)} only affect bayesian_optimization, "
-                  f"not {args.searcher}", file=sys.stderr)  # fmt: skip
+            print(f"optimize.py: note: {', '.join(given)}: bayesian_optimization option(s), ignored by "
+                  f"{args.searcher}", file=sys.stderr)  # fmt: skip
     defaults = {key: value for key, value in vars(RunConfig()).items() if key in bo_values}
     search_space = args.search_space[0] if len(args.search_space) == 1 else args.search_space
     try:
-        return RunConfig(
+        config = RunConfig(
             search_space=search_space,
             objective=args.objective,
             searcher=args.searcher,
@@ -118,6 +131,12 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         )
     except RunConfigError as error:
         parser.error(f"argument --{error.field}: {error}")
+    if config.searcher == "bayesian_optimization" and config.max_evaluations_total <= config.n_init:
+        print(f"optimize.py: note: --max_evaluations_total {config.max_evaluations_total} <= --n_init "
+              f"{config.n_init}: every evaluation is one of BO's random initial points, so this run is a random "
+              f"search; raise --max_evaluations_total above {config.n_init} or lower --n_init",
+              file=sys.stderr)  # fmt: skip
+    return config
 
 
 def _load_plugins(argv: Sequence[str] | None) -> None:
@@ -142,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"optimize.py: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)
     print(summary)
-    return 130 if summary.interrupted else 0
+    return summary.exit_code
 
 
 if __name__ == "__main__":

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from hnas.grammar import GrammarError, SearchSpace, load_space
+from hnas.grammar.analysis import MAX_COUNT_DIGITS, power_of_ten
 
 __all__ = ["register", "add_search_space_argument", "space_from_args"]
 
@@ -41,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info = subparsers.add_parser("info", help="size and shape of a search space")
     add_search_space_argument(info)
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("--exact", action="store_true",
+                      help=f"print sizes of more than {_DIGITS:,} digits in full too (default: log10 only)")
     info.set_defaults(func=_info)
 
     sample = subparsers.add_parser("sample", help="sample architectures (one bracket string per line)")
@@ -58,14 +64,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parse.set_defaults(func=_parse)
 
 
-def _describe(space: SearchSpace) -> dict[str, object]:
-    finite = space.is_finite
+_DIGITS = 4300
+"""Sizes with more digits are given as log10 unless ``--exact`` (Python's default limit for int -> str)."""
+
+
+@contextmanager
+def _any_digits() -> Iterator[None]:
+    """Lift Python's limit on the digits of int -> str conversions, for this block only."""
+    before = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(before)
+
+
+def _size(space: SearchSpace, constrained: bool, exact: bool) -> tuple[str | None, float | None]:
+    """(the exact size as a string, or None when it is too long to print or to count; its log10).
+    An infinite space is ("inf", None)."""
+    if not space.is_finite:
+        return "inf", None
+    log10 = space.log10_count(constrained)
+    try:
+        size = space.count(constrained)
+    except GrammarError:  # more than hnas.grammar.analysis.MAX_COUNT_DIGITS digits
+        return None, log10
+    if size >= 10**_DIGITS and not exact:
+        return None, log10
+    with _any_digits():
+        return str(size), log10
+
+
+def _describe(space: SearchSpace, exact: bool = False) -> dict[str, object]:
     grammar = space.grammar
+    size, log10 = _size(space, True, exact)
+    unconstrained, unconstrained_log10 = _size(space, False, exact)
     return {
         "name": space.name,
-        "size": str(space.count()) if finite else "inf",
-        "log10_size": space.log10_count() if finite else None,
-        "unconstrained_size": str(space.count(constrained=False)) if finite else "inf",
+        "size": size,
+        "log10_size": log10,
+        "unconstrained_size": unconstrained,
+        "log10_unconstrained_size": unconstrained_log10,
         "productions": grammar.n_productions,
         "nonterminals": len(grammar.rules),
         "start": grammar.start,
@@ -74,15 +113,24 @@ def _describe(space: SearchSpace) -> dict[str, object]:
     }
 
 
+def _size_line(size: str | None, log10: float | None) -> str:
+    if log10 is None:
+        return str(size)
+    if size is not None:
+        return f"{size} ({power_of_ten(log10)})"
+    if math.floor(log10) + 1 <= MAX_COUNT_DIGITS:
+        return f"{power_of_ten(log10)} ({math.floor(log10) + 1:,} digits; --exact prints them)"
+    return f"{power_of_ten(log10)} (more than {MAX_COUNT_DIGITS:,} digits: too large to count exactly)"
+
+
 def _info(args: argparse.Namespace) -> int:
-    facts = _describe(space_from_args(args.search_space, "info"))
+    facts = _describe(space_from_args(args.search_space, "info"), args.exact)
     if args.json:
         print(json.dumps(facts))
         return 0
-    log10 = facts["log10_size"]
     print(f"search space      {facts['name']}")
-    print(f"size              {facts['size']}" + (f" (10^{log10:.2f})" if log10 is not None else ""))
-    print(f"unconstrained     {facts['unconstrained_size']}")
+    print(f"size              {_size_line(facts['size'], facts['log10_size'])}")
+    print(f"unconstrained     {_size_line(facts['unconstrained_size'], facts['log10_unconstrained_size'])}")
     print(f"productions       {facts['productions']}")
     print(f"nonterminals      {facts['nonterminals']} (start {facts['start']})")
     if facts["shared"]:
@@ -111,10 +159,10 @@ def _validate(args: argparse.Namespace) -> int:
         return 1
     if not space.is_finite:
         size = "infinitely many architectures"
-    elif space.count() < 10**6:
+    elif space.log10_count() < 6:
         size = f"{space.count()} architecture{'s' if space.count() != 1 else ''}"
     else:
-        size = f"10^{space.log10_count():.2f} architectures"
+        size = f"{power_of_ten(space.log10_count())} architectures"
     print(f"{' '.join(args.files)}: ok ({space.grammar.n_productions} productions, "
           f"{len(space.grammar.rules)} nonterminals, {size})")
     return 0

@@ -1,4 +1,5 @@
-"""Bracket strings: canonical printing and validating parsing (tokenizer + recursive descent).
+"""Bracket strings: canonical printing and validating parsing (tokenizer + a stack of open nodes;
+nothing recurses, so strings may nest arbitrarily deep).
 
 Canonical form: the derivation tree as ``(SYMBOL op child ...)``. With shared building blocks,
 the main tree prints each block occurrence as the block's terminal name and is followed by each
@@ -10,14 +11,15 @@ that form and the fully expanded one (``str(tree)``).
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from functools import cached_property
 
 from hnas.grammar.analysis import Analysis
 from hnas.grammar.cfg import Production, Symbol
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.terminals import ZERO
-from hnas.grammar.tree import Tree
-from hnas.grammar.treeops import shared_blocks
+from hnas.grammar.tree import Tree, bracket_string
+from hnas.grammar.treeops import rebuild, shared_blocks
 
 __all__ = ["BracketCodec"]
 
@@ -48,17 +50,14 @@ class BracketCodec:
         if not self.names:
             return str(tree)
         blocks = shared_blocks(tree, self.names)
-        parts = [] if self.main_template is not None else [self._format(tree, root=True)]
-        parts += [self._format(blocks[nt], root=True) for nt in self.names if nt in blocks]
-        return " ".join(parts)
+        names = self.names
 
-    def _format(self, node: Tree, root: bool = False) -> str:
-        if node.symbol is None:
-            return node.op
-        if not root and node.symbol in self.names:
-            return self.names[node.symbol]
-        inner = "".join(" " + self._format(c) for c in node.children)
-        return f"({node.symbol} {node.op}{inner})"
+        def short(node: Tree) -> str | None:  # below the root of each part a block is its terminal name
+            return names.get(node.symbol)
+
+        parts = [] if self.main_template is not None else [bracket_string(tree, short)]
+        parts += [bracket_string(blocks[nt], short) for nt in names if nt in blocks]
+        return " ".join(parts)
 
     # parsing -----------------------------------------------------------------------------------
     def parse(self, text: str) -> Tree:
@@ -148,17 +147,47 @@ class BracketCodec:
             raise GrammarError("empty tree string", position=1)
         state = _Cursor(tokens, len(text) + 1)
         items: list[tuple[Tree, int]] = []
-        try:
-            while not state.done():
-                pos = state.pos()
-                if state.peek() != "(":
-                    raise state.error(f"expected '(' to start a tree, got {state.peek()!r}")
-                items.append((self._node(state, None, positions), pos))
-        except RecursionError:
-            raise GrammarError("tree string nested too deeply", position=1) from None
+        while not state.done():
+            pos = state.pos()
+            if state.peek() != "(":
+                raise state.error(f"expected '(' to start a tree, got {state.peek()!r}")
+            items.append((self._node(state, positions), pos))
         return items
 
-    def _node(self, state: _Cursor, allowed: set[str] | None, positions: dict[int, int]) -> Tree:
+    def _node(self, state: _Cursor, positions: dict[int, int]) -> Tree:
+        """The tree whose '(' is at the cursor, checked symbol by symbol; open nodes live on a stack."""
+        stack = [self._open(state, None)]
+        while True:
+            frame = stack[-1]
+            token = state.peek()
+            if token == ")":
+                tree = self._close(state, frame, positions)
+                stack.pop()
+                if not stack:
+                    return tree
+                parent = stack[-1]
+                i = len(parent.children)
+                parent.candidates = [p for p in parent.candidates
+                                     if p.children[i].name == tree.symbol and not p.children[i].terminal]
+                parent.children.append(tree)
+                continue
+            if token is None:
+                raise state.error(f"unclosed '(' of {frame.symbol} opened at position {frame.open_pos}")
+            i = len(frame.children)
+            frame.candidates = live = [p for p in frame.candidates if len(p.children) > i]
+            if token == "(":
+                child_allowed = {p.children[i].name for p in live if not p.children[i].terminal}
+                if not child_allowed:
+                    raise state.error(f"{frame.symbol} {frame.op} takes no nonterminal child {i + 1} "
+                                      f"(got {state.peek(1)!r})", offset=1)
+                stack.append(self._open(state, child_allowed))
+                continue
+            child = self._leaf(state, frame.symbol, frame.op, live, i, positions)
+            frame.candidates = [p for p in live if self._matches_leaf(p.children[i], token)]
+            frame.children.append(child)
+
+    def _open(self, state: _Cursor, allowed: set[str] | None) -> _Open:
+        """Read ``(SYMBOL op`` and check both (``allowed``: the nonterminals a parent accepts here)."""
         open_pos = state.pos()
         state.take()  # "("
         symbol, sym_pos = state.peek(), state.pos()
@@ -177,35 +206,23 @@ class BracketCodec:
             raise state.error(f"{symbol} has no production with operator {op!r} "
                               f"(expected one of {_show(self.by_op[symbol])})")
         state.take()
-        children: list[Tree] = []
-        while state.peek() != ")":
-            i = len(children)
-            token = state.peek()
-            if token is None:
-                raise state.error(f"unclosed '(' of {symbol} opened at position {open_pos}")
-            live = [p for p in candidates if len(p.children) > i]
-            if token == "(":
-                child_allowed = {p.children[i].name for p in live if not p.children[i].terminal}
-                if not child_allowed:
-                    raise state.error(f"{symbol} {op} takes no nonterminal child {i + 1} (got {state.peek(1)!r})",
-                                      offset=1)
-                child = self._node(state, child_allowed, positions)
-                candidates = [p for p in live if p.children[i].name == child.symbol and not p.children[i].terminal]
-            else:
-                child = self._leaf(state, symbol, op, live, i, positions)
-                candidates = [p for p in live if self._matches_leaf(p.children[i], token)]
-            children.append(child)
-        candidates = [p for p in candidates if len(p.children) == len(children)]
+        return _Open(symbol, op, candidates, open_pos, sym_pos)
+
+    def _close(self, state: _Cursor, frame: _Open, positions: dict[int, int]) -> Tree:
+        """Check the children of an open node at its ')' and build it."""
+        children = frame.children
+        candidates = [p for p in frame.candidates if len(p.children) == len(children)]
         if not candidates:
-            raise state.error(f"{symbol} {op} needs more children (got {len(children)})")
+            raise state.error(f"{frame.symbol} {frame.op} needs more children (got {len(children)})")
         state.take()  # ")"
-        tree = Tree(symbol, op, tuple(children))
+        tree = Tree(frame.symbol, frame.op, tuple(children))
         if children:
             mask = sum(1 << i for i, c in enumerate(children) if c.op == ZERO)
             if mask not in self.analysis.masks[id(candidates[0])]:
-                raise GrammarError(f"'zero' children disconnect the input of {op} from its output", position=sym_pos)
-        if symbol in self.names:
-            positions[id(tree)] = open_pos
+                raise GrammarError(f"'zero' children disconnect the input of {frame.op} from its output",
+                                   position=frame.sym_pos)
+        if frame.symbol in self.names:
+            positions[id(tree)] = frame.open_pos
         return tree
 
     def _matches_leaf(self, child: Symbol, token: str) -> bool:
@@ -252,35 +269,42 @@ class BracketCodec:
         resolved: dict[str, Tree] = {}
         used: set[str] = set()
 
-        def resolve(node: Tree) -> Tree:
+        def enter(node: Tree) -> tuple[Tree, Hashable, bool]:
             symbol = node.symbol
-            if symbol in self.names:
-                used.add(symbol)
-                if not node.children and node.op == self.names[symbol]:  # placeholder
-                    if symbol not in blocks:
-                        raise GrammarError(f"no derivation given for the shared block {node.op} ({symbol})",
-                                           position=positions.get(id(node)))
-                    node = blocks[symbol]
-                full = rebuild(node)
-                first = resolved.setdefault(symbol, full)
-                if first != full:
-                    raise GrammarError(f"the occurrences of the shared block {symbol} differ",
+            if symbol not in self.names:
+                return node, None, False
+            used.add(symbol)
+            if not node.children and node.op == self.names[symbol]:  # placeholder
+                if symbol not in blocks:
+                    raise GrammarError(f"no derivation given for the shared block {node.op} ({symbol})",
                                        position=positions.get(id(node)))
-                return first
-            return rebuild(node)
+                node = blocks[symbol]
+            return node, (symbol, id(node)), False
 
-        def rebuild(node: Tree) -> Tree:
-            if not node.children:
-                return node
-            children = tuple(resolve(c) for c in node.children)
-            return Tree(node.symbol, node.op, children)
+        def leave(tag: Hashable, full: Tree) -> Tree:
+            symbol, source = tag
+            first = resolved.setdefault(symbol, full)
+            if first != full:
+                raise GrammarError(f"the occurrences of the shared block {symbol} differ", position=positions.get(source))
+            return first
 
-        tree = resolve(main)
+        tree = rebuild(main, enter, leave)
         unused = set(blocks) - used
         if unused:
             symbol = sorted(unused)[0]
             raise GrammarError(f"shared block {symbol} given but not used", position=positions.get(id(blocks[symbol])))
         return tree
+
+
+class _Open:
+    """A node whose ')' has not been read yet: its productions still possible and children so far."""
+
+    __slots__ = ("symbol", "op", "candidates", "open_pos", "sym_pos", "children")
+
+    def __init__(self, symbol: str, op: str, candidates: list[Production], open_pos: int, sym_pos: int) -> None:
+        self.symbol, self.op, self.candidates = symbol, op, candidates
+        self.open_pos, self.sym_pos = open_pos, sym_pos
+        self.children: list[Tree] = []
 
 
 class _Cursor:

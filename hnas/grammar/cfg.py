@@ -4,11 +4,15 @@ Notation: ``LHS -> "op" CHILD ... | "op2" ...``; quoted items are terminals, bar
 nonterminals; ``#`` starts a comment; ``;`` separates rules on one line; a line starting with
 ``|`` continues the previous rule. The first rule's left-hand side is the start symbol. Every
 right-hand side is one operator terminal (a topology or a primitive) followed by as many children
-as the operator's arity. A production listed twice becomes one choice with twice the weight.
+as the operator's arity, and optionally a weight in nltk's PCFG notation, ``"id" [0.2]``.
+Weights are relative (normalised per nonterminal), must be finite and > 0, and either every
+alternative of a nonterminal has one or none does (weight 1 each). A production listed twice
+becomes one choice with the sum of the weights (a warning says so).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Sequence
@@ -18,8 +22,9 @@ from typing import NamedTuple
 
 from hnas.grammar import terminals
 from hnas.grammar.errors import GrammarError
+from hnas.grammar.terminals import MAX_ARITY, Topology
 
-__all__ = ["Symbol", "Production", "Grammar", "parse_grammar_text", "load_grammar"]
+__all__ = ["Symbol", "Production", "Grammar", "parse_grammar_text", "load_grammar", "build_grammar", "check_weight"]
 
 
 class Symbol(NamedTuple):
@@ -31,14 +36,17 @@ class Symbol(NamedTuple):
 
 @dataclass
 class Production:
-    """``lhs -> "op" children...`` with its sampling weight and where it was written."""
+    """``lhs -> "op" children...`` with its sampling weight and where it was written.
+
+    ``weighted``: the weight was written (``[w]``); unweighted productions have weight 1."""
 
     lhs: str
     op: str
     children: tuple[Symbol, ...]
-    weight: int
+    weight: float
     file: str
     line: int
+    weighted: bool = False
 
     @property
     def key(self) -> tuple[str, str, tuple[Symbol, ...]]:
@@ -61,6 +69,8 @@ class Grammar:
     rules: dict[str, list[Production]]
     shared: dict[str, str] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    topologies: dict[str, Topology] = field(default_factory=dict)
+    """The topology of every operator used, as registered when the grammar was loaded."""
 
     @property
     def shared_nonterminals(self) -> dict[str, str]:
@@ -72,16 +82,15 @@ class Grammar:
         return sum(len(prods) for prods in self.rules.values())
 
 
-
-MAX_ARITY = 256
-"""Largest number of children of a topology (bounds the open-ended LinearN family)."""
 _LINEAR_WIDTH = re.compile(r"Linear([0-9]+)")
 
-_TOKEN = re.compile(r'\s*(?:(->)|(\|)|(;)|"([^"]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.]*)|(\S))')
+_TOKEN = re.compile(
+    r'\s*(?:(->)|(\|)|(;)|"([^"]*)"|\'([^\']*)\'|([A-Za-z_][A-Za-z0-9_.]*)|\[([^\]]*)\]|(\S))'
+)
 
 
 def _tokenize(text: str, file: str, lineno: int, errors: list[GrammarError]) -> list[tuple[str, str, int]]:
-    """(kind, value, column) tokens of one comment-free line; kinds: arrow bar semi term name."""
+    """(kind, value, column) tokens of one comment-free line; kinds: arrow bar semi term name weight."""
     tokens: list[tuple[str, str, int]] = []
     pos = 0
     text = text.rstrip()
@@ -104,9 +113,13 @@ def _tokenize(text: str, file: str, lineno: int, errors: list[GrammarError]) -> 
             tokens.append(("term", value, col))
         elif m.group(6):
             tokens.append(("name", m.group(6), col))
+        elif m.group(7) is not None:
+            tokens.append(("weight", m.group(7), col - 1))  # the column of '['
+
         else:
-            ch = m.group(7)
-            what = "unterminated quote" if ch in "\"'" else f"unexpected character {ch!r}"
+            ch = m.group(8)
+            what = ("unterminated quote" if ch in "\"'" else "unclosed '[' of a weight" if ch == "["
+                    else f"unexpected character {ch!r}")
             errors.append(GrammarError(what, file=file, line=lineno, column=col))
             return []
         pos = m.end()
@@ -184,38 +197,84 @@ def _parse_rule(rule: list[tuple[str, str, int]], file: str, lineno: int, produc
                 f"a right-hand side must start with a quoted operator terminal, got {op}", file=file,
                 line=lineno, column=col))
             continue
+        weight = None
+        if alt[-1][0] == "weight" and len(alt) > 1:
+            weight = _weight(alt[-1], file, lineno, errors)
+            alt = alt[:-1]
+        bad = next((tok for tok in alt if tok[0] == "weight"), None)
+        if bad is not None:
+            errors.append(GrammarError(f"a weight [{bad[1]}] must end its alternative", file=file, line=lineno,
+                                       column=bad[2]))
+            continue
         children = tuple(Symbol(value, k == "term") for k, value, _ in alt[1:])
-        productions.append(Production(lhs, op, children, 1, file, lineno))
+        productions.append(Production(lhs, op, children, 1.0 if weight is None else weight, file, lineno,
+                                      weight is not None))
     return lhs
 
 
-def _merge(productions: list[Production]) -> dict[str, list[Production]]:
-    """Group by left-hand side; a repeated production adds to the first one's weight, with a warning."""
+def check_weight(value: str | float, file: str, line: int, column: int | None = None) -> float:
+    """``value`` as a weight: a finite number > 0, else a :class:`GrammarError` at file:line."""
+    try:
+        weight = float(value)
+    except (TypeError, ValueError):
+        weight = math.nan
+    if not math.isfinite(weight) or weight <= 0:
+        raise GrammarError(f"bad weight [{value}]: must be a finite number > 0", file=file, line=line, column=column)
+    return weight
+
+
+def _weight(token: tuple[str, str, int], file: str, lineno: int, errors: list[GrammarError]) -> float:
+    """The value of a ``[w]`` token (1.0 after reporting a bad one)."""
+    try:
+        return check_weight(token[1], file, lineno, token[2])
+    except GrammarError as error:
+        errors.append(error)
+        return 1.0
+
+
+def _merge(productions: list[Production], errors: list[GrammarError]) -> dict[str, list[Production]]:
+    """Group by left-hand side; a repeated production adds its weight to the first one's, with a
+    warning; a nonterminal with weighted and unweighted alternatives is an error."""
     rules: dict[str, list[Production]] = {}
     seen: dict[tuple, Production] = {}
+    weighted: dict[str, Production] = {}  # lhs -> its first production (whose weightedness rules)
     for prod in productions:
+        first_of_lhs = weighted.setdefault(prod.lhs, prod)
+        if prod.weighted != first_of_lhs.weighted:
+            which = "has a weight" if prod.weighted else "has none"
+            errors.append(GrammarError(
+                f"{prod.lhs} mixes weighted and unweighted alternatives: this one {which}, the first "
+                f"({first_of_lhs.file}:{first_of_lhs.line}) {'none' if prod.weighted else 'has one'}; give every "
+                f"alternative of {prod.lhs} a weight, or none", file=prod.file, line=prod.line))
+            continue
         first = seen.get(prod.key)
         if first is not None:
-            first.weight += 1
+            first.weight += prod.weight
             warnings.warn_explicit(
                 f"{prod.file}:{prod.line}: duplicate production {prod} (first at {first.file}:{first.line}): "
-                f"counted once in the size of the space, sampled with weight {first.weight}",
+                f"counted once in the size of the space, sampled with weight {first.weight:g}",
                 UserWarning,
                 prod.file,
                 prod.line,
             )
             continue
-        seen[prod.key] = Production(prod.lhs, prod.op, prod.children, 1, prod.file, prod.line)
+        seen[prod.key] = Production(prod.lhs, prod.op, prod.children, prod.weight, prod.file, prod.line,
+                                    prod.weighted)
         rules.setdefault(prod.lhs, []).append(seen[prod.key])
     return rules
 
 
 def _read(path: str) -> str:
+    """The text of a grammar file; an unreadable file is an error at the file, bad UTF-8 at its line."""
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise GrammarError(f"cannot read grammar file: {error.strerror if isinstance(error, OSError) else error}",
-                           file=path) from None
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise GrammarError(f"cannot read grammar file: {error.strerror}", file=path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise GrammarError(f"not UTF-8 text: {error.reason} (byte {error.start + 1})", file=path, line=line) from None
 
 
 def load_grammar(paths: Sequence[str], shared: Sequence[tuple[str, str]] = ()) -> Grammar:
@@ -235,15 +294,23 @@ def load_grammar(paths: Sequence[str], shared: Sequence[tuple[str, str]] = ()) -
             unit_prods.extend(prods)
             unit_start = unit_start or start
         if unit_start is None:
-            errors.append(GrammarError("the grammar has no rules", file=files[0]))
+            errors.append(GrammarError("the grammar has no rules (only blank lines and comments)", file=files[-1],
+                                       line=1))
             continue
         units.append((terminal, unit_start, unit_prods))
     if errors:
         raise GrammarError.combine(errors)
+    return build_grammar(units, tuple(paths) + tuple(p for _, p in shared))
+
+
+def build_grammar(units: Sequence[tuple[str | None, str, list[Production]]], files: tuple[str, ...]) -> Grammar:
+    """Merge and check parsed productions: ``units`` holds (shared terminal or None for the main
+    grammar, start symbol, productions in order), the main grammar first."""
+    errors: list[GrammarError] = []
     mapping = {t: start for t, start, _ in units if t is not None}
     rules: dict[str, list[Production]] = {}
     for _, _, prods in units:
-        unit_rules = _merge(prods)
+        unit_rules = _merge(prods, errors)
         for lhs, alts in unit_rules.items():
             if lhs in rules:
                 a, b = rules[lhs][0], alts[0]
@@ -254,7 +321,7 @@ def load_grammar(paths: Sequence[str], shared: Sequence[tuple[str, str]] = ()) -
             rules[lhs] = alts
     if errors:
         raise GrammarError.combine(errors)
-    grammar = Grammar(units[0][1], rules, mapping, tuple(paths) + tuple(p for _, p in shared))
+    grammar = Grammar(units[0][1], rules, mapping, files)
     _check(grammar, errors)
     if errors:
         raise GrammarError.combine(errors)
@@ -276,7 +343,10 @@ def _check(grammar: Grammar, errors: list[GrammarError]) -> None:
             if width and int(width.group(1)) > MAX_ARITY:
                 errors.append(GrammarError(f"{prod.op}: topologies have at most {MAX_ARITY} edges", **here))
                 continue
-            n = terminals.arity(prod.op)
+            topology = grammar.topologies.get(prod.op) or terminals.lookup_topology(prod.op)
+            if topology is not None:
+                grammar.topologies[prod.op] = topology
+            n = topology.arity if topology is not None else 0 if terminals.is_primitive(prod.op) else None
             if n is None:
                 errors.append(GrammarError(f"unknown terminal {prod.op!r}: neither a registered topology nor a "
                                            "primitive nor a shared terminal", **here))

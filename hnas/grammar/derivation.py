@@ -7,6 +7,9 @@ probability that independent draws of the children give exactly its zero pattern
 masks that keep input and output connected, so no draw is ever rejected) and, per mask, what each
 child becomes; constant subtrees are built once; small non-recursive sub-languages (e.g. ``OPS``)
 are enumerated once with their probabilities, so drawing one costs one bisection.
+
+Drawing is iterative (an explicit stack), so derivations may be arbitrarily deep; a recursive
+grammar whose weights make derivations grow without end stops at MAX_SAMPLE_NODES.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from hnas.grammar import terminals
-from hnas.grammar.analysis import Analysis
+from hnas.grammar.analysis import Analysis, children_first
 from hnas.grammar.cfg import Production
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.tree import Tree
@@ -28,6 +31,18 @@ __all__ = ["Deriver", "uniform_stream"]
 
 ENUMERATE_LIMIT = 256
 """Non-recursive nonterminals with at most this many derivations are enumerated once."""
+
+MAX_SAMPLE_NODES = 1_000_000
+"""Most topology nodes one draw may create (a recursive grammar may grow without end)."""
+
+
+class _Choice:
+    """A child drawn from an enumerated nonterminal: one bisection, no stack frame."""
+
+    __slots__ = ("cum", "total", "items")
+
+    def __init__(self, cum: list[float], total: float, items: list[Tree]) -> None:
+        self.cum, self.total, self.items = cum, total, items
 
 
 class _Shared:
@@ -79,6 +94,7 @@ class Deriver:
             if items:
                 self.table[nt] = (*_cumulative([float(p.weight) for p in nonzero[nt]]), items)
         self._enumerate_small()
+        self._inline_choices()
 
     def _leaf(self, name: str) -> Tree:
         return self._leaves.setdefault(name, Tree(None, name))
@@ -111,6 +127,7 @@ class Deriver:
     def _enumerate_small(self) -> None:
         """Replace the table of small, shared-free, non-recursive nonterminals by all their derivations."""
         polys = self.analysis.polys(True)
+        rules = self.analysis.grammar.rules
         done: dict[str, list[tuple[Tree, float]]] = {}
 
         def small(nt: str) -> bool:
@@ -120,8 +137,7 @@ class Deriver:
             return set(nonzero) == {frozenset()} and nonzero[frozenset()] <= ENUMERATE_LIMIT
 
         def derivations(nt: str) -> list[tuple[Tree, float]]:
-            if nt in done:
-                return done[nt]
+            """Every derivation of ``nt`` with its probability (its children's lists are in ``done``)."""
             cum, total, items = self.table[nt]
             out: list[tuple[Tree, float]] = []
             previous = 0.0
@@ -138,66 +154,96 @@ class Deriver:
                     mc = min(mc, mtotal)
                     p_mask = (mc - mprev) / mtotal
                     mprev = mc
-                    options = [derivations(a) if isinstance(a, str) else [(a, 1.0)] for a in acts]
+                    options = [done[a] if isinstance(a, str) else [(a, 1.0)] for a in acts]
                     for combo in itertools.product(*options):
                         prob = p_item * p_mask
                         for _, p in combo:
                             prob *= p
                         out.append((Tree(nt, op, tuple(t for t, _ in combo)), prob))
-            done[nt] = out
             return out
 
-        for nt in list(self.table):
-            if small(nt) and all(small(c) or c not in self.table for c in self._descendants(nt)):
-                trees = derivations(nt)
-                self.table[nt] = (*_cumulative([p for _, p in trees]), [t for t, _ in trees])
+        children = {nt: {c for p in alts for c in self.analysis.nonterminal_children(p)} for nt, alts in rules.items()}
+        enumerable: dict[str, bool] = {}  # whether every descendant is small or has only 'zero'
+        for nt in children_first(children):  # nonterminals that reach a cycle are never enumerated
+            enumerable[nt] = all((small(c) or c not in self.table) and enumerable[c] for c in children[nt])
+            if enumerable[nt] and small(nt):
+                done[nt] = derivations(nt)
+                self.table[nt] = (*_cumulative([p for _, p in done[nt]]), [t for t, _ in done[nt]])
 
-    def _descendants(self, nt: str) -> set[str]:
-        seen: set[str] = set()
-        stack = [nt]
-        while stack:
-            for prod in self.analysis.grammar.rules[stack.pop()]:
-                for c in self.analysis.nonterminal_children(prod):
-                    if c not in seen:
-                        seen.add(c)
-                        stack.append(c)
-        return seen
+    def _inline_choices(self) -> None:
+        """Children that are enumerated nonterminals (all items constant trees, several of them) become
+        :class:`_Choice` actions, drawn in place; a single constant tree becomes that tree."""
+        choices: dict[str, _Choice | Tree] = {}
+        for nt, (cum, total, items) in self.table.items():
+            if all(item.__class__ is Tree for item in items):
+                choices[nt] = items[0] if len(items) == 1 else _Choice(cum, total, items)
+        for nt, (cum, total, items) in self.table.items():
+            for k, item in enumerate(items):
+                if item.__class__ is not Tree:
+                    op, mcum, mtotal, actions = item
+                    actions = [tuple(choices.get(a, a) if a.__class__ is str else a for a in acts) for acts in actions]
+                    items[k] = (op, mcum, mtotal, actions)
 
     def can_be(self, nt: str, zero: bool) -> bool:
         return nt in self.zero_tree if zero else nt in self.table
 
     def derive(self, nt: str, zero: bool, uniform: Callable[[], float], shared: dict[str, Tree]) -> Tree:
         """A derivation of ``nt`` (``zero``: the zero primitive). Shared blocks come from ``shared``;
-        a block not in it is drawn and added."""
+        a block not in it is drawn and added. Draws in preorder, one explicit stack frame per topology."""
         if zero:
             return self.zero_tree[nt]
         table = self.table
-
-        def draw(symbol: str) -> Tree:
+        stack: list[tuple[str, str, tuple, list[Tree], str | None]] = []  # symbol, op, actions, children, block
+        symbol: str = nt
+        block: str | None = None  # the shared block being drawn, stored in ``shared`` when done
+        budget = MAX_SAMPLE_NODES
+        while True:
             cum, total, items = table[symbol]
             item = items[0] if len(items) == 1 else items[bisect(cum, uniform() * total)]
             if item.__class__ is Tree:
-                return item
-            op, mcum, mtotal, actions = item
-            acts = actions[0] if len(actions) == 1 else actions[bisect(mcum, uniform() * mtotal)]
-            children = []
-            for a in acts:
-                cls = a.__class__
-                if cls is Tree:
-                    children.append(a)
-                elif cls is str:
-                    children.append(draw(a))
+                tree = item
+                if block is not None:
+                    shared[block] = tree
+            else:
+                op, mcum, mtotal, actions = item
+                acts = actions[0] if len(actions) == 1 else actions[bisect(mcum, uniform() * mtotal)]
+                stack.append((symbol, op, acts, [], block))
+                budget -= 1
+                if not budget:
+                    raise GrammarError(f"sampling {nt} passed {MAX_SAMPLE_NODES:,} topology nodes: lower the "
+                                       "weights of its recursive productions")
+                tree = None
+            while True:  # hand finished trees up until a child must be drawn
+                if tree is not None:
+                    if not stack:
+                        return tree
+                    stack[-1][3].append(tree)
+                symbol, op, acts, children, block = frame = stack[-1]
+                i = len(children)
+                while i < len(acts):
+                    a = acts[i]
+                    cls = a.__class__
+                    if cls is Tree:
+                        children.append(a)
+                    elif cls is _Choice:
+                        children.append(a.items[bisect(a.cum, uniform() * a.total)])
+                    elif cls is str:
+                        symbol, block = a, None
+                        break
+                    else:
+                        drawn = shared.get(a.name)
+                        if drawn is None:
+                            symbol = block = a.name
+                            break
+                        children.append(drawn)
+                    i += 1
                 else:
-                    block = shared.get(a.name)
-                    if block is None:
-                        block = shared[a.name] = draw(a.name)
-                    children.append(block)
-            return Tree(symbol, op, tuple(children))
-
-        try:
-            return draw(nt)
-        except RecursionError:
-            raise GrammarError(f"sampling {nt} did not terminate: lower the weights of its recursive productions") from None
+                    stack.pop()
+                    tree = Tree(frame[0], op, tuple(children))
+                    if frame[4] is not None:
+                        shared[frame[4]] = tree
+                    continue
+                break
 
     def draw_class(self, nt: str, allow_zero: bool, allow_nonzero: bool, uniform: Callable[[], float]) -> bool:
         """Whether to derive ``zero`` for ``nt``, by weight among the allowed (and possible) classes."""

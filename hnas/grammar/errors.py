@@ -44,12 +44,14 @@ class GrammarError(HnasError, ValueError):
 
     @classmethod
     def combine(cls, errors: list[GrammarError]) -> GrammarError:
-        """One error listing all of ``errors`` (one per line), located at the first."""
+        """One error listing all of ``errors`` (one per line, each distinct line once: a mistake
+        repeated on one grammar line is reported once), located at the first."""
         first = errors[0]
-        if len(errors) == 1:
+        lines = list(dict.fromkeys(str(e) for e in errors))
+        if len(lines) == 1:
             return first
         combined = cls(first.message, file=first.file, line=first.line, column=first.column)
-        combined.args = ("\n".join(str(e) for e in errors),)
+        combined.args = ("\n".join(lines),)
         return combined
 
     def __str__(self) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect
-from collections.abc import Callable
-from functools import cached_property
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from hnas.grammar.errors import GrammarError
 from hnas.grammar.tree import Tree
 from hnas.grammar.treeops import Site, get_at, replace_at, shared_blocks, sites, unify
 
+if TYPE_CHECKING:
+    import nltk
+
 __all__ = ["SearchSpace"]
 
 T = TypeVar("T")
@@ -30,7 +33,8 @@ _PAIR_TRIES = 32
 class SearchSpace:
     """The architectures a grammar derives, under the zero-disconnect constraint.
 
-    All randomness comes from the ``rng`` argument (a seeded ``numpy.random.Generator``).
+    All randomness comes from the ``rng`` argument (a seeded ``numpy.random.Generator``). The space
+    keeps the topologies and weights it was loaded with, whatever is registered later.
     """
 
     def __init__(self, grammar: Grammar, name: str, spec: tuple[str, ...] = ()) -> None:
@@ -43,7 +47,7 @@ class SearchSpace:
         self._deriver = Deriver(self._analysis)
         self._shared = frozenset(self._analysis.shared)
         self._local = self._analysis.local_counts()
-        self._topologies: dict[str, terminals.Topology] = {}
+        self._count_cache: dict[bool, int] = {}
         main_template = None
         if self._shared and self._local[grammar.start] == 1:
             placeholders = {nt: Tree(nt, t) for t, nt in grammar.shared.items()}
@@ -68,15 +72,34 @@ class SearchSpace:
         return self._deriver.derive(start, zero, uniform, {})
 
     def count(self, constrained: bool = True) -> int:
-        """Exact number of architectures (``constrained=False``: ignoring the zero constraint)."""
-        return self._counts[constrained]
+        """Exact number of architectures (``constrained=False``: ignoring the zero constraint).
+
+        :class:`GrammarError` for an infinite space and for one with more than
+        ``hnas.grammar.analysis.MAX_COUNT_DIGITS`` digits (its message gives the log10)."""
+        if constrained not in self._count_cache:
+            self._count_cache[constrained] = self._analysis.count(constrained)
+        return self._count_cache[constrained]
 
     def log10_count(self, constrained: bool = True) -> float:
-        return math.log10(self.count(constrained))
+        """log10 of the number of architectures; works for spaces too large to count exactly."""
+        if constrained not in self._count_cache:
+            try:
+                self.count(constrained)
+            except GrammarError:
+                return self._analysis.log10_count(constrained)  # too large to count exactly (or infinite: raises)
+        return math.log10(self._count_cache[constrained])
 
-    @cached_property
-    def _counts(self) -> dict[bool, int]:
-        return {c: self._analysis.count(c) for c in (True, False)}
+    @property
+    def topologies(self) -> Mapping[str, terminals.Topology]:
+        """The topology of every operator of the grammar, as registered when the space was loaded."""
+        return MappingProxyType(self.grammar.topologies)
+
+    def to_nltk(self) -> nltk.PCFG:
+        """This grammar as an ``nltk.PCFG`` (weights normalised per nonterminal); see
+        :func:`hnas.grammar.nltk_interop.grammar_to_nltk`."""
+        from hnas.grammar.nltk_interop import grammar_to_nltk
+
+        return grammar_to_nltk(self.grammar)
 
     @property
     def is_finite(self) -> bool:
@@ -129,10 +152,13 @@ class SearchSpace:
         their parents and are not just the parents exchanged (None: no such pair)."""
         _require_tree(a)
         _require_tree(b)
+        apart = None if self._shared else _divergence(a, b)
 
         def attempt(x: Site, y: Site) -> tuple[Tree, Tree] | None:
             if x.node == y.node or (x.parent is None and y.parent is None):
                 return None
+            if apart is not None and x.path == y.path == apart[: len(x.path)]:
+                return None  # a and b agree outside x and y: the swap would just exchange the parents
             if not (self._swappable(x, y.node) and self._swappable(y, x.node)):
                 return None
             children = self._edited(a, [(x, y.node)]), self._edited(b, [(y, x.node)])
@@ -176,10 +202,8 @@ class SearchSpace:
         parent = site.parent
         if parent is None:
             return True
-        topology = self._topologies.get(parent.op)
-        if topology is None:
-            topology = self._topologies[parent.op] = terminals.lookup_topology(parent.op)
-        mask = 1 << site.path[-1]
+        topology = self.grammar.topologies[parent.op]
+        mask = 1 << site.index
         for j, child in enumerate(parent.children):
             if child.op == terminals.ZERO:
                 mask |= 1 << j
@@ -201,6 +225,21 @@ class SearchSpace:
                 block = get_at(tree, site.owner)
                 preferred[block.symbol] = block
         return unify(tree, preferred, self._shared)
+
+
+def _divergence(a: Tree, b: Tree) -> tuple[int, ...] | None:
+    """The path of the deepest node under which all differences between ``a`` and ``b`` lie (they are
+    equal outside the subtrees at that path); None if they are equal."""
+    if a == b:
+        return None
+    path: list[int] = []
+    while a.symbol == b.symbol and a.op == b.op and len(a.children) == len(b.children):
+        differing = [i for i, (x, y) in enumerate(zip(a.children, b.children)) if x != y]
+        if len(differing) != 1:
+            break
+        path.append(differing[0])
+        a, b = a.children[differing[0]], b.children[differing[0]]
+    return tuple(path)
 
 
 def _require_tree(tree: object) -> None:

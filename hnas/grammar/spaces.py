@@ -1,15 +1,23 @@
-"""Named search spaces and ``load_space``: a name, or grammar files with ``TERMINAL=path`` blocks."""
+"""Named search spaces and ``load_space``: a name, grammar files with ``TERMINAL=path`` blocks, or an
+nltk grammar object."""
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hnas.grammar.cfg import load_grammar
 from hnas.grammar.errors import GrammarError
+from hnas.grammar.nltk_interop import grammar_from_nltk, is_nltk_grammar
 from hnas.grammar.space import SearchSpace
 from hnas.grammar.terminals import declare_primitive, register_topology
+
+if TYPE_CHECKING:
+    import nltk
 
 __all__ = ["load_space", "register_space", "space_names", "GRAMMAR_DIR"]
 
@@ -67,17 +75,38 @@ def space_names() -> list[str]:
     return sorted(_SPACES)
 
 
-def load_space(spec: str | Sequence[str]) -> SearchSpace:
-    """A search space by registered name, or from grammar files.
+def load_space(spec: str | Sequence[str] | nltk.CFG) -> SearchSpace:
+    """A search space by registered name, from grammar files, or from an nltk grammar.
 
-    ``spec``: a name (``nb201_variable_multi_multi``, ``nb201_fixed_1_none``, ...), one path, or a
+    ``spec``: a name (``nb201_variable_multi_multi``, ``nb201_fixed_1_none``, ...), one path, a
     sequence of items: plain paths are concatenated (the first holds the start symbol) and
     ``TERMINAL=path.cfg`` maps a shared terminal to a sub-grammar (one derivation reused at every
-    occurrence of the terminal).
+    occurrence of the terminal); or an ``nltk.CFG`` / ``nltk.PCFG`` (its probabilities become the
+    weights; the space's ``spec`` is then empty: it cannot be rebuilt from a name or path).
     """
+    with _gc_paused():
+        return _load(spec)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading builds many small objects that all stay alive: the cyclic garbage collector would
+    only rescan them (a third of the loading time of a 50,000-rule grammar)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(spec: str | Sequence[str] | nltk.CFG) -> SearchSpace:
+    if is_nltk_grammar(spec):
+        return SearchSpace(grammar_from_nltk(spec), f"nltk {type(spec).__name__} (start {spec.start()})")
     items = [spec] if isinstance(spec, str) else list(spec)
     if not items or not all(isinstance(item, str) and item for item in items):
-        raise GrammarError(f"a search space is a name or grammar file paths, got {spec!r}")
+        raise GrammarError(f"a search space is a name, grammar file paths or an nltk grammar, got {spec!r}")
     if len(items) == 1 and items[0] in _SPACES:
         name = items[0]
         spec = (name,)

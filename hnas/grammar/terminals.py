@@ -1,17 +1,25 @@
 """Signatures of terminals: topologies (edge lists) and primitives (arity 0). Pure Python.
 
 The grammar layer needs only names, arities and edge lists; the torch implementations of
-primitives live in :mod:`hnas.semantics` and register their names here as well.
+primitives live in :mod:`hnas.semantics` and register their names here as well. Topologies live
+in a :class:`~hnas.registry.Registry`: registering an existing name needs ``replace=True`` and
+looking a name up never registers anything (``LinearN`` is resolved for every N without being
+registered). A loaded :class:`~hnas.grammar.SearchSpace` keeps the topologies it was built with.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+
+from hnas.errors import RegistryError
+from hnas.registry import Registry
 
 __all__ = [
     "ZERO",
+    "MAX_ARITY",
     "Topology",
     "register_topology",
     "declare_primitive",
@@ -24,6 +32,12 @@ __all__ = [
 
 ZERO = "zero"
 """The primitive that outputs zeros, i.e. cuts its edge."""
+
+MAX_ARITY = 256
+"""Largest number of edges of a topology (bounds the open-ended LinearN family)."""
+
+_NAME = re.compile(r"[^\s()\"'#;|\[\]]+")
+"""What a terminal name may be: a token of the grammar notation and of bracket strings."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +83,7 @@ class Topology:
         return self.n_nodes in reached
 
 
-def _linear(n: int) -> tuple[tuple[int, int], ...]:
-    return tuple((i, i + 1) for i in range(1, n + 1))
-
-
-_TOPOLOGIES: dict[str, Topology] = {}
+_TOPOLOGIES: Registry[Topology] = Registry("topology")
 _PRIMITIVES: set[str] = {
     "id",
     ZERO,
@@ -94,30 +104,53 @@ _PRIMITIVES: set[str] = {
 _LINEAR = re.compile(r"Linear([1-9][0-9]*)")
 
 
-def register_topology(name: str, edges: list[tuple[int, int]] | tuple[tuple[int, int], ...]) -> Topology:
-    """Register (or replace) a topology by its edge list; returns it."""
+@lru_cache(maxsize=None)
+def _linear(n: int) -> Topology:
+    """``LinearN``: a chain of ``n`` edges (built on demand, never registered)."""
+    return Topology(f"Linear{n}", tuple((i, i + 1) for i in range(1, n + 1)))
+
+
+def _family(name: str) -> Topology | None:
+    match = _LINEAR.fullmatch(name)
+    if match is None or int(match.group(1)) > MAX_ARITY:
+        return None
+    return _linear(int(match.group(1)))
+
+
+def register_topology(
+    name: str, edges: Sequence[tuple[int, int]], replace: bool = False
+) -> Topology:
+    """Register a topology by its edge list (node 1 the input, the largest node the output, every
+    edge ``(a, b)`` with ``a < b``; edge i takes child i). An existing name (``LinearN`` included)
+    needs ``replace=True``; a primitive's name or a bad edge list is a :class:`RegistryError`.
+    Spaces loaded before keep the topology they were built with. Returns the topology."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise RegistryError(f"a topology name must be a non-empty token without spaces, quotes, "
+                            f"brackets or '#;|', got {name!r}")
     if name in _PRIMITIVES:
-        raise ValueError(f"{name!r} is already a primitive")
-    topo = Topology(name, tuple((int(a), int(b)) for a, b in edges))
-    _TOPOLOGIES[name] = topo
-    return topo
+        raise RegistryError(f"{name!r} is already a primitive")
+    try:
+        topo = Topology(name, tuple((int(a), int(b)) for a, b in edges))
+    except (TypeError, ValueError) as error:
+        raise RegistryError(f"topology {name!r}: {error}" if name not in str(error) else str(error)) from None
+    if topo.arity > MAX_ARITY:
+        raise RegistryError(f"topology {name!r} has {topo.arity} edges; at most {MAX_ARITY}")
+    if not replace and _family(name) is not None:
+        raise RegistryError(f"topology {name!r} is built in (the LinearN chains); pass replace=True to replace it")
+    return _TOPOLOGIES.register(name, topo, replace=replace)
 
 
 def declare_primitive(name: str) -> None:
-    """Make ``name`` a known primitive terminal (arity 0)."""
-    if name in _TOPOLOGIES or _LINEAR.fullmatch(name):
-        raise ValueError(f"{name!r} is already a topology")
+    """Make ``name`` a known primitive terminal (arity 0); declaring one twice is harmless."""
+    if lookup_topology(name) is not None:
+        raise RegistryError(f"{name!r} is already a topology")
     _PRIMITIVES.add(name)
 
 
 def lookup_topology(name: str) -> Topology | None:
-    """The topology called ``name`` (``LinearN`` for any N >= 1 included), or None."""
-    topo = _TOPOLOGIES.get(name)
-    if topo is None:
-        match = _LINEAR.fullmatch(name)
-        if match:
-            topo = register_topology(name, _linear(int(match.group(1))))
-    return topo
+    """The topology called ``name`` (``LinearN`` for 1 <= N <= 256 included), or None; registers nothing."""
+    topo = _TOPOLOGIES.find(name)
+    return topo if topo is not None else _family(name)
 
 
 def is_primitive(name: str) -> bool:
@@ -137,8 +170,8 @@ def primitive_names() -> frozenset[str]:
 
 
 def topology_names() -> frozenset[str]:
-    """Registered topology names (the ``LinearN`` family is open-ended: only those used so far)."""
-    return frozenset(_TOPOLOGIES)
+    """Registered topology names (the ``LinearN`` family is open-ended and not listed)."""
+    return frozenset(_TOPOLOGIES.names())
 
 
 for _name, _edges in {
@@ -149,6 +182,4 @@ for _name, _edges in {
     "Cell": [(1, 2), (1, 3), (2, 3), (1, 4), (2, 4), (3, 4)],
 }.items():
     register_topology(_name, _edges)
-for _n in range(1, 5):
-    register_topology(f"Linear{_n}", _linear(_n))
-del _name, _edges, _n
+del _name, _edges

@@ -5,13 +5,17 @@ a terminal written directly as a child in a right-hand side, e.g. ``resBlock`` i
 ``DOWN -> "Linear2" CELL "resBlock"``), ``op`` is the operator terminal (a topology, a
 primitive) and ``children`` are the derivations of the remaining right-hand-side items, in
 order. The bracket form is the paper's: ``(OPS Linear1 (CONVBLOCK Linear3 (ACT relu) ...))``.
+
+Hashing, equality, printing, size, depth and pickling are iterative: a tree may be arbitrarily
+deep. A tree pickles as one flat list of its distinct nodes, so a subtree used several times (a
+shared building block) is stored once and stays one object after loading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-__all__ = ["Tree"]
+__all__ = ["Tree", "bracket_string"]
 
 
 class Tree:
@@ -37,14 +41,22 @@ class Tree:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("Tree is immutable")
 
-    def __reduce__(self) -> tuple[type[Tree], tuple[str | None, str, tuple[Tree, ...]]]:
-        return (Tree, (self.symbol, self.op, self.children))
+    def __reduce__(self) -> tuple[Callable[[list[tuple[str | None, str, tuple[int, ...]]]], Tree], tuple[list]]:
+        """Pickles as a flat list of distinct nodes, children first (no recursion, sharing kept)."""
+        index: dict[int, int] = {}
+        flat: list[tuple[str | None, str, tuple[int, ...]]] = []
+        for node in _postorder(self, lambda n: id(n) not in index):
+            if id(node) not in index:
+                index[id(node)] = len(flat)
+                flat.append((node.symbol, node.op, tuple(index[id(c)] for c in node.children)))
+        return (_from_flat, (flat,))
 
     def __hash__(self) -> int:
         h = self._hash
         if h is None:
-            h = hash((self.symbol, self.op, self.children))
-            object.__setattr__(self, "_hash", h)
+            for node in _postorder(self, lambda n: n._hash is None):
+                object.__setattr__(node, "_hash", hash((node.symbol, node.op, tuple([c._hash for c in node.children]))))
+            h = self._hash
         return h
 
     def __eq__(self, other: object) -> bool:
@@ -52,12 +64,17 @@ class Tree:
             return True
         if not isinstance(other, Tree):
             return NotImplemented
-        return (
-            hash(self) == hash(other)
-            and self.op == other.op
-            and self.symbol == other.symbol
-            and self.children == other.children
-        )
+        if hash(self) != hash(other):
+            return False
+        stack = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            if a is b:
+                continue
+            if a._hash != b._hash or a.op != b.op or a.symbol != b.symbol or len(a.children) != len(b.children):
+                return False
+            stack.extend(zip(a.children, b.children))
+        return True
 
     def __lt__(self, other: Tree) -> bool:
         """Trees order by their bracket strings, so sorting is deterministic."""
@@ -66,28 +83,12 @@ class Tree:
     def __str__(self) -> str:
         s = self._str
         if s is None:
-            s = "".join(self._tokens())
+            s = bracket_string(self, lambda node: node._str)
             object.__setattr__(self, "_str", s)
         return s
 
     def __repr__(self) -> str:
         return f"Tree({str(self)!r})"
-
-    def _tokens(self) -> Iterator[str]:
-        if self.symbol is None:
-            yield self.op
-            return
-        yield "("
-        yield self.symbol
-        yield " "
-        yield self.op
-        for child in self.children:
-            yield " "
-            if child._str is not None:
-                yield child._str
-            else:
-                yield from child._tokens()
-        yield ")"
 
     @property
     def is_terminal_leaf(self) -> bool:
@@ -104,8 +105,61 @@ class Tree:
 
     def size(self) -> int:
         """Number of nodes."""
-        return 1 + sum(child.size() for child in self.children)
+        return sum(1 for _ in self.walk())
 
     def depth(self) -> int:
         """Number of nodes on the longest root-to-leaf path."""
-        return 1 + max((child.depth() for child in self.children), default=0)
+        deepest = 0
+        stack = [(self, 1)]
+        while stack:
+            node, d = stack.pop()
+            deepest = max(deepest, d)
+            stack.extend((child, d + 1) for child in node.children)
+        return deepest
+
+
+def bracket_string(tree: Tree, short: Callable[[Tree], str | None]) -> str:
+    """``(SYMBOL op child ...)`` of ``tree``, written with an explicit stack; a node below the root for
+    which ``short`` gives a string is written as that string (a cached form, a block's name)."""
+    parts: list[str] = []
+    stack: list[Tree | str] = [tree]
+    while stack:
+        item = stack.pop()
+        if item.__class__ is str:
+            parts.append(item)
+        elif item.symbol is None:
+            parts.append(item.op)
+        elif item is not tree and (text := short(item)) is not None:
+            parts.append(text)
+        else:
+            parts.append(f"({item.symbol} {item.op}")
+            stack.append(")")
+            for child in reversed(item.children):
+                stack.append(child)
+                stack.append(" ")
+    return "".join(parts)
+
+
+def _postorder(tree: Tree, enter: Callable[[Tree], bool]) -> Iterator[Tree]:
+    """The nodes of ``tree``, children before parents, descending only into nodes where ``enter`` holds
+    (a node repeated in the tree is yielded at each occurrence)."""
+    if not enter(tree):
+        return
+    stack: list[tuple[Tree, int]] = [(tree, 0)]
+    while stack:
+        node, i = stack[-1]
+        if i < len(node.children):
+            stack[-1] = (node, i + 1)
+            child = node.children[i]
+            if enter(child):
+                stack.append((child, 0))
+        else:
+            stack.pop()
+            yield node
+
+
+def _from_flat(flat: list[tuple[str | None, str, tuple[int, ...]]]) -> Tree:
+    nodes: list[Tree] = []
+    for symbol, op, children in flat:
+        nodes.append(Tree(symbol, op, tuple(nodes[i] for i in children)))
+    return nodes[-1]

@@ -1,47 +1,67 @@
-"""Path-based edits of immutable trees, keeping shared building blocks consistent."""
+"""Path-based edits of immutable trees, keeping shared building blocks consistent (all iterative)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import NamedTuple
+from collections.abc import Callable, Collection, Hashable, Mapping
 
 from hnas.grammar.tree import Tree
 
-__all__ = ["Site", "sites", "replace_at", "get_at", "unify", "shared_blocks"]
+__all__ = ["Site", "sites", "replace_at", "get_at", "unify", "shared_blocks", "rebuild"]
 
 Path = tuple[int, ...]
 
 
-class Site(NamedTuple):
-    """A node reached by ``path``; ``parent`` None at the root; ``owner`` is the path of the innermost
-    shared block containing it (the node itself if it is one), None in the main tree."""
+class Site:
+    """A node of a tree and how it is reached. ``path`` (child indices from the root) is built on
+    first use, so listing every site of a deep tree costs time linear in its size; ``parent`` is
+    None at the root; ``owner`` is the path of the innermost shared block containing the node (the
+    node itself if it is one), None in the main tree; ``index``: the node's position in its parent."""
 
-    node: Tree
-    path: Path
-    parent: Tree | None
-    owner: Path | None
+    __slots__ = ("node", "parent", "index", "_up", "_owner", "_path")
+
+    def __init__(self, node: Tree, parent: Tree | None, up: Site | None, index: int, owner: Site | None) -> None:
+        self.node, self.parent, self.index = node, parent, index
+        self._up, self._owner = up, owner
+        self._path: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            indices: list[int] = []
+            site: Site | None = self
+            while site is not None and site._path is None:
+                indices.append(site.index)
+                site = site._up
+            prefix = site._path if site is not None else ()
+            self._path = prefix + tuple(reversed(indices[:-1] if site is None else indices))
+        return self._path
+
+    @property
+    def owner(self) -> Path | None:
+        return None if self._owner is None else self._owner.path
 
 
 def sites(tree: Tree, shared: Collection[str]) -> list[Site]:
     """Every node with a nonterminal, preorder; a shared block is visited at its first occurrence only."""
     out: list[Site] = []
     seen: set[str] = set()
-    stack: list[tuple[Tree, Path, Tree | None, Path | None]] = [(tree, (), None, None)]
+    stack: list[tuple[Tree, Site | None, int, Site | None]] = [(tree, None, 0, None)]
     pop, push = stack.pop, stack.append
     while stack:
-        node, path, parent, owner = pop()
+        node, up, index, owner = pop()
         symbol = node.symbol
         if symbol is None:
             continue
+        site = Site(node, None if up is None else up.node, up, index, owner)
         if symbol in shared:
             if symbol in seen:
                 continue
             seen.add(symbol)
-            owner = path
-        out.append(Site(node, path, parent, owner))
+            site._owner = site
+        out.append(site)
         children = node.children
         for i in range(len(children) - 1, -1, -1):
-            push((children[i], path + (i,), node, owner))
+            push((children[i], site, i, site._owner))
     return out
 
 
@@ -53,11 +73,14 @@ def get_at(tree: Tree, path: Path) -> Tree:
 
 def replace_at(tree: Tree, path: Path, sub: Tree) -> Tree:
     """``tree`` with the node at ``path`` replaced by ``sub``."""
-    if not path:
-        return sub
-    i = path[0]
-    children = tree.children
-    return Tree(tree.symbol, tree.op, children[:i] + (replace_at(children[i], path[1:], sub),) + children[i + 1 :])
+    above = []
+    for i in path:
+        above.append(tree)
+        tree = tree.children[i]
+    for node, i in zip(reversed(above), reversed(path)):
+        children = node.children
+        sub = Tree(node.symbol, node.op, children[:i] + (sub,) + children[i + 1 :])
+    return sub
 
 
 def shared_blocks(tree: Tree, shared: Collection[str]) -> dict[str, Tree]:
@@ -74,26 +97,54 @@ def shared_blocks(tree: Tree, shared: Collection[str]) -> dict[str, Tree]:
     return blocks
 
 
+Enter = Callable[[Tree], tuple[Tree, Hashable, bool]]
+
+
+def rebuild(tree: Tree, enter: Enter, leave: Callable[[Hashable, Tree], Tree]) -> Tree:
+    """``tree`` rebuilt bottom-up without recursion. ``enter(node)`` gives (the node to rebuild in its
+    place, a tag, whether that node is final as it is); a rebuilt node with a tag that is not None is
+    passed through ``leave(tag, rebuilt)``. A node whose children all come back unchanged is kept."""
+    stack: list[tuple[Tree, list[Tree], Hashable]] = []
+    result: Tree | None = None
+    node = tree
+    while True:
+        node, tag, final = enter(node)
+        if final or not node.children:
+            result = node if final or tag is None else leave(tag, node)
+        else:
+            stack.append((node, [], tag))
+            result = None
+        while stack:
+            top, new, tag = stack[-1]
+            if result is not None:
+                new.append(result)
+            if len(new) < len(top.children):
+                node = top.children[len(new)]
+                break
+            stack.pop()
+            children = top.children
+            result = top if all(a is b for a, b in zip(new, children)) else Tree(top.symbol, top.op, tuple(new))
+            if tag is not None:
+                result = leave(tag, result)
+        else:
+            return result
+
+
 def unify(tree: Tree, preferred: Mapping[str, Tree], shared: Collection[str]) -> Tree:
     """Make every occurrence of a shared block equal: ``preferred[S]`` where given, else the first
     occurrence (nested blocks inside a preferred derivation are unified too)."""
     done: dict[str, Tree] = {}
 
-    def visit(node: Tree) -> Tree:
+    def enter(node: Tree) -> tuple[Tree, Hashable, bool]:
         symbol = node.symbol
-        if symbol in shared:
-            if symbol not in done:
-                done[symbol] = rebuild(preferred.get(symbol, node))
-            return done[symbol]
-        return rebuild(node)
+        if symbol not in shared:
+            return node, None, False
+        if symbol in done:
+            return done[symbol], None, True
+        return preferred.get(symbol, node), symbol, False
 
-    def rebuild(node: Tree) -> Tree:
-        children = node.children
-        if not children:
-            return node
-        new = tuple(visit(c) for c in children)
-        if all(a is b for a, b in zip(new, children)):
-            return node
-        return Tree(node.symbol, node.op, new)
+    def leave(symbol: Hashable, block: Tree) -> Tree:
+        done[symbol] = block
+        return block
 
-    return visit(tree)
+    return rebuild(tree, enter, leave)

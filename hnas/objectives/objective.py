@@ -39,6 +39,8 @@ class Objective(ABC):
     name: str
     num_classes: int
     input_shape: tuple[int, int, int]
+    nonnegative: bool | None = None
+    """Whether every ``val_error`` is >= 0 (``--log`` needs it); ``None``: not declared."""
 
     @abstractmethod
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
@@ -81,6 +83,8 @@ class TrainingObjective(Objective):
     ``proxy_batch_size`` training images) and recorded in ``extras``.
     """
 
+    nonnegative = True  # an error rate
+
     def __init__(
         self,
         name: str,
@@ -102,7 +106,7 @@ class TrainingObjective(Objective):
         extras = {}
         if self.proxies:
             x, y = _proxy_batch(model, self.data, self.proxy_batch_size, seed, self.device)
-            extras = score_proxies(model, x, y, self.proxies)
+            extras = score_proxies(model, x, y, self.proxies, seed=seed)
         outcome = train_and_evaluate(model, self.data, self.protocol, seed=seed, device=self.device)
         return EvaluationResult(
             val_error=outcome.val_error,
@@ -122,6 +126,8 @@ class ProxyObjective(Objective):
     ``proxies`` names further proxies recorded in ``extras`` (the objective's own score is
     always there too); ``train_time`` is the time spent scoring.
     """
+
+    nonnegative = False  # -score
 
     def __init__(
         self,
@@ -143,7 +149,7 @@ class ProxyObjective(Objective):
         model = self.build(tree, seed)
         start = time.perf_counter()
         x, y = _proxy_batch(model, self.data, self.batch_size, seed, self.device)
-        scores = score_proxies(model, x, y, self.proxies)
+        scores = score_proxies(model, x, y, self.proxies, seed=seed)
         elapsed = time.perf_counter() - start
         return EvaluationResult(
             val_error=-scores[self.proxy],
@@ -157,6 +163,8 @@ class ProxyObjective(Objective):
 class DebugObjective(Objective):
     """|params - target| / target for the network compiled for ``num_classes`` and ``input_shape``:
     no data, no training, for fast pipeline runs."""
+
+    nonnegative = True
 
     def __init__(
         self,

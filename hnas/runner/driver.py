@@ -25,13 +25,16 @@ import numpy as np
 
 from hnas.grammar.tree import Tree
 from hnas.runner.config import RunConfig, config_differences
-from hnas.runner.errors import ConfigMismatchError, RunError, RunLockedError
+from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, Task, make_executor
-from hnas.runner.results import write_results
+from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
 from hnas.runner.store import RunStore, Trial, TrialStatus
 
-__all__ = ["RunSummary", "run_search", "default_working_directory", "MAX_ATTEMPTS", "LOG_FLOOR"]
+__all__ = [
+    "RunSummary", "run_search", "default_working_directory", "format_duration", "MAX_ATTEMPTS", "LOG_FLOOR",
+    "EXIT_ALL_FAILED", "EXIT_INTERRUPTED",
+]  # fmt: skip
 
 MAX_ATTEMPTS = 3
 """Evaluations of one trial lost to dying workers (in one session) before the trial is recorded as
@@ -41,9 +44,20 @@ LOG_FLOOR = 1e-4
 """With ``log``, the objective is ``log(max(val_error, LOG_FLOOR))`` (a zero error stays finite)."""
 
 
+EXIT_ALL_FAILED = 3
+"""The exit status of ``optimize.py`` when the run has evaluations but not one succeeded."""
+
+EXIT_INTERRUPTED = 130
+"""The exit status of ``optimize.py`` after Ctrl-C or SIGTERM (the shell's 128 + SIGINT)."""
+
+
 @dataclass(frozen=True)
 class RunSummary:
-    """Where a run stands: counts, the best trial, and where its results are."""
+    """Where a run stands: counts, the best trial, and where its results are.
+
+    ``n_unfinished`` counts trials asked but not evaluated (in flight when the run was stopped;
+    they run again on resume); ``best_file`` holds the best architecture's full bracket string.
+    """
 
     working_directory: Path
     max_evaluations_total: int
@@ -54,6 +68,9 @@ class RunSummary:
     interrupted: bool
     results_csv: Path
     plots: tuple[Path, ...]
+    n_unfinished: int = 0
+    best_file: Path | None = None
+    first_error: str | None = None
 
     @property
     def n_evaluations(self) -> int:
@@ -63,17 +80,32 @@ class RunSummary:
     def finished(self) -> bool:
         return self.n_evaluations >= self.max_evaluations_total
 
+    @property
+    def exit_code(self) -> int:
+        """0, :data:`EXIT_INTERRUPTED`, or :data:`EXIT_ALL_FAILED` when every evaluation failed."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_ALL_FAILED if self.n_done == 0 and self.n_failed > 0 else 0
+
     def __str__(self) -> str:
         state = "interrupted" if self.interrupted else ("finished" if self.finished else "stopped")
         lines = [
             f"run {state}: {self.n_evaluations}/{self.max_evaluations_total} evaluations "
-            f"({self.n_failed} failed) in {self.run_seconds:.1f} s",
+            f"({self.n_failed} failed) in {format_duration(self.run_seconds)}",
         ]
-        if self.best is None:
+        if self.n_unfinished:
+            lines.append(f"{self.n_unfinished} evaluation(s) in progress were stopped; they run again on resume")
+        if self.best is None and self.n_failed:
+            lines.append(f"no architecture was evaluated successfully: all {self.n_failed} evaluations failed")
+            if self.first_error:
+                lines.append(f"first error: {shorten(self.first_error.strip().splitlines()[0], 200)}")
+        elif self.best is None:
             lines.append("no architecture was evaluated successfully yet")
         else:
             lines += [
-                f"best architecture (trial {self.best.id}): {self.best.architecture}",
+                f"best architecture (trial {self.best.id}): {_architecture_facts(self.best)}"
+                + (f", full string in {self.best_file}" if self.best_file else ""),
+                *("  " + line for line in architecture_outline(self.best.architecture)),
                 f"validation error: {_fmt(self.best.val_error)}  test error: {_fmt(self.best.test_error)}"
                 f"  objective: {_fmt(self.best.objective)}",
             ]
@@ -81,6 +113,25 @@ class RunSummary:
         if self.interrupted or not self.finished:
             lines.append(f"rerun the same command to continue (run store: {self.working_directory})")
         return "\n".join(lines)
+
+
+def _architecture_facts(trial: Trial) -> str:
+    nodes = trial.architecture.count("(")
+    facts = [f"{nodes} tree nodes"]
+    if trial.params is not None:
+        facts.append(f"{trial.params:,} parameters")
+    return ", ".join(facts)
+
+
+def format_duration(seconds: float) -> str:
+    """``12.3 s``, ``9 min 03 s`` or ``2 h 05 min``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _fmt(value: float | None) -> str:
@@ -215,7 +266,7 @@ class _Search:
         if evaluated >= config.max_evaluations_total:
             return
         # Build the objective here first, so a bad name, option or data file is one clear error.
-        resolve_objective(self.objective)
+        _checked_objective(config, self.objective)
         executor = self._executor or make_executor(
             self.objective, config.n_workers, config.dask_scheduler, config.torch_threads
         )
@@ -254,6 +305,7 @@ class _Search:
             executor.close()
             if self.in_flight:  # interrupted: these run again on resume
                 store.requeue(sorted(self.in_flight))
+            store.set_run_seconds(self.run_seconds())  # also the time of evaluations cut short
 
     def _remember(self, trial_id: int, tree: Tree, seed: int) -> None:
         self.trees[trial_id] = tree
@@ -273,9 +325,21 @@ class _Search:
         return trial_id
 
 
+def _checked_objective(config: RunConfig, objective: Any) -> Any:
+    """The built objective; :class:`RunConfigError` when ``log`` is set but the objective declares
+    that its values can be negative (``nonnegative = False``), before anything is evaluated."""
+    built = resolve_objective(objective)
+    if config.log and getattr(built, "nonnegative", None) is False:
+        raise RunConfigError(
+            f"log: objective {config.objective_name} can report negative values, whose log is undefined; "
+            "run without --log (log=False)",
+            field="log",
+        )
+    return built
+
+
 def _best_trial(store: RunStore) -> Trial | None:
-    done = store.trials(TrialStatus.DONE)
-    return min(done, key=lambda t: (t.objective, t.id)) if done else None
+    return best_trial(store.trials(TrialStatus.DONE))
 
 
 def run_search(
@@ -309,7 +373,7 @@ def run_search(
                     raise ConfigMismatchError(str(directory), differences)
             search = _Search(config, store, executor, progress)  # a bad searcher option fails here
             if stored != record:
-                resolve_objective(search.objective)  # a bad objective fails before the record is stored
+                _checked_objective(config, search.objective)  # a bad objective fails before the record is stored
                 store.set_config(record)
             interrupted = False
             try:
@@ -324,15 +388,19 @@ def run_search(
 
 def _summarise(store: RunStore, config: RunConfig, directory: Path, interrupted: bool) -> RunSummary:
     trials = store.trials()
-    csv_path, plots = write_results(directory, trials)
+    files = write_results(directory, trials, config)
+    failed = [t for t in trials if t.status == TrialStatus.FAILED]
     return RunSummary(
         working_directory=directory,
         max_evaluations_total=config.max_evaluations_total,
         n_done=sum(t.status == TrialStatus.DONE for t in trials),
-        n_failed=sum(t.status == TrialStatus.FAILED for t in trials),
+        n_failed=len(failed),
         best=_best_trial(store),
         run_seconds=store.run_seconds(),
         interrupted=interrupted,
-        results_csv=csv_path,
-        plots=plots,
+        results_csv=files.csv,
+        plots=files.plots,
+        n_unfinished=sum(t.status not in TrialStatus.FINISHED for t in trials),
+        best_file=files.best_architecture,
+        first_error=failed[0].error if failed else None,
     )

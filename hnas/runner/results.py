@@ -1,17 +1,27 @@
-"""Results of a run for people: ``results.csv`` (one row per trial, with the incumbent) and PNG plots
-of the incumbent against evaluations and against the run's wall time."""
+"""Results of a run for people: ``results.csv`` (one row per trial, with the incumbent), the best
+architecture's full bracket string, PNG plots of every trial and the incumbent against evaluations
+and against the run's wall time, and a short outline of a long architecture string for reports."""
 
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hnas.runner.store import Trial, TrialStatus
 
-__all__ = ["RESULTS_CSV", "PLOT_EVALUATIONS", "PLOT_TIME", "CSV_COLUMNS", "incumbent_trace", "write_results"]
+if TYPE_CHECKING:
+    from hnas.runner.config import RunConfig
+
+__all__ = [
+    "RESULTS_CSV", "BEST_ARCHITECTURE", "PLOT_EVALUATIONS", "PLOT_TIME", "CSV_COLUMNS", "ResultFiles",
+    "architecture_outline", "best_trial", "incumbent_trace", "shorten", "trials_figure", "write_results",
+]  # fmt: skip
 
 RESULTS_CSV = "results.csv"
+BEST_ARCHITECTURE = "best_architecture.txt"
 PLOT_EVALUATIONS = "incumbent_vs_evaluations.png"
 PLOT_TIME = "incumbent_vs_time.png"
 
@@ -19,6 +29,20 @@ CSV_COLUMNS = (
     "trial", "status", "objective", "incumbent", "val_error", "test_error", "params", "flops", "cost",
     "train_time", "epochs", "eval_seconds", "run_seconds", "seed", "attempts", "worker", "error", "architecture",
 )  # fmt: skip
+
+
+class ResultFiles(NamedTuple):
+    """The files :func:`write_results` wrote (``best_architecture`` is None before any success)."""
+
+    csv: Path
+    plots: tuple[Path, ...]
+    best_architecture: Path | None
+
+
+def best_trial(trials: Sequence[Trial]) -> Trial | None:
+    """The done trial with the lowest objective (the lowest id among equals), or None."""
+    done = [t for t in trials if t.status == TrialStatus.DONE and t.objective is not None]
+    return min(done, key=lambda t: (t.objective, t.id)) if done else None
 
 
 def _incumbents(trials: Sequence[Trial]) -> list[tuple[int, Trial, float | None]]:
@@ -45,10 +69,12 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
-def write_results(directory: str | Path, trials: Sequence[Trial]) -> tuple[Path, tuple[Path, ...]]:
-    """Write ``results.csv`` and the two plots into ``directory``; returns their paths."""
+def write_results(directory: str | Path, trials: Sequence[Trial], config: RunConfig | None = None) -> ResultFiles:
+    """Write ``results.csv``, ``best_architecture.txt`` (once a trial succeeded) and the two plots
+    into ``directory``; ``config`` titles the plots and marks where BO's model-based phase starts."""
     directory = Path(directory)
-    incumbent_after = {trial.id: best for _, trial, best in _incumbents(trials)}
+    rows = _incumbents(trials)
+    incumbent_after = {trial.id: best for _, trial, best in rows}
     csv_path = directory / RESULTS_CSV
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -62,26 +88,178 @@ def write_results(directory: str | Path, trials: Sequence[Trial]) -> tuple[Path,
                     _cell(t.worker), _cell(t.error), t.architecture,
                 ]
             )  # fmt: skip
-    return csv_path, _plot(directory, incumbent_trace(trials))
+    best = best_trial(trials)
+    best_path = None
+    if best is not None:
+        best_path = directory / BEST_ARCHITECTURE
+        best_path.write_text(best.architecture + "\n")
+    return ResultFiles(csv_path, _plot(directory, rows, config), best_path)
 
 
-def _plot(directory: Path, trace: list[tuple[int, float, float]]) -> tuple[Path, ...]:
-    import matplotlib
+# ------------------------------------------------------------------------------------------ outline
+_TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
+def _forms(text: str) -> list[Any]:
+    """The bracket string as nested lists of atoms (several top-level forms for shared blocks)."""
+    stack: list[list[Any]] = [[]]
+    for token in _TOKEN.findall(text):
+        if token == "(":
+            stack.append([])
+        elif token == ")" and len(stack) > 1:
+            form = stack.pop()
+            stack[-1].append(form)
+        elif token != ")":
+            stack[-1].append(token)
+    while len(stack) > 1:  # unbalanced text: close what is open
+        form = stack.pop()
+        stack[-1].append(form)
+    return stack[0]
+
+
+def _flat(item: Any, depth: int) -> str:
+    """One line; subtrees deeper than ``depth`` abbreviated to their head, e.g. ``(CELL Cell …)``."""
+    if not isinstance(item, list):
+        return item
+    if depth == 0 and any(isinstance(x, list) for x in item):
+        return "(" + " ".join(x for x in item if not isinstance(x, list)) + " \u2026)"
+    return "(" + " ".join(_flat(x, depth - 1) for x in item) + ")"
+
+
+def _one_line(item: Any, indent: str, width: int) -> str:
+    """The deepest abbreviation of ``item`` that fits in ``width``, else the shortest one cut."""
+    line = indent + _flat(item, 0)
+    for depth in range(1, 64):
+        deeper = indent + _flat(item, depth)
+        if len(deeper) > width or deeper == line:
+            break
+        line = deeper
+    return shorten(line, width)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one an ellipsis when it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def _render(item: Any, indent: str, levels: int, width: int, out: list[str]) -> None:
+    line = _one_line(item, indent, width)
+    if not isinstance(item, list) or levels == 0 or "\u2026" not in line:
+        out.append(line)
+        return
+    first_form = next((i for i, x in enumerate(item) if isinstance(x, list)), len(item))
+    out.append(indent + "(" + " ".join(item[:first_form]))
+    for child in item[first_form:]:
+        _render(child, indent + "  ", levels - 1, width, out)
+    out[-1] += ")"
+
+
+def architecture_outline(text: str, *, width: int = 100, max_lines: int = 12) -> list[str]:
+    """An indented outline of a bracket string in at most ``max_lines`` lines of at most ``width``
+    characters: the top levels one node per line, deeper subtrees on one line with their own deeper
+    subtrees abbreviated to ``(SYMBOL op …)``."""
+    forms = _forms(text)
+    best: list[str] = []
+    for levels in range(text.count("(") + 1):  # expand one more level while the lines allow it
+        out: list[str] = []
+        for form in forms:
+            _render(form, "", levels, width, out)
+        if best and (len(out) > max_lines or out == best):
+            break
+        best = out
+        if not any("\u2026" in line for line in out):
+            break  # nothing is cut: deeper levels add nothing
+    if len(best) > max_lines:
+        best = best[: max_lines - 1] + [f"\u2026 ({len(best) - max_lines + 1} more lines)"]
+    return best
+
+
+# ------------------------------------------------------------------------------------------ plots
+_MODEL_BASED = {"bayesian_optimization": "n_init"}
+"""Searchers whose first evaluations are random, and the option that says how many."""
+
+
+def _model_phase_start(config: RunConfig | None) -> int | None:
+    option = None if config is None else _MODEL_BASED.get(config.searcher)
+    return None if option is None else int(getattr(config, option))
+
+
+def _title(config: RunConfig | None) -> str:
+    if config is None:
+        return "search run"
+    objective = config.objective_name + (" (log)" if config.log else "")
+    return f"{config.searcher} on {config.space_label}\nobjective: {objective}, seed {config.seed}"
+
+
+def trials_figure(trials: Sequence[Trial], config: RunConfig | None = None, *, against: str = "evaluations") -> Any:
+    """A matplotlib Figure of every finished trial and the incumbent against the evaluation number
+    (``against="evaluations"``) or the run's active time (``"time"``): see :func:`write_results`."""
+    return _figure(_incumbents(trials), config, against)
+
+
+def _plot(directory: Path, rows: list[tuple[int, Trial, float | None]], config: RunConfig | None) -> tuple[Path, ...]:
     paths = []
-    for filename, column, label in ((PLOT_EVALUATIONS, 0, "evaluations"), (PLOT_TIME, 1, "wall time [s]")):
-        figure, axes = plt.subplots(figsize=(5, 3.5), dpi=100)
-        if trace:
-            axes.step([row[column] for row in trace], [row[2] for row in trace], where="post")
-        axes.set_xlabel(label)
-        axes.set_ylabel("incumbent objective")
-        axes.grid(alpha=0.3)
-        figure.tight_layout()
+    for filename, against in ((PLOT_EVALUATIONS, "evaluations"), (PLOT_TIME, "time")):
         path = directory / filename
-        figure.savefig(path)
-        plt.close(figure)
+        _figure(rows, config, against).savefig(path)
         paths.append(path)
     return tuple(paths)
+
+
+def _figure(rows: list[tuple[int, Trial, float | None]], config: RunConfig | None, against: str) -> Any:
+    from matplotlib.figure import Figure  # rendered with Agg; no pyplot state
+    from matplotlib.ticker import MaxNLocator
+
+    if against == "evaluations":
+        xs, xlabel = [float(n) for n, _, _ in rows], "evaluation (in the order they finished)"
+    else:
+        seconds = [t.run_seconds or 0.0 for _, t, _ in rows]
+        in_minutes = bool(seconds) and max(seconds) > 120
+        xs = [s / 60 for s in seconds] if in_minutes else seconds
+        xlabel = "run time [min]" if in_minutes else "run time [s]"
+    figure = Figure(figsize=(6.4, 4.2), dpi=150)
+    axes = figure.subplots()
+    _draw_trials(axes, xs, rows)
+    phase = _model_phase_start(config)
+    if phase is not None and 0 < phase < len(rows):
+        x = phase + 0.5 if against == "evaluations" else xs[phase - 1]
+        axes.axvline(x, color="0.45", linestyle="--", linewidth=1,
+                     label=f"model-based phase starts (after n_init={phase})")  # fmt: skip
+    if against == "evaluations":
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if rows:
+            axes.set_xlim(0.5, len(rows) + 0.5)
+    axes.set_xlabel(xlabel)
+    kind = "" if config is None else " (log validation error)" if config.log else " (validation error)"
+    axes.set_ylabel("objective" + kind)
+    axes.set_title(_title(config), fontsize=10)
+    axes.grid(alpha=0.3)
+    handles, labels = axes.get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, fontsize=8, loc="lower center", ncol=min(len(handles), 2), frameon=False)
+    figure.tight_layout(rect=(0, 0.1 if len(handles) > 2 else 0.06, 1, 1))
+    return figure
+
+
+def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float | None]]) -> None:
+    """Every done trial as a point, the incumbent as a step line, failed trials as red crosses along
+    the top; a message instead of empty axes when no trial succeeded."""
+    done = [(x, t.objective) for x, (_, t, _) in zip(xs, rows) if t.objective is not None]
+    failed = [x for x, (_, t, _) in zip(xs, rows) if t.objective is None]
+    trace = [(x, best) for x, (_, _, best) in zip(xs, rows) if best is not None]
+    if done:
+        axes.scatter(*zip(*done), s=18, color="tab:blue", alpha=0.7, linewidths=0, label=f"trial ({len(done)})",
+                     zorder=3)  # fmt: skip
+        axes.step(*zip(*trace), where="post", color="tab:orange", linewidth=2, label="incumbent (best so far)",
+                  zorder=2)  # fmt: skip
+    if failed:
+        if done:  # head room: the crosses' row stays clear of the points
+            low, high = axes.get_ylim()
+            axes.set_ylim(low, high + 0.08 * (high - low))
+        axes.scatter(failed, [0.96] * len(failed), transform=axes.get_xaxis_transform(), marker="x", s=30,
+                     color="tab:red", label=f"failed ({len(failed)}, no value)", zorder=4, clip_on=False)  # fmt: skip
+    if not done:
+        message = f"no successful trial: all {len(failed)} evaluations failed" if failed else "no evaluated trial yet"
+        axes.text(0.5, 0.5, message, transform=axes.transAxes, ha="center", va="center", fontsize=11,
+                  color="tab:red" if failed else "0.3")  # fmt: skip
+        axes.set_yticks([])

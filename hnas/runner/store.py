@@ -255,6 +255,11 @@ class RunStore:
         """The run's active wall time committed so far (summed over all sessions)."""
         return float(self._meta("run_seconds") or 0.0)
 
+    def set_run_seconds(self, run_seconds: float) -> None:
+        """Record the run's active wall time at the end of a session (finished trials record it too)."""
+        with self._transaction():
+            self._set_meta("run_seconds", run_seconds)
+
     # ----------------------------------------------------------------------------- trials
     def trials(self, status: str | tuple[str, ...] | None = None) -> list[Trial]:
         return _select_trials(self._db, status)

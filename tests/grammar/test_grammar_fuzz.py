@@ -1,7 +1,9 @@
-"""Hypothesis: malformed grammar files and tree strings raise GrammarError and nothing else."""
+"""Hypothesis: malformed grammar files and tree strings raise GrammarError and nothing else; every
+problem found in a grammar file is located at file:line."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -14,7 +16,7 @@ from hnas.grammar import GrammarError, Tree, load_space
 GRAMMAR_TOKENS = st.sampled_from(
     ["A", "B", "OPS", "CELL", "->", "|", ";", "#", "\n", " ", '"', "'", '"id"', '"zero"', '"conv3x3"', '"Linear1"',
      '"Linear2"', '"Cell"', '"Residual2"', '"resBlock"', '"Blk"', '"Foo"', '"Linear0"', '"Linear300"', "(", "$",
-     "é", "\t", '""', '"a b"']
+     "é", "\t", '""', '"a b"', "[0.5]", "[2]", "[0]", "[-1]", "[nan]", "[x", "]", '"Linear2" B B [3]']
 )
 TREE_TOKENS = st.sampled_from(
     ["(", ")", " ", "CELL", "OPS", "NETWORK", "STAGE", "Cell", "Linear5", "id", "zero", "conv3x3", "avg_pool",
@@ -37,7 +39,10 @@ def test_malformed_grammar_files_raise_grammar_error_only(tokens, raw, blk):
                 try:
                     space = load_space(spec)
                 except GrammarError as error:
-                    assert str(error)
+                    files = "|".join(re.escape(str(f)) for f in (main, block))
+                    for line in str(error).splitlines():
+                        assert re.match(rf"({files}):[1-9][0-9]*(:[1-9][0-9]*)?: \S", line), line
+                    assert error.file in (str(main), str(block)) and error.line >= 1
                     continue
             assert space.grammar.start in space.grammar.rules
 

@@ -123,8 +123,23 @@ def test_missing_files_and_unknown_names_are_clear(tmp_path):
         load_space(missing)
     assert info.value.file == missing
     empty = write(tmp_path, "empty.cfg", "# nothing\n")
-    with pytest.raises(GrammarError, match="the grammar has no rules"):
+    with pytest.raises(GrammarError, match="the grammar has no rules") as info:
         load_space(empty)
+    assert str(info.value).startswith(f"{empty}:1: ")
+    latin = tmp_path / "latin.cfg"
+    latin.write_bytes('A -> "Linear1" B\nB -> "id" # café\n'.encode("latin-1"))
+    with pytest.raises(GrammarError) as info:
+        load_space(str(latin))
+    assert str(info.value) == f"{latin}:2: not UTF-8 text: invalid continuation byte (byte 33)"
+
+
+def test_shared_blocks_that_use_each_other_are_located(tmp_path):
+    main = write(tmp_path, "m.cfg", 'N -> "Linear2" "B1" "B2"\n')
+    b1 = write(tmp_path, "b1.cfg", 'P -> "Linear1" "B2" | "id"\n')
+    b2 = write(tmp_path, "b2.cfg", 'Q -> "Linear1" "B1" | "conv3x3"\n')
+    with pytest.raises(GrammarError, match="the shared building blocks P, Q use each other") as info:
+        load_space([main, f"B1={b1}", f"B2={b2}"])
+    assert (info.value.file, info.value.line) == (b1, 1)
 
 
 def test_recursive_grammar_is_infinite_but_samples(tmp_path):

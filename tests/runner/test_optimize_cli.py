@@ -49,7 +49,8 @@ def test_a_quick_run_prints_the_best_and_writes_results_then_resumes_and_checks_
     trials = load_trials(directory)
     assert [t.status for t in trials] == ["done", "done"] and all(t.epochs == 1 for t in trials)
     best = min(trials, key=lambda t: t.objective)
-    assert f"best architecture (trial {best.id}): {best.architecture}" in result.stdout
+    assert f"best architecture (trial {best.id}): " in result.stdout and best.architecture in result.stdout
+    assert (directory / "best_architecture.txt").read_text() == best.architecture + "\n"
     assert f"validation error: {best.val_error:.4f}  test error: {best.test_error:.4f}" in result.stdout
     assert str(directory / "results.csv") in result.stdout
     assert {p.name for p in directory.iterdir()} >= {"results.csv", "incumbent_vs_evaluations.png", "incumbent_vs_time.png"}
