@@ -24,9 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hnas.cli import add_plugin_argument
+from hnas.errors import HnasError
 from hnas.grammar import SearchSpace, Tree, load_space
-from hnas.grammar.errors import GrammarError
-from hnas.objectives import OBJECTIVES, ObjectiveError, get_objective
+from hnas.objectives import OBJECTIVES, get_objective
+from hnas.plugins import load_plugins
 
 PROG = "generate_surrogate_data.py"
 COLUMNS = ("architecture", "value", "status", "objective_name", "search_space", "seed", "params")
@@ -40,12 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
         help="a named space, or grammar files (as for optimize.py) (default nb201_variable_multi_multi)")
     add("--objective", default="params",
-        help=f"what to evaluate: {', '.join(OBJECTIVES)} (default %(default)s: seconds per architecture)")
+        help=f"what to evaluate: {', '.join(OBJECTIVES)}, a registered name or module:function / file.py:function"
+        " (default %(default)s: seconds per architecture)")
     add("--data_path", default=None, help="data folder for dataset objectives (not needed for the others)")
     add("--n", type=int, default=500, help="distinct architectures to evaluate (default %(default)s)")
     add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation (default %(default)s)")
     add("--output", required=True,
         help="CSV file to write, its folder created (e.g. runs/surrogate/hier.csv: runs/ is git-ignored)")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -65,10 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.n is not None and args.n < 1:
         parser.error(f"argument --n: must be >= 1, got {args.n}")
     try:
+        load_plugins(args.plugin)
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         objective = get_objective(args.objective, args.data_path)
         trees = sample_distinct(space, args.n, np.random.default_rng(args.seed))
-    except (GrammarError, ObjectiveError, ValueError) as error:
+    except (HnasError, ValueError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     output = Path(args.output)

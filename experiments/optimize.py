@@ -5,6 +5,12 @@
 runs BANAT on the hierarchical NAS-Bench-201 space with the embedded offline objective. Rerunning
 the same command resumes an interrupted run (Ctrl-C, a kill) or prints the summary of a finished
 one; raising --max_evaluations_total continues a finished run.
+
+    python experiments/optimize.py --plugin my_space.py --search_space my.cfg \
+        --objective my_space:objective --searcher my_searcher
+
+searches a space of the user's own: the plugin registers its topologies, primitives and searcher,
+the objective is a function given as module:function (see docs/extending.md).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ try:  # Ctrl-C while the modules import is one line too
     import argparse
     from collections.abc import Callable, Sequence
 
-    from hnas.errors import UsageError
+    from hnas.cli import add_plugin_argument
+    from hnas.errors import HnasError
     from hnas.grammar import space_names
-    from hnas.grammar.errors import GrammarError
     from hnas.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
+    from hnas.plugins import load_plugins
     from hnas.runner import RunConfig, RunConfigError, run_search
     from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
     from hnas.searchers import EvolutionPool, OptionsError, accepted_options, get_searcher_class, parse_option_value
@@ -85,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         f" and TERMINAL=file.cfg items (default {DEFAULT_SEARCH_SPACE})")
     add("--objective", default=None,
         help=f"what to minimise: {', '.join(OBJECTIVES)} (default {DEFAULT_OBJECTIVE}: embedded, offline,"
-        " no --data_path)")
+        " no --data_path), a name a plugin registers, or a function as module:function or path/file.py:function")
     add("--searcher", default=RunConfig.searcher,
         help=f"a registered searcher: random_search, regularized_evolution, bayesian_optimization or a plugin's"
         f" (default {RunConfig.searcher})")
@@ -114,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch threads per evaluation (default 1: fast when other jobs share the cores)")
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
     add("--no_progress", action="store_true", help="no progress bar")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -138,6 +146,7 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             n_workers=args.n_workers,
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,
+            plugins=args.plugin,
         )
     except RunConfigError as error:
         flag = error.field if error.field in _SEARCHER_FLAGS or hasattr(args, error.field) else "searcher_option"
@@ -180,15 +189,23 @@ def _searcher_options(args: argparse.Namespace, parser: argparse.ArgumentParser)
     return {**{k: v for k, v in given.items() if k in taken}, **options}
 
 
+def _load_plugins(argv: Sequence[str] | None) -> None:
+    """Load the --plugin modules first: the searcher flags are checked against what they register."""
+    early = argparse.ArgumentParser(add_help=False)
+    add_plugin_argument(early)
+    load_plugins(early.parse_known_args(argv)[0].plugin)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; exit status 0, 1 for an error (one line), 130 when interrupted."""
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        config = config_from_args(args, parser)
         try:
+            _load_plugins(argv)
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            config = config_from_args(args, parser)
             summary = run_search(config, args.working_directory, progress=not args.no_progress)
-        except (UsageError, GrammarError) as error:
+        except HnasError as error:
             print(f"optimize.py: error: {error}", file=sys.stderr)
             return getattr(error, "code", 1)
         print(summary)

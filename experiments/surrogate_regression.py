@@ -23,9 +23,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from hnas.errors import UsageError
+from hnas.cli import add_plugin_argument
+from hnas.errors import HnasError
 from hnas.grammar import load_space
-from hnas.grammar.errors import GrammarError
+from hnas.plugins import load_plugins
 from hnas.grammar.space import SearchSpace
 from hnas.runner import RunError
 from hnas.runner.store import done_rows, find_runs
@@ -55,7 +56,7 @@ def read_evaluations(directory: str | Path, space: SearchSpace, objective: str |
     rows: list[tuple[str, float, str]] = []
     for run_dir in runs:
         try:
-            rows.extend((a, v, str(run_dir)) for a, v in done_rows(run_dir, space_name=space.name, objective=objective))
+            rows.extend((a, v, str(run_dir)) for a, v in done_rows(run_dir, space_name=space.spec, objective=objective))
         except RunError as error:
             print(f"{PROG}: warning: skipping {run_dir}: {error}", file=sys.stderr)
     return load_evaluations(directory, space, objective=objective, rows=rows, skip=runs)
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log", action="store_true", help="model the natural log of the objective values (they must be > 0)")
     add("--seed", type=int, default=0, help="seed of the splits (default %(default)s)")
     add("--output", default=None, help="output folder (default: <working_directory>/surrogate_regression)")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -136,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        load_plugins(args.plugin)  # a user space's topologies and primitives
         space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         data = read_evaluations(args.working_directory, space, args.objective)
         print(
@@ -157,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log=args.log,
             progress=lambda message: print(message, file=sys.stderr),
         )
-    except (UsageError, GrammarError) as error:
+    except HnasError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     output = Path(args.output) if args.output else Path(args.working_directory) / "surrogate_regression"

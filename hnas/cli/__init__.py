@@ -1,8 +1,9 @@
 """The ``hnas`` command line: one module per group of subcommands, each with ``register(subparsers)``.
 
 A registered subcommand sets ``func(args) -> int`` on its parser; errors meant for the user are
-raised as :class:`hnas.errors.UsageError` (or ``hnas.grammar.GrammarError``) and printed without a
-traceback.
+raised as :class:`hnas.errors.HnasError` (``UsageError``, ``GrammarError``, ...) and printed without
+a traceback. Every subcommand takes ``--plugin MODULE_OR_FILE.py`` (repeatable), loaded with the
+installed ``hnas.plugins`` entry points before the subcommand runs.
 """
 
 from __future__ import annotations
@@ -12,11 +13,21 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from hnas.errors import UsageError
+from hnas.errors import HnasError, UsageError
 
-__all__ = ["main", "UsageError"]
+__all__ = ["main", "UsageError", "add_plugin_argument"]
 
 _COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets", "hnas.cli.salvage")
+
+PLUGIN_HELP = (
+    "a Python module or .py file that registers topologies, primitives, objectives, searchers, ... "
+    "when imported (repeatable)"
+)
+
+
+def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
+    """``--plugin MODULE_OR_FILE.py`` (repeatable): collected in ``args.plugin``."""
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE.py", help=PLUGIN_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    for subparser in subparsers.choices.values():
+        add_plugin_argument(subparser)
     return parser
 
 
@@ -33,11 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; exit status 0, 1 for an error (one line), 130 when interrupted."""
     try:
         args = build_parser().parse_args(argv)
-        from hnas.grammar.errors import GrammarError
+        from hnas.plugins import load_plugins
 
         try:
+            load_plugins(args.plugin)
             return int(args.func(args) or 0)
-        except (UsageError, GrammarError) as error:
+        except HnasError as error:
             print(f"hnas {args.command}: error: {error}", file=sys.stderr)
             return getattr(error, "code", 1)
     except BrokenPipeError:

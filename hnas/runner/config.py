@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from hnas.plugins import is_reference, load_plugins, normalise_reference
 from hnas.runner.errors import RunConfigError
 from hnas.searchers import (
     OptionsError,
@@ -19,23 +21,28 @@ from hnas.searchers import (
 from hnas.searchers.options import option_defaults
 from hnas.searchers.registry import name_of
 
-__all__ = ["RunConfig", "EXECUTION_KEYS", "RESUMABLE_KEYS", "config_differences", "upgrade_record"]
+__all__ = ["RunConfig", "EXECUTION_KEYS", "RESUMABLE_KEYS", "config_differences", "upgrade_record", "resolved_space"]
 
 EXECUTION_KEYS = frozenset({"n_workers", "dask_scheduler", "torch_threads"})
 """Keys that say where evaluations run, not what is searched: they may change between resumes."""
 
-RESUMABLE_KEYS = frozenset({"max_evaluations_total"})
-"""Keys that may change on an existing run: raising the budget continues a finished run."""
+RESUMABLE_KEYS = frozenset({"max_evaluations_total", "plugins"})
+"""Keys that may change on an existing run: raising the budget continues a finished run; the
+plugins of a resumed run are the stored ones and those given now."""
 
 
 @dataclass
 class RunConfig:
     """Everything that defines a search run (SPEC section 7); one field per ``optimize.py`` flag.
 
-    ``objective`` is a registered name (``None``: ``hnas.objectives.DEFAULT_OBJECTIVE``), an object
-    with ``evaluate(tree, seed)`` or a callable ``(tree, seed) -> float | EvaluationResult``; for
-    worker processes it must be picklable. ``epochs``, ``batch_size``, ``train_subset`` and
-    ``objective_options`` are passed to ``get_objective`` (named objectives only) when set.
+    ``objective`` is a registered name (``None``: ``hnas.objectives.DEFAULT_OBJECTIVE``), a
+    reference ``module:function`` or ``path/file.py:function`` (stored with the file's absolute
+    path, so a rerun resumes and workers load it again), an object with ``evaluate(tree, seed)`` or
+    a callable ``(tree) or (tree, seed) -> float | EvaluationResult | mapping``; an object or a
+    callable must be picklable for worker processes. ``epochs``, ``batch_size``, ``train_subset``
+    and ``objective_options`` are passed to ``get_objective`` (named objectives only) when set.
+    ``plugins`` (module names or ``.py`` files, see :mod:`hnas.plugins`) are loaded when the
+    config is made and stored resolved (absolute paths); workers and resumed runs load them again.
     ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
 
     ``searcher`` is a registered name, a :class:`~hnas.searchers.Searcher` subclass, or an
@@ -63,8 +70,14 @@ class RunConfig:
     n_workers: int = 1
     dask_scheduler: str | None = None
     torch_threads: int | None = None
+    plugins: Sequence[str] = ()
 
     def __post_init__(self) -> None:
+        if isinstance(self.plugins, str):
+            self.plugins = (self.plugins,)
+        self.plugins = load_plugins(self.plugins)  # first: they may register what the rest names
+        if is_reference(self.objective):
+            self.objective = normalise_reference(self.objective)
         if not isinstance(self.search_space, str):
             self.search_space = tuple(self.search_space)
         if self.data_path is not None:
@@ -140,7 +153,8 @@ class RunConfig:
 
     @property
     def objective_name(self) -> str:
-        """The objective's name as stored in the run directory."""
+        """The objective's name as stored in the run directory (a reference as
+        ``module:function``, a file's absolute path included)."""
         if isinstance(self.objective, str):
             return self.objective
         if self.objective is None:
@@ -152,6 +166,14 @@ class RunConfig:
             return name
         kind = self.objective if hasattr(self.objective, "__qualname__") else type(self.objective)
         return f"{kind.__module__}.{kind.__qualname__}"
+
+    @property
+    def objective_label(self) -> str:
+        """A short name of the objective for directory names (``file:function`` -> ``file.function``)."""
+        if is_reference(self.objective_name):
+            module, _, function = self.objective_name.rpartition(":")
+            return f"{_stem(module)}.{function}"
+        return self.objective_name
 
     @property
     def space_label(self) -> str:
@@ -175,9 +197,8 @@ class RunConfig:
         by name with all its options (defaults filled in, components as name and options)."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in EXECUTION_KEYS}
         record["objective"] = self.objective_name
-        record["search_space"] = (
-            self.search_space if isinstance(self.search_space, str) else list(self.search_space)
-        )
+        record["search_space"] = resolved_space(self.search_space)
+        record["plugins"] = list(self.plugins)
         record["objective_options"] = json.loads(json.dumps(dict(self.objective_options), default=repr))
         record["searcher"] = self.searcher_name
         record["searcher_options"] = options_record(self.searcher_setup()[1])
@@ -216,6 +237,10 @@ def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) ->
     """Keys whose values differ between a stored and a current record, with (stored, current);
     the searchers' options are not compared when the searchers differ."""
     stored, current = upgrade_record(stored), upgrade_record(current)
+    stored, current = (
+        {**record, "search_space": resolved_space(record["search_space"])} if "search_space" in record else record
+        for record in (stored, current)
+    )
     keys = (set(stored) | set(current)) - RESUMABLE_KEYS - EXECUTION_KEYS
     if stored.get("searcher") != current.get("searcher"):
         keys.discard("searcher_options")
@@ -231,6 +256,20 @@ def _flat(options: Any) -> dict[str, Any]:
     return {name: getattr(options, name) for name in options.__dataclass_fields__}
 
 
+def resolved_space(search_space: str | Sequence[str]) -> Any:
+    """The space's resolved spec (a registered name, or its grammar files' absolute paths), which
+    identifies a run's space however its paths were typed; the value as given if it does not load."""
+    from hnas.grammar import GrammarError, load_space
+
+    try:
+        with warnings.catch_warnings():  # the space's own warnings are for the commands that load it
+            warnings.simplefilter("ignore")
+            spec = load_space(search_space).spec
+    except GrammarError:
+        return search_space if isinstance(search_space, str) else list(search_space)
+    return spec[0] if len(spec) == 1 else list(spec)
+
+
 def _normalise(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr))
 
@@ -238,7 +277,7 @@ def _normalise(value: Any) -> Any:
 def _stem(text: str) -> str:
     from pathlib import PurePath
 
-    return PurePath(text.split("=")[-1]).stem if ("/" in text or text.endswith(".cfg")) else text
+    return PurePath(text.split("=")[-1]).stem if ("/" in text or text.endswith((".cfg", ".py"))) else text
 
 
 def _is_int(value: Any) -> bool:

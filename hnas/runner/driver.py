@@ -146,7 +146,7 @@ def _fmt(value: float | None) -> str:
 
 def default_working_directory(config: RunConfig) -> Path:
     """``runs/<searcher>-<space>-<objective>-seed<N>`` under the current directory."""
-    objective = config.objective_name.replace("/", "_")
+    objective = config.objective_label.replace("/", "_")
     return Path("runs") / f"{config.searcher_name}-{config.space_label}-{objective}-seed{config.seed}"
 
 
@@ -223,7 +223,8 @@ def lock_run_directory(working_directory: Path) -> Iterator[Path | None]:
 
 def _objective_for_workers(config: RunConfig) -> Any:
     if config.objective is None or isinstance(config.objective, str):
-        return ObjectiveSpec(config.objective_name, config.data_path, tuple(sorted(config.objective_kwargs().items())))
+        options = tuple(sorted(config.objective_kwargs().items()))
+        return ObjectiveSpec(config.objective_name, config.data_path, options, tuple(config.plugins))
     return config.objective
 
 
@@ -457,8 +458,10 @@ def _open_and_run(config: RunConfig, directory: Path, executor: Executor | None,
 def _start_and_run(
     config: RunConfig, store: RunStore, directory: Path, executor: Executor | None, progress: bool
 ) -> RunSummary:
-    record = config.to_record()
     stored = store.config()
+    if stored is not None and stored.get("plugins"):  # a resumed run loads its plugins again
+        config = config.replace(plugins=(*stored["plugins"], *config.plugins))
+    record = config.to_record()
     if stored is not None and store.count() > 0:  # a store without trials takes a new config
         differences = config_differences(stored, record)
         if differences:

@@ -13,7 +13,6 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,15 +32,19 @@ RESULT_FIELDS = ("val_error", "test_error", "params", "flops", "train_time", "ep
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """A named objective as workers rebuild it: ``get_objective(name, data_path, **options)``."""
+    """An objective by name or ``module:function`` reference, as workers rebuild it: load the
+    run's ``plugins`` (and the installed ones), then ``get_objective(name, data_path, **options)``."""
 
     name: str
     data_path: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
+    plugins: tuple[str, ...] = ()
 
     def build(self) -> Any:
         from hnas.objectives import get_objective
+        from hnas.plugins import load_plugins
 
+        load_plugins(self.plugins)  # a no-op where they are loaded (the driver)
         return get_objective(self.name, self.data_path, **dict(self.options))
 
 
@@ -59,13 +62,10 @@ def resolve_objective(objective: Any) -> Any:
 
 
 def _result_record(result: Any) -> dict[str, Any]:
-    if isinstance(result, int | float) and not isinstance(result, bool):
-        return {"val_error": float(result)}
-    if isinstance(result, Mapping):
-        return {name: result.get(name) for name in RESULT_FIELDS}
-    if hasattr(result, "val_error"):
-        return {name: getattr(result, name, None) for name in RESULT_FIELDS}
-    raise TypeError(f"the objective returned {type(result).__name__}; expected a number or an EvaluationResult")
+    from hnas.objectives.result import as_evaluation_result
+
+    result = as_evaluation_result(result)
+    return {name: getattr(result, name) for name in RESULT_FIELDS}
 
 
 def _worker_name() -> str:
@@ -96,8 +96,11 @@ def evaluate_trial(objective: Any, tree: Tree, seed: int, torch_threads: int | N
     start = time.perf_counter()
     try:
         evaluator = resolve_objective(objective)
-        evaluate = evaluator.evaluate if hasattr(evaluator, "evaluate") else evaluator
-        record = _result_record(evaluate(tree, seed))
+        if not hasattr(evaluator, "evaluate"):
+            from hnas.objectives.function import FunctionObjective
+
+            evaluator = FunctionObjective(evaluator)
+        record = _result_record(evaluator.evaluate(tree, seed))
         error = None
         val_error = record.get("val_error")
         if val_error is None or not math.isfinite(float(val_error)):

@@ -28,7 +28,7 @@ import pickle
 import sqlite3
 import struct
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -320,28 +320,24 @@ def find_runs(directory: str | Path) -> list[Path]:
     return sorted(path.parent for path in Path(directory).rglob(STORE_FILENAME))
 
 
-def done_rows(run_dir: str | Path, *, space_name: str, objective: str | None = None) -> list[tuple[str, float]]:
+def done_rows(
+    run_dir: str | Path, *, space_name: str | Sequence[str], objective: str | None = None
+) -> list[tuple[str, float]]:
     """``(architecture, validation error)`` of the done trials of the run in ``run_dir``; none when
-    the run searched another space than ``space_name`` (or, when given, used another objective).
-    RunError when the store has no configuration (a run killed while it started) or is unreadable."""
+    the run searched another space than ``space_name`` (``load_space`` items: a registered name or
+    grammar files, compared by their resolved spec, however the paths were typed) or, when given,
+    used another objective. RunError when the store has no configuration (a run killed while it
+    started) or is unreadable."""
+    from hnas.runner.config import resolved_space
+
     config = load_config(run_dir)
-    if _space_name(config.get("search_space")) != space_name:
+    stored = config.get("search_space")
+    if not stored or resolved_space(stored) != resolved_space(space_name):
         return []
     if objective is not None and str(config.get("objective")) != objective:
         return []
     trials = load_trials(run_dir, status=TrialStatus.DONE)
     return [(t.architecture, t.val_error) for t in trials if t.val_error is not None]
-
-
-def _space_name(spec: object) -> str | None:
-    """The name of the space a configuration record describes (a registered name, or grammar files)."""
-    if isinstance(spec, str):
-        return spec
-    if isinstance(spec, list) and spec:
-        from hnas.grammar import load_space
-
-        return load_space(spec).name
-    return None
 
 
 def _select_trials(connection: sqlite3.Connection, status: str | tuple[str, ...] | None) -> list[Trial]:

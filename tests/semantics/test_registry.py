@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from hnas.errors import RegistryError
 from hnas.grammar import load_space
 from hnas.grammar.tree import Tree
 from hnas.semantics import (
@@ -91,16 +92,18 @@ def test_bad_factories_are_clear_errors():
         compile_network(twice, num_classes=2)
     with pytest.raises(SemanticsError, match="returned str, not a torch.nn.Module"):
         compile_network(Tree("OP", "test_not_a_module"), num_classes=2)
-    with pytest.raises(ValueError, match="'zero' is built in"):
+    with pytest.raises(SemanticsError, match="'zero' is built in"):
         register_primitive("zero")
 
 
 def test_replacing_a_builtin_primitive_takes_effect():
     original = get_primitive("conv1x1")
     try:
-        register_primitive("conv1x1")(lambda channels: nn.Conv2d(channels, channels, 1, bias=True))
+        with pytest.raises(RegistryError, match="'conv1x1' is already registered; pass replace=True"):
+            register_primitive("conv1x1")
+        register_primitive("conv1x1", replace=True)(lambda channels: nn.Conv2d(channels, channels, 1, bias=True))
         network = compile_network(Tree("OP", "conv1x1"), num_classes=2)
         assert params_by_terminal(network)["conv1x1"] == 16 * 16 + 16
     finally:
-        register_primitive("conv1x1", _builtin=True)(original.factory)
+        register_primitive("conv1x1", replace=True, _builtin=True)(original.factory)
     assert count_parameters(compile_network(Tree("OP", "conv1x1"), num_classes=2)) == 464 + 16 * 16 + 32 + 32 + 34
