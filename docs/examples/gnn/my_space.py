@@ -13,11 +13,11 @@ See docs/extending.md.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from hnas.grammar import SearchSpace, Tree
-from hnas.searchers import Searcher, register_searcher
+from hnas.grammar import Tree
+from hnas.searchers import OptionsError, Searcher, register_searcher
 from hnas.semantics import register_primitive, register_topology
 
 LINK_PATTERNS = {  # node 1 is the cell's input, the largest node its output; edge i takes child i
@@ -60,24 +60,28 @@ class LocalSearch(Searcher):
     """``n_init`` random cells, then mutations of the best cell so far (a random cell when
     ``tries`` mutations in a row were all evaluated or pending)."""
 
-    name = "my_searcher"
+    @dataclass(frozen=True)
+    class Options:
+        """Set from the command line with ``--searcher_option n_init=3`` (validated here, once)."""
 
-    def __init__(self, space: SearchSpace, *, seed: int, n_init: int = 5, tries: int = 20) -> None:
-        super().__init__(space, seed=seed)
-        self.n_init, self.tries = n_init, tries
+        n_init: int = 5
+        tries: int = 20
 
-    def options(self) -> dict[str, Any]:
-        return {"n_init": self.n_init, "tries": self.tries}
+        def __post_init__(self) -> None:
+            for name in ("n_init", "tries"):
+                value = getattr(self, name)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise OptionsError(f"option {name} must be an integer >= 1, got {value!r}", name)
 
-    def _propose(self) -> Tree:
+    def propose(self) -> Tree:
         best = self.incumbent
-        if best is None or len(self.history) < self.n_init:
-            return self._sample_new()
-        for _ in range(self.tries):
+        if best is None or self.n_told < self.options.n_init:
+            return self.sample_new()
+        for _ in range(self.options.tries):
             tree = self.space.mutate(best[0], self.rng)
             if not self.is_known(tree):
                 return tree
-        return self._sample_new()
+        return self.sample_new()
 
 
 register_searcher("my_searcher", LocalSearch)
