@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from hnas.errors import UsageError
 from hnas.grammar.errors import GrammarError
 from hnas.runner import RunConfig, RunConfigError, run_search
+from hnas.runner.tensorboard import require_tensorboard, write_tensorboard
 from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
 
 DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
@@ -75,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch threads per evaluation (default: 1 in workers, unchanged in the driver)")
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
     add("--no_progress", action="store_true", help="no progress bar")
+    add("--tensorboard", action="store_true",
+        help="write TensorBoard logs of the run to <working_directory>/tensorboard when it stops (needs tensorboard)")
     return parser
 
 
@@ -114,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = config_from_args(args, parser)
     try:
+        if args.tensorboard:
+            require_tensorboard()  # before the search, not after hours of it
         summary = run_search(config, args.working_directory, progress=not args.no_progress)
+        if args.tensorboard:
+            print(f"TensorBoard logs: {write_tensorboard(summary.working_directory)}")
     except (UsageError, GrammarError) as error:
         print(f"optimize.py: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)

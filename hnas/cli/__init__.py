@@ -16,7 +16,7 @@ from hnas.errors import UsageError
 
 __all__ = ["main", "UsageError"]
 
-_COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe")
+_COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.status", "hnas.cli.task")
 
 
 def build_parser() -> argparse.ArgumentParser:
