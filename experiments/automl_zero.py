@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max_evaluations", type=int, default=2_000_000)
     parser.add_argument("--max_seconds", type=float, default=900.0)
     parser.add_argument("--target_fitness", type=float, default=0.999)
+    parser.add_argument("--random_init", action="store_true", help="start from random programs, not empty ones")
     parser.add_argument("--n_tasks", type=int, default=10)
     parser.add_argument("--dim", type=int, default=4)
     parser.add_argument("--n_train", type=int, default=100)
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     space = load_space(args.grammar)
     tasks = LinearTasks(args.n_tasks, args.dim, args.n_train, args.n_valid, seed=args.seed)
     options = EvolutionOptions(args.population_size, args.tournament_size, args.max_length, args.max_evaluations,
-                               args.max_seconds, args.target_fitness, args.seed)
+                               args.max_seconds, args.target_fitness, args.seed, args.random_init)
 
     def report(n: int, seconds: float, tree: Tree, fitness: float) -> None:
         print(f"{seconds:8.1f} s  {n:9d} evaluations  fitness {fitness:.4f}", flush=True)

@@ -109,6 +109,8 @@ class EvolutionOptions:
     target_fitness: float = 1.0
     """Stop once a program reaches this fitness."""
     seed: int = 0
+    random_init: bool = False
+    """Start from programs sampled from the grammar instead of empty ones."""
 
 
 @dataclass
@@ -124,7 +126,7 @@ class EvolutionResult:
 def evolve(space: SearchSpace, fitness: Callable[[Sequence[Tree]], Sequence[float]],
            options: EvolutionOptions = EvolutionOptions(),
            on_improvement: Callable[[int, float, Tree, float], None] | None = None) -> EvolutionResult:
-    """Regularized evolution from a population of empty programs. ``fitness`` scores a batch of trees
+    """Regularized evolution from a population of empty (or random) programs. ``fitness`` scores a batch of trees
     (a batch is ``population_size`` programs at first, then ``tournament_size``-many children bred from
     independent tournaments, so a process pool can evaluate it in parallel)."""
     rng = np.random.default_rng(options.seed)
@@ -133,7 +135,10 @@ def evolve(space: SearchSpace, fitness: Callable[[Sequence[Tree]], Sequence[floa
     best: tuple[Tree, float] = (empty_program(), -np.inf)
     history: list[tuple[int, float, float]] = []
     evaluations = 0
-    batch = [empty_program()] * options.population_size
+    if options.random_init:
+        batch = [space.sample(rng) for _ in range(options.population_size)]
+    else:
+        batch = [empty_program()] * options.population_size
     while True:
         scores = fitness(batch)
         for tree, score in zip(batch, scores):
