@@ -10,8 +10,8 @@ from hnas.programs import read_program
 from hnas.programs.evaluator import run_program
 from hnas.programs.evolution import MUTATIONS, EvolutionOptions, empty_program, evolve, mutate_program
 
-LINEAR_OPTIONS = LanguageOptions(ops=("sadd", "ssub", "smul", "sconst", "vadd", "vsub", "vscale", "dot"),
-                                 n_matrices=0, constants=("0.01", "0.1", "1.0"))
+LINEAR_OPTIONS = LanguageOptions(ops=("ssub", "smul", "sconst", "vadd", "vscale", "dot"), n_matrices=0,
+                                 constants=("0.01", "0.1"))
 
 
 def _instrs(*lines: str) -> str:
