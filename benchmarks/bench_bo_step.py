@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 from hnas.grammar import load_space
-from hnas.searchers import SURROGATE_MODELS, make_searcher
+from hnas.searchers import make_searcher
+from hnas.surrogates import SURROGATE_NAMES
 from hnas.searchers.synthetic import op_quality_loss
 
 
@@ -57,7 +58,7 @@ def main() -> None:
     parser.add_argument("--search_space", default="nb201_variable_multi_multi")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--pool_size", type=int, default=200)
-    parser.add_argument("--surrogate_model", default="gp_hierarchical", choices=SURROGATE_MODELS)
+    parser.add_argument("--surrogate_model", default="gp_hierarchical", choices=SURROGATE_NAMES)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     space = load_space(args.search_space)

@@ -17,13 +17,33 @@ from hnas.errors import UsageError
 from hnas.grammar.errors import GrammarError
 from hnas.runner import RunConfig, RunConfigError, run_search
 from hnas.runner.tensorboard import require_tensorboard, write_tensorboard
-from hnas.searchers import POOL_STRATEGIES, SEARCHER_OPTIONS, SEARCHERS, SURROGATE_MODELS
+from hnas.searchers import (
+    EvolutionPool,
+    OptionsError,
+    accepted_options,
+    get_searcher_class,
+    parse_option_value,
+)
+from hnas.searchers.bayesian_optimization import BayesianOptimization
+from hnas.searchers.evolution import RegularizedEvolution
+from hnas.searchers.options import option_defaults
 
 DEFAULT_SEARCH_SPACE = "nb201_variable_multi_multi"
 DEFAULT_MAX_EVALUATIONS = 20
 """With the embedded objective's default protocol this takes a few minutes on 2 cores."""
 
-_BO_ONLY = list(SEARCHER_OPTIONS["bayesian_optimization"])
+_SEARCHER_FLAGS: dict[str, tuple[type, str]] = {
+    "surrogate_model": (BayesianOptimization.Options, "BO surrogate model"),
+    "acquisition": (BayesianOptimization.Options, "BO acquisition function (ei, pi, ucb or a registered one)"),
+    "pool_strategy": (BayesianOptimization.Options, "BO acquisition optimiser (evolution, random, mutation, ...)"),
+    "pool_size": (EvolutionPool, "BO candidate pool size"),
+    "n_init": (BayesianOptimization.Options, "BO random initial points"),
+    "p_self_crossover": (EvolutionPool, "BO evolution pool: probability that a crossover is a self-crossover"),
+    "population_size": (RegularizedEvolution.Options, "regularized evolution: population size"),
+    "sample_size": (RegularizedEvolution.Options, "regularized evolution: tournament size"),
+}
+"""Searcher options with a flag of their own; their defaults are read from the Options dataclasses.
+Every other option (e.g. xi, beta, n_best) is set with --searcher_option KEY=VALUE."""
 
 
 def _number(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
@@ -54,19 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
         f" (default {DEFAULT_SEARCH_SPACE})")
     add("--objective", default=None,
         help="objective name (see hnas.objectives.OBJECTIVES; default: the embedded offline DEFAULT_OBJECTIVE)")
-    add("--searcher", choices=SEARCHERS, default="bayesian_optimization", help="(default bayesian_optimization)")
-    add("--surrogate_model", choices=SURROGATE_MODELS, default=None,
-        help="BO surrogate (default gp_hierarchical)")
+    add("--searcher", default=RunConfig.searcher,
+        help=f"a registered searcher: random_search, regularized_evolution, bayesian_optimization or a plugin's"
+        f" (default {RunConfig.searcher})")
+    for flag, (options_class, text) in _SEARCHER_FLAGS.items():
+        default = option_defaults(options_class)[flag]
+        add(f"--{flag}", type=parse_option_value, default=None, help=f"{text} (default {default})")
+    add("--searcher_option", action="append", default=[], metavar="KEY=VALUE",
+        help="any option of the searcher or of its components (repeatable), e.g. xi=0.01, beta=3, n_best=5")
+    add("--canonical_key", default=RunConfig.canonical_key,
+        help="architectures with equal keys are one: auto (the space's registered key), none, or a key name"
+        f" (default {RunConfig.canonical_key})")
     add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
-    add("--pool_strategy", choices=POOL_STRATEGIES, default=None, help="BO acquisition pool (default evolution)")
-    add("--pool_size", type=_number(int, 1), default=None, help="BO candidate pool size (default 200)")
-    add("--n_init", type=_number(int, 1), default=None, help="BO random initial points (default 10)")
     add("--max_evaluations_total", type=_number(int, 1), default=DEFAULT_MAX_EVALUATIONS,
         help="evaluated (done or failed) trials of the run; raise it to continue a finished run"
         f" (default {DEFAULT_MAX_EVALUATIONS})")
     add("--log", action="store_true", help="minimise the log of the validation error")
-    add("--p_self_crossover", type=_number(float, 0.0, 1.0), default=None,
-        help="BO: probability that a crossover is a self-crossover (default 0.5)")
     add("--epochs", type=_number(int, 1), default=None, help="training epochs (default: the objective's)")
     add("--batch_size", type=_number(int, 1), default=None, help="training batch size (default: the objective's)")
     add("--train_subset", type=_number(int, 1), default=None,
@@ -83,19 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) -> RunConfig:
     """The run configuration of parsed flags; a bad combination is an argparse error naming the flag."""
-    bo_values = {key: getattr(args, key) for key in _BO_ONLY}
-    if args.searcher != "bayesian_optimization":
-        given = [f"--{key}" for key, value in bo_values.items() if value is not None]
-        if given:
-            print(f"optimize.py: note: {', '.join(given)} only affect bayesian_optimization, "
-                  f"not {args.searcher}", file=sys.stderr)  # fmt: skip
-    defaults = {key: value for key, value in vars(RunConfig()).items() if key in bo_values}
+    options = _searcher_options(args, parser)
     search_space = args.search_space[0] if len(args.search_space) == 1 else args.search_space
     try:
         return RunConfig(
             search_space=search_space,
             objective=args.objective,
             searcher=args.searcher,
+            searcher_options=options,
+            canonical_key=args.canonical_key,
             seed=args.seed,
             max_evaluations_total=args.max_evaluations_total,
             log=args.log,
@@ -106,10 +125,34 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             n_workers=args.n_workers,
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,
-            **{key: defaults[key] if value is None else value for key, value in bo_values.items()},
         )
     except RunConfigError as error:
-        parser.error(f"argument --{error.field}: {error}")
+        flag = error.field if error.field in _SEARCHER_FLAGS or hasattr(args, error.field) else "searcher_option"
+        parser.error(f"argument --{flag}: {error}")
+
+
+def _searcher_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, object]:
+    """The searcher options of the flags: --searcher_option KEY=VALUE items (checked by the
+    searcher), and the dedicated flags the searcher takes (a note names those it ignores)."""
+    options: dict[str, object] = {}
+    for item in args.searcher_option:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            parser.error(f"argument --searcher_option: expected KEY=VALUE, got {item!r}")
+        options[key.strip()] = parse_option_value(value)
+    given = {flag: getattr(args, flag) for flag in _SEARCHER_FLAGS if getattr(args, flag) is not None}
+    if not given:
+        return options
+    try:
+        cls = get_searcher_class(args.searcher)
+        taken = accepted_options(cls, cls.Options(**{k: v for k, v in given.items() if k in option_defaults(cls.Options)}))
+    except (OptionsError, ValueError) as error:
+        flag = getattr(error, "option", None) if getattr(error, "option", None) in given else "searcher"
+        parser.error(f"argument --{flag}: {error}")
+    ignored = [f"--{flag}" for flag in given if flag not in taken]
+    if ignored:
+        print(f"optimize.py: note: {args.searcher} takes no {', '.join(ignored)}; ignored", file=sys.stderr)
+    return {**{k: v for k, v in given.items() if k in taken}, **options}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hnas.runner.errors import RunConfigError
-from hnas.searchers.factory import POOL_STRATEGIES, SEARCHER_OPTIONS
-from hnas.surrogates import canonical_name
+from hnas.searchers import (
+    OptionsError,
+    Searcher,
+    accepted_options,
+    get_searcher_class,
+    options_record,
+    build_searcher_options,
+)
+from hnas.searchers.options import option_defaults
+from hnas.searchers.registry import name_of
 
-__all__ = ["RunConfig", "EXECUTION_KEYS", "RESUMABLE_KEYS", "config_differences"]
+__all__ = ["RunConfig", "EXECUTION_KEYS", "RESUMABLE_KEYS", "config_differences", "upgrade_record"]
 
 EXECUTION_KEYS = frozenset({"n_workers", "dask_scheduler", "torch_threads"})
 """Keys that say where evaluations run, not what is searched: they may change between resumes."""
@@ -30,19 +37,24 @@ class RunConfig:
     worker processes it must be picklable. ``epochs``, ``batch_size``, ``train_subset`` and
     ``objective_options`` are passed to ``get_objective`` (named objectives only) when set.
     ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
+
+    ``searcher`` is a registered name, a :class:`~hnas.searchers.Searcher` subclass, or an
+    instance (its class and options are used; the run's searcher is seeded with ``seed``).
+    ``searcher_options`` are the searcher's options, flat (``{"n_init": 5, "pool_size": 50,
+    "acquisition": "ucb", "beta": 3.0}``, see :func:`hnas.searchers.make_searcher`); their
+    defaults live in the searcher's ``Options`` dataclass. ``canonical_key``: ``auto`` (the key
+    registered for the space, e.g. the built-in graph key on the shipped spaces), ``none`` or a
+    registered key name (:func:`hnas.searchers.register_canonical_key`).
     """
 
     search_space: str | Sequence[str] = "nb201_variable_multi_multi"
     objective: str | Any | None = None
-    searcher: str = "bayesian_optimization"
-    surrogate_model: str = "gp_hierarchical"
+    searcher: str | type[Searcher] | Searcher = "bayesian_optimization"
+    searcher_options: Mapping[str, Any] = field(default_factory=dict)
+    canonical_key: str = "auto"
     seed: int = 0
-    pool_strategy: str = "evolution"
-    pool_size: int = 200
-    n_init: int = 10
     max_evaluations_total: int = 100
     log: bool = False
-    p_self_crossover: float = 0.5
     data_path: str | None = None
     epochs: int | None = None
     batch_size: int | None = None
@@ -58,29 +70,26 @@ class RunConfig:
         if self.data_path is not None:
             self.data_path = str(self.data_path)
         self.objective_options = dict(self.objective_options)
+        if isinstance(self.searcher, Searcher):  # an instance stands for its class and options
+            instance = self.searcher
+            self.searcher = type(instance)
+            self.searcher_options = {**_flat(instance.options), **dict(self.searcher_options)}
+        self.searcher_options = dict(self.searcher_options)
         self.validate()
 
     def validate(self) -> None:
         """Raise :class:`RunConfigError` naming the first field with a bad value."""
         _require(_is_int(self.seed) and self.seed >= 0, "seed", "an integer >= 0", self.seed)
-        for name in ("pool_size", "max_evaluations_total", "n_workers"):
+        for name in ("max_evaluations_total", "n_workers"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
-        _require(_is_int(self.n_init) and self.n_init >= 1, "n_init", "an integer >= 1", self.n_init)
         for name in ("epochs", "batch_size", "train_subset", "torch_threads"):
             value = getattr(self, name)
             _require(value is None or (_is_int(value) and value >= 1), name, "an integer >= 1", value)
-        p = self.p_self_crossover
-        _require(
-            isinstance(p, (int, float)) and not isinstance(p, bool) and math.isfinite(p) and 0 <= p <= 1,
-            "p_self_crossover",
-            "a probability in [0, 1]",
-            p,
-        )
-        strategies = ", ".join(POOL_STRATEGIES)
-        _require(self.pool_strategy in POOL_STRATEGIES, "pool_strategy", f"one of {strategies}", self.pool_strategy)
         _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
-        _require(isinstance(self.searcher, str) and bool(self.searcher), "searcher", "a searcher name", self.searcher)
+        self.searcher_setup()
+        _require(isinstance(self.canonical_key, str) and bool(self.canonical_key), "canonical_key",
+                 "auto, none or a registered key name", self.canonical_key)  # fmt: skip
         if self.objective is not None and not isinstance(self.objective, str):
             _require(
                 hasattr(self.objective, "evaluate") or callable(self.objective),
@@ -95,6 +104,31 @@ class RunConfig:
                 "an address such as tcp://HOST:PORT",
                 self.dask_scheduler,
             )
+
+    def searcher_setup(self) -> tuple[type[Searcher], Any]:
+        """The searcher class and its options (RunConfigError naming a bad searcher or option)."""
+        if isinstance(self.searcher, type) and issubclass(self.searcher, Searcher):
+            cls = self.searcher
+        else:
+            _require(isinstance(self.searcher, str) and bool(self.searcher), "searcher", "a searcher name", self.searcher)
+            try:
+                cls = get_searcher_class(self.searcher)
+            except ValueError as error:
+                raise RunConfigError(str(error), field="searcher") from None
+        try:
+            return cls, build_searcher_options(cls, self.searcher_options)
+        except OptionsError as error:
+            raise RunConfigError(str(error), field=error.option or "searcher_options") from None
+
+    @property
+    def searcher_name(self) -> str:
+        """The searcher's registered name (its qualified class name if it is not registered)."""
+        if isinstance(self.searcher, str):
+            return self.searcher
+        try:
+            return name_of(self.searcher, "searcher")
+        except ValueError:
+            return f"{self.searcher.__module__}.{self.searcher.__qualname__}"
 
     @property
     def objective_name(self) -> str:
@@ -129,15 +163,17 @@ class RunConfig:
         return kwargs
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON-able record stored in the run directory: execution keys and the options of
-        other searchers left out, the surrogate model under its canonical name."""
+        """The JSON-able record stored in the run directory: execution keys left out, the searcher
+        by name with all its options (defaults filled in, components as name and options)."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in EXECUTION_KEYS}
         record["objective"] = self.objective_name
         record["search_space"] = (
             self.search_space if isinstance(self.search_space, str) else list(self.search_space)
         )
         record["objective_options"] = json.loads(json.dumps(dict(self.objective_options), default=repr))
-        return searcher_record(record)
+        record["searcher"] = self.searcher_name
+        record["searcher_options"] = options_record(self.searcher_setup()[1])
+        return record
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed (validated)."""
@@ -146,33 +182,45 @@ class RunConfig:
         return RunConfig(**values)
 
 
-_SEARCHER_KEYS = frozenset(key for options in SEARCHER_OPTIONS.values() for key in options)
+_OLD_OPTION_KEYS = ("surrogate_model", "pool_strategy", "pool_size", "n_init", "p_self_crossover")
+"""Searcher options that records of older versions held as top-level keys."""
 
 
-def searcher_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """``record`` with only the options of its own searcher, and the canonical surrogate name (a
-    record stored by an older version, with every searcher's options, compares equal to it)."""
-    own = SEARCHER_OPTIONS.get(record.get("searcher"), {})
-    kept = {key: value for key, value in record.items() if key not in _SEARCHER_KEYS or key in own}
-    surrogate = kept.get("surrogate_model")
-    if isinstance(surrogate, str):
+def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record stored by an older version (searcher options as top-level keys, no canonical key)
+    in today's form; today's records are returned unchanged."""
+    record = dict(record)
+    if "searcher_options" not in record:
+        old = {key: record.pop(key) for key in _OLD_OPTION_KEYS if key in record}
         try:
-            kept["surrogate_model"] = canonical_name(surrogate)
+            cls = get_searcher_class(record.get("searcher"))
+            own = build_searcher_options(cls, {k: v for k, v in old.items() if k in option_defaults(cls.Options)})
+            taken = accepted_options(cls, own)  # e.g. p_self_crossover only with the evolution pool
+            options = build_searcher_options(cls, {k: v for k, v in old.items() if k in taken})
+            record["searcher_options"] = options_record(options)
         except ValueError:
-            pass  # left as given: make_searcher names the bad value
-    return kept
+            record["searcher_options"] = old  # compared as stored: the difference is reported
+    record.setdefault("canonical_key", "auto")
+    return record
 
 
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ between a stored and a current record, with (stored, current);
-    options the searcher does not take are not compared."""
-    stored, current = searcher_record(stored), searcher_record(current)
+    the searchers' options are not compared when the searchers differ."""
+    stored, current = upgrade_record(stored), upgrade_record(current)
     keys = (set(stored) | set(current)) - RESUMABLE_KEYS - EXECUTION_KEYS
+    if stored.get("searcher") != current.get("searcher"):
+        keys.discard("searcher_options")
     return {
         key: (stored.get(key), current.get(key))
         for key in sorted(keys)
         if _normalise(stored.get(key)) != _normalise(current.get(key))
     }
+
+
+def _flat(options: Any) -> dict[str, Any]:
+    """The fields of an options dataclass as flat ``searcher_options`` (components as instances)."""
+    return {name: getattr(options, name) for name in options.__dataclass_fields__}
 
 
 def _normalise(value: Any) -> Any:

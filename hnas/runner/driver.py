@@ -1,9 +1,11 @@
 """The search loop: ask the searcher, evaluate (here, on local workers or on Dask), tell, store.
 
-The run is resumable at any point: trials and the searcher state are committed together (see
-:mod:`hnas.runner.store`); on restart, unfinished trials are re-queued and evaluated with the same
-tree and seed, and the loop stops at exactly ``max_evaluations_total`` evaluated (done or failed)
-trials. Raising ``max_evaluations_total`` on a finished run continues it.
+The run is resumable at any point: trials and the searcher's checkpoint are committed together
+(see :mod:`hnas.runner.store`); on restart the searcher is rebuilt from the stored trials and its
+checkpoint (:func:`restore_searcher`), unfinished trials are re-queued and evaluated with the
+same tree and seed, and the loop stops at exactly ``max_evaluations_total`` evaluated (done or
+failed) trials. Raising ``max_evaluations_total`` on a finished run continues it. The work per
+trial does not grow with the number of trials (results and plots are written at the end).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,7 +33,19 @@ from hnas.runner.executors import Executor, Task, make_executor
 from hnas.runner.results import write_results
 from hnas.runner.store import RunStore, Trial, TrialStatus
 
-__all__ = ["RunSummary", "run_search", "default_working_directory", "MAX_ATTEMPTS", "LOG_FLOOR"]
+if TYPE_CHECKING:
+    from hnas.grammar.space import SearchSpace
+    from hnas.searchers import Searcher
+
+__all__ = [
+    "RunSummary",
+    "run_search",
+    "default_working_directory",
+    "build_searcher",
+    "restore_searcher",
+    "MAX_ATTEMPTS",
+    "LOG_FLOOR",
+]
 
 MAX_ATTEMPTS = 3
 """Evaluations of one trial lost to dying workers (in one session) before the trial is recorded as
@@ -90,7 +104,7 @@ def _fmt(value: float | None) -> str:
 def default_working_directory(config: RunConfig) -> Path:
     """``runs/<searcher>-<space>-<objective>-seed<N>`` under the current directory."""
     objective = config.objective_name.replace("/", "_")
-    return Path("runs") / f"{config.searcher}-{config.space_label}-{objective}-seed{config.seed}"
+    return Path("runs") / f"{config.searcher_name}-{config.space_label}-{objective}-seed{config.seed}"
 
 
 def trial_seed(run_seed: int, trial_id: int) -> int:
@@ -132,10 +146,37 @@ def _objective_for_workers(config: RunConfig) -> Any:
     return config.objective
 
 
-def _searcher_options(config: RunConfig, name: str) -> dict[str, Any]:
-    from hnas.searchers import SEARCHER_OPTIONS
+def build_searcher(config: RunConfig, space: SearchSpace) -> Searcher:
+    """A fresh searcher of ``config`` over ``space``, with the canonical key it selects."""
+    from hnas.searchers import canonical_key_for
 
-    return {key: getattr(config, key) for key in SEARCHER_OPTIONS.get(name, {}) if hasattr(config, key)}
+    cls, options = config.searcher_setup()
+    try:
+        _, key = canonical_key_for(space, config.canonical_key)
+    except ValueError as error:  # an unknown key name
+        raise RunError(str(error)) from None
+    return cls(space, seed=config.seed, options=options, canonical_key=key)
+
+
+def restore_searcher(searcher: Searcher, store: RunStore) -> None:
+    """Bring a fresh ``searcher`` to the state committed in ``store``: the told results again in
+    their order, the unfinished trials as pending, then the checkpoint (O(1) in the trials)."""
+    checkpoint = store.searcher_state()
+    if checkpoint is None:
+        return
+    if "history" in checkpoint:  # a store of an older version: the whole searcher was pickled
+        checkpoint = _upgrade_checkpoint(checkpoint, store, searcher.space)
+    parse = searcher.space.parse
+    told = ((parse(t.architecture), t.objective, t.canonical_key) for t in store.told_trials())
+    pending = ((parse(t.architecture), t.canonical_key) for t in store.trials((TrialStatus.PENDING, TrialStatus.RUNNING)))
+    searcher.restore(checkpoint, told, pending)
+
+
+def _upgrade_checkpoint(state: dict[str, Any], store: RunStore, space: SearchSpace) -> dict[str, Any]:
+    """Number the told results of an older store from its pickled history; its checkpoint."""
+    ids = {t.architecture: t.id for t in store.trials(TrialStatus.FINISHED)}
+    store.set_told_order([ids[space.to_string(tree)] for tree, _ in state["history"]])
+    return {"rng": state["rng"], "state": state["extra"]}
 
 
 class _Progress:
@@ -164,20 +205,12 @@ class _Search:
 
     def __init__(self, config: RunConfig, store: RunStore, executor: Executor | None, progress: bool) -> None:
         from hnas.grammar import load_space
-        from hnas.searchers import make_searcher
 
         self.config = config
         self.store = store
         self.space = load_space(config.search_space)
-        try:
-            self.searcher = make_searcher(
-                config.searcher, self.space, seed=config.seed, **_searcher_options(config, config.searcher)
-            )
-        except ValueError as error:
-            raise RunError(str(error)) from None
-        state = store.searcher_state()
-        if state is not None:
-            self.searcher.load_state_dict(state)
+        self.searcher = build_searcher(config, self.space)
+        restore_searcher(self.searcher, store)
         self.objective = _objective_for_workers(config)
         self._executor = executor
         self._progress_enabled = progress
@@ -242,8 +275,9 @@ class _Search:
                     outcome = {"result": None, "error": f"the worker died in each of {MAX_ATTEMPTS} evaluations"}
                 loss, outcome = self.loss_of(outcome)
                 self.searcher.tell(self.trees[trial_id], loss)
-                store.finish_trial(trial_id, outcome, loss, self.searcher.state_dict(), self.run_seconds())
+                store.finish_trial(trial_id, outcome, loss, self.searcher.checkpoint(), self.run_seconds())
                 self.in_flight.discard(trial_id)
+                del self.trees[trial_id], self.seeds[trial_id]  # finished: only the searcher keeps it
                 evaluated += 1
                 if loss is not None and (incumbent is None or loss < incumbent):
                     incumbent = loss
@@ -267,7 +301,8 @@ class _Search:
         except SpaceExhaustedError as error:
             raise RunError(str(error)) from None
         seed_of = lambda trial_id: trial_seed(self.config.seed, trial_id)  # noqa: E731
-        trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.state_dict())
+        key = None if self.searcher.canonical_key is None else self.searcher.key(tree)
+        trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
         self._remember(trial_id, tree, seed)
         return trial_id
 

@@ -1,9 +1,13 @@
 """The run store: one sqlite database per working directory (``trials.sqlite``).
 
-It holds the trials, the run configuration (JSON) and the pickled searcher state. The searcher
-state is written in the same transaction as the trial it changed (a new trial after ``ask``, a
-finished one after ``tell``), so a process killed at any moment leaves a consistent store: on
-restart the searcher continues from the last committed state and unfinished trials run again.
+It holds the trials, the run configuration (JSON) and the searcher's checkpoint (pickled, O(1) in
+the number of trials: its generator state and own small state). The searcher itself is rebuilt on
+restart from the trials (told results in their ``told`` order, pending trials in id order) and the
+checkpoint. The checkpoint is written in the same transaction as the trial it changed (a new
+trial after ``ask``, a finished one, with its ``told`` number, after ``tell``), so a process
+killed at any moment leaves a consistent store: on restart the searcher continues from the last
+committed state and unfinished trials run again. ``canonical_key`` holds each trial's key when the
+run uses one.
 Only the driver process writes; :func:`load_trials` reads a store without changing it.
 """
 
@@ -25,7 +29,7 @@ from hnas.runner.errors import RunError
 __all__ = ["STORE_FILENAME", "TrialStatus", "Trial", "RunStore", "load_trials", "load_config", "find_runs", "done_rows"]
 
 STORE_FILENAME = "trials.sqlite"
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 
 class TrialStatus:
@@ -62,10 +66,15 @@ CREATE TABLE IF NOT EXISTS trials (
     worker TEXT,
     error TEXT,
     learning_curve TEXT,
-    extras TEXT
+    extras TEXT,
+    canonical_key TEXT,
+    told INTEGER
 );
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
 """
+_ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER"}
+"""Columns newer than schema version 1: added to older stores when they are opened for writing."""
+_INDEXES = "CREATE INDEX IF NOT EXISTS trials_told ON trials (told);"
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,9 @@ class Trial:
     ``objective`` is the loss told to the searcher (the validation error, or its log with
     ``log``); ``cost`` the training time reported by the objective (else the evaluation's wall
     time); ``run_seconds`` the run's active wall time when the trial finished; ``attempts`` how
-    many times an evaluation was started (more than one after a crash or a lost worker).
+    many times an evaluation was started (more than one after a crash or a lost worker);
+    ``canonical_key`` the architecture's canonical key (``None`` without one); ``told`` the
+    position of its result among the results told to the searcher (``None`` until finished).
     """
 
     id: int
@@ -100,6 +111,8 @@ class Trial:
     error: str | None = None
     learning_curve: list[float] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    canonical_key: str | None = None
+    told: int | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Trial:
@@ -211,6 +224,11 @@ class RunStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
+                present = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+                for column, kind in _ADDED_COLUMNS.items():
+                    if column not in present:  # a store of an older version
+                        self._db.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+                self._db.execute(_INDEXES)
                 self._db.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (_SCHEMA_VERSION,)
                 )
@@ -251,9 +269,19 @@ class RunStore:
             self._set_meta("config", json.dumps(dict(record), sort_keys=True))
 
     def searcher_state(self) -> dict[str, Any] | None:
-        """The last committed searcher state, or ``None`` before the first trial."""
+        """The last committed searcher checkpoint, or ``None`` before the first trial."""
         blob = self._meta("searcher_state")
         return None if blob is None else pickle.loads(blob)
+
+    def told_trials(self) -> list[Trial]:
+        """The finished trials in the order their results were told to the searcher."""
+        rows = self._db.execute("SELECT * FROM trials WHERE told IS NOT NULL ORDER BY told").fetchall()
+        return [Trial._from_row(row) for row in rows]
+
+    def set_told_order(self, trial_ids: list[int]) -> None:
+        """Number the results of ``trial_ids`` 1, 2, ... in that order (upgrading an older store)."""
+        with self._transaction():
+            self._db.executemany("UPDATE trials SET told = ? WHERE id = ?", list(enumerate(trial_ids, 1)))
 
     def run_seconds(self) -> float:
         """The run's active wall time committed so far (summed over all sessions)."""
@@ -271,7 +299,11 @@ class RunStore:
         return self._db.execute(f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})", statuses).fetchone()[0]
 
     def add_trial(
-        self, architecture: str, seed_of: Callable[[int], int], searcher_state: Mapping[str, Any]
+        self,
+        architecture: str,
+        seed_of: Callable[[int], int],
+        searcher_state: Mapping[str, Any],
+        canonical_key: str | None = None,
     ) -> tuple[int, int]:
         """Insert a pending trial (its evaluation seed is ``seed_of(id)``) and the searcher state
         after the ``ask`` that proposed it; returns the id and the seed."""
@@ -279,8 +311,9 @@ class RunStore:
             trial_id = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
             seed = int(seed_of(trial_id))
             self._db.execute(
-                "INSERT INTO trials (id, architecture, status, seed, created_at) VALUES (?, ?, 'pending', ?, ?)",
-                (trial_id, architecture, seed, time.time()),
+                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key)"
+                " VALUES (?, ?, 'pending', ?, ?, ?)",
+                (trial_id, architecture, seed, time.time(), canonical_key),
             )
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
         return trial_id, seed
@@ -313,8 +346,9 @@ class RunStore:
         searcher_state: Mapping[str, Any],
         run_seconds: float,
     ) -> None:
-        """Record a finished evaluation (done when ``objective`` is set, else failed) with the
-        searcher state after its ``tell`` and the run's active time, in one transaction."""
+        """Record a finished evaluation (done when ``objective`` is set, else failed) as the next
+        told result, with the searcher state after its ``tell`` and the run's active time, in one
+        transaction."""
         result = outcome.get("result") or {}
         eval_seconds = outcome.get("eval_seconds")
         cost = result.get("train_time")
@@ -322,7 +356,8 @@ class RunStore:
             self._db.execute(
                 "UPDATE trials SET status = ?, objective = ?, val_error = ?, test_error = ?, params = ?,"
                 " flops = ?, cost = ?, train_time = ?, epochs = ?, eval_seconds = ?, finished_at = ?,"
-                " run_seconds = ?, error = ?, learning_curve = ?, extras = ?, worker = COALESCE(?, worker) WHERE id = ?",
+                " run_seconds = ?, error = ?, learning_curve = ?, extras = ?, worker = COALESCE(?, worker),"
+                " told = (SELECT COALESCE(MAX(told), 0) + 1 FROM trials) WHERE id = ?",
                 (
                     TrialStatus.DONE if objective is not None else TrialStatus.FAILED,
                     objective,

@@ -1,34 +1,57 @@
-"""The ask/tell interface shared by all searchers, and the bookkeeping they have in common.
+"""The :class:`Searcher` contract: what hnas calls, and what a searcher implements.
 
-A searcher proposes architectures (``ask``) and learns their loss (``tell``); lower is better.
-It remembers every tree it has proposed or been told about, so that no tree is proposed twice:
-evaluated trees, failed ones (loss ``None``, remembered but never modelled) and pending ones
-(asked, result not yet told, e.g. running on a parallel worker).
+hnas (or you) call ``ask()`` for a new architecture and ``tell(tree, loss)`` with its loss
+(lower is better; ``None``: the trial failed). The base class does all bookkeeping: it remembers
+every tree told (evaluated or failed) and every pending tree (asked, not yet told), by its
+canonical key, so that no architecture is proposed twice; it keeps the incumbent and owns the
+searcher's random generator ``self.rng``.
 
-All randomness comes from the searcher's own ``numpy.random.Generator``, seeded at construction.
-Given the same seed and the same told values in the same order, a searcher asks the same
-sequence of trees; ``state_dict``/``load_state_dict`` capture everything needed to continue
-identically (the generator state, the history, the pending trees and each searcher's own state).
+A searcher implements (all public, nothing private to override):
+
+- ``propose(self) -> Tree`` (required): a tree that is not known (``self.is_known(tree)`` is
+  False). Draw randomness only from ``self.rng``. ``self.sample_new()`` gives an unknown random
+  sample; ``self.observations()``, ``self.pending``, ``self.incumbent`` describe what is known.
+- ``observe(self, tree, loss)`` (optional): react to a told result, e.g. add it to a population.
+  It must be a deterministic function of the results told so far (no ``self.rng``, nothing that
+  ``propose`` changed): on resume, the runner rebuilds a searcher by telling it the stored
+  results again, in their original order, without the asks in between.
+- ``state_dict(self) -> dict`` / ``load_state_dict(self, state)`` (optional): the searcher's own
+  small, picklable state that ``propose`` changes and ``observe`` cannot rebuild (e.g. a counter
+  of asks). Keep it O(1) in the number of trials: it is saved after every ask and tell.
+- ``Options`` (optional): a frozen dataclass of the searcher's options, every field with a
+  default, validated in ``__post_init__`` (raise :class:`~hnas.searchers.OptionsError`). The
+  searcher reads them as ``self.options``.
+
+Register the class with :func:`hnas.searchers.register_searcher` to use it by name.
+
+Resume: :meth:`checkpoint` (the generator state and ``state_dict()``, O(1)) plus the told
+results and pending trees rebuild the searcher exactly with :meth:`restore`: it asks the same
+trees as the uninterrupted searcher would have.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from hnas.errors import HnasError
 from hnas.grammar.tree import Tree
+from hnas.searchers.options import OptionsError
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["Searcher", "SpaceExhaustedError", "MAX_SAMPLING_TRIES"]
+__all__ = ["Searcher", "SpaceExhaustedError", "MAX_SAMPLING_TRIES", "KeyFunction"]
 
 MAX_SAMPLING_TRIES = 2000
-"""Draws a searcher makes before concluding that no unseen architecture is left to sample."""
+"""Draws :meth:`Searcher.sample_new` makes before concluding that no unknown architecture is left."""
+
+KeyFunction = Callable[[Tree], str]
 
 
 class SpaceExhaustedError(HnasError, RuntimeError):
@@ -36,24 +59,59 @@ class SpaceExhaustedError(HnasError, RuntimeError):
 
 
 class Searcher(ABC):
-    """Base class: ``ask`` a new candidate, ``tell`` its loss (lower is better, ``None`` = failed)."""
+    """Base class of all searchers; see the module documentation for the contract."""
 
-    name: ClassVar[str]
+    @dataclass(frozen=True)
+    class Options:
+        """No options."""
 
-    def __init__(self, space: SearchSpace, *, seed: int) -> None:
+    name: ClassVar[str] = "searcher"
+    """Used in messages; :func:`~hnas.searchers.register_searcher` does not change it."""
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int,
+        options: Any = None,
+        canonical_key: KeyFunction | None = None,
+    ) -> None:
+        """``options``: an instance of ``type(self).Options`` (``None``: its defaults);
+        ``canonical_key``: ``tree -> str``, trees with equal keys count as one architecture
+        (``None``: each tree is its own key). A subclass that overrides ``__init__`` passes all
+        of these on to ``super().__init__``."""
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+            raise OptionsError(f"seed must be an integer, got {seed!r}", "seed")
+        if options is None:
+            options = type(self).Options()
+        elif not isinstance(options, type(self).Options):
+            raise OptionsError(
+                f"{type(self).__name__} expects options of type {type(self).__name__}.Options, "
+                f"got {type(options).__name__}"
+            )
         self.space = space
         self.seed = int(seed)
+        self.options = options
         self.rng = np.random.default_rng(self.seed)
+        self.canonical_key = canonical_key
         self._history: dict[Tree, float | None] = {}  # insertion order = order of tells
         self._pending: dict[Tree, None] = {}  # insertion order = order of asks
+        self._keys: set[Hashable] = set()  # keys of told and pending trees
+        self._observed_trees: list[Tree] = []
+        self._observed_losses: list[float] = []
+        self._incumbent: tuple[Tree, float] | None = None
 
-    # ----------------------------------------------------------------------------- public API
+    # ----------------------------------------------------------------------- called by users
     def ask(self) -> Tree:
         """A new candidate that was neither evaluated nor is pending; it becomes pending."""
-        tree = self._propose()
-        if self.is_known(tree):  # a searcher bug, never the user's
-            raise RuntimeError(f"{self.name} proposed an already known tree: {tree}")
+        tree = self.propose()
+        if not isinstance(tree, Tree):
+            raise TypeError(f"{type(self).__name__}.propose() returned {type(tree).__name__}, not a Tree")
+        key = self.key(tree)
+        if key in self._keys:  # a searcher bug, never the user's
+            raise RuntimeError(f"{type(self).__name__} proposed an already known tree: {tree}")
         self._pending[tree] = None
+        self._keys.add(key)
         return tree
 
     def tell(self, tree: Tree, loss: float | None) -> None:
@@ -61,20 +119,15 @@ class Searcher(ABC):
 
         Usually ``tree`` was asked before; a tree that was not is recorded as an extra observation.
         """
-        if not isinstance(tree, Tree):
-            raise TypeError(f"tell() expects a Tree, got {type(tree).__name__}")
-        if tree in self._history:
-            raise ValueError(f"tell(): a result for this tree was already told: {tree}")
-        if loss is not None:
-            try:
-                loss = float(loss)
-            except (TypeError, ValueError):
-                raise ValueError(f"tell(): loss must be a number or None, got {loss!r}") from None
-            if not math.isfinite(loss):
-                raise ValueError(f"tell(): loss must be finite, got {loss}; pass None for a failed trial")
-        self._pending.pop(tree, None)
-        self._history[tree] = loss
-        self._on_tell(tree, loss)
+        self._record(tree, loss, self.key(tree) if isinstance(tree, Tree) else None)
+
+    def key(self, tree: Tree) -> Hashable:
+        """The canonical key of ``tree`` (the tree itself without a key function)."""
+        return tree if self.canonical_key is None else self.canonical_key(tree)
+
+    def is_known(self, tree: Tree) -> bool:
+        """Whether an architecture with ``tree``'s key was told or is pending: it may not be proposed."""
+        return self.key(tree) in self._keys
 
     @property
     def pending(self) -> tuple[Tree, ...]:
@@ -87,76 +140,20 @@ class Searcher(ABC):
         return tuple(self._history.items())
 
     @property
+    def n_told(self) -> int:
+        return len(self._history)
+
+    @property
     def incumbent(self) -> tuple[Tree, float] | None:
         """The best evaluated tree and its loss (the earliest on ties), or ``None`` before any."""
-        best: tuple[Tree, float] | None = None
-        for tree, loss in self._history.items():
-            if loss is not None and (best is None or loss < best[1]):
-                best = (tree, loss)
-        return best
-
-    def is_known(self, tree: Tree) -> bool:
-        """Whether ``tree`` was told (evaluated or failed) or is pending: it may not be proposed."""
-        return tree in self._history or tree in self._pending
+        return self._incumbent
 
     def observations(self) -> tuple[list[Tree], np.ndarray]:
         """The successfully evaluated trees and their losses, in the order told."""
-        trees = [t for t, loss in self._history.items() if loss is not None]
-        losses = np.array([loss for loss in self._history.values() if loss is not None], dtype=float)
-        return trees, losses
+        return list(self._observed_trees), np.array(self._observed_losses, dtype=float)
 
-    def state_dict(self) -> dict[str, Any]:
-        """A picklable snapshot: generator state, history, pending trees and the searcher's own state."""
-        return {
-            "searcher": self.name,
-            "options": self.options(),
-            "seed": self.seed,
-            "rng": self.rng.bit_generator.state,
-            "history": list(self._history.items()),
-            "pending": list(self._pending),
-            "extra": self._extra_state(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a :meth:`state_dict` snapshot taken from a searcher of the same configuration."""
-        if not isinstance(state, dict) or state.get("searcher") is None:
-            raise ValueError("load_state_dict(): not a searcher state (missing 'searcher')")
-        if state["searcher"] != self.name:
-            raise ValueError(
-                f"load_state_dict(): state belongs to searcher {state['searcher']!r}, not {self.name!r}"
-            )
-        if state["options"] != self.options():
-            raise ValueError(
-                f"load_state_dict(): state was saved with options {state['options']}, "
-                f"this searcher has {self.options()}"
-            )
-        self.seed = state["seed"]
-        self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = state["rng"]
-        self._history = dict(state["history"])
-        self._pending = dict.fromkeys(state["pending"])
-        self._load_extra_state(state["extra"])
-
-    def options(self) -> dict[str, Any]:
-        """The searcher's configuration (the options given to ``make_searcher``, defaults filled in)."""
-        return {}
-
-    # ------------------------------------------------------------------ for the subclasses
-    @abstractmethod
-    def _propose(self) -> Tree:
-        """A tree for which ``is_known`` is False."""
-
-    def _on_tell(self, tree: Tree, loss: float | None) -> None:
-        """Hook after a result was recorded."""
-
-    def _extra_state(self) -> dict[str, Any]:
-        return {}
-
-    def _load_extra_state(self, extra: dict[str, Any]) -> None:
-        pass
-
-    def _sample_new(self) -> Tree:
-        """A random sample (by production weights) that is not known yet."""
+    def sample_new(self) -> Tree:
+        """A random sample of the space (by production weights) that is not known yet."""
         for _ in range(MAX_SAMPLING_TRIES):
             tree = self.space.sample(self.rng)
             if not self.is_known(tree):
@@ -165,3 +162,65 @@ class Searcher(ABC):
             f"{self.name}: {MAX_SAMPLING_TRIES} random samples were all evaluated or pending; "
             f"the search space looks exhausted ({len(self._history)} told, {len(self._pending)} pending)"
         )
+
+    # ------------------------------------------------------------------ resume (the runner's)
+    def checkpoint(self) -> dict[str, Any]:
+        """What :meth:`restore` needs besides the results: the generator state and ``state_dict()``."""
+        return {"rng": self.rng.bit_generator.state, "state": self.state_dict()}
+
+    def restore(
+        self,
+        checkpoint: dict[str, Any] | None,
+        told: Iterable[tuple[Tree, float | None, Hashable | None]],
+        pending: Iterable[tuple[Tree, Hashable | None]] = (),
+    ) -> None:
+        """Continue a fresh searcher from a :meth:`checkpoint`, the told results ``(tree, loss,
+        key)`` in the order they were told and the pending trees ``(tree, key)`` in the order they
+        were asked (a key of ``None`` is computed)."""
+        if self._history or self._pending:
+            raise RuntimeError("restore() needs a fresh searcher (nothing asked or told)")
+        for tree, loss, key in told:
+            self._record(tree, loss, self.key(tree) if key is None else key)
+        for tree, key in pending:
+            self._pending[tree] = None
+            self._keys.add(self.key(tree) if key is None else key)
+        if checkpoint is not None:
+            self.rng.bit_generator.state = checkpoint["rng"]
+            self.load_state_dict(checkpoint["state"])
+
+    # ---------------------------------------------------------------- implemented by searchers
+    @abstractmethod
+    def propose(self) -> Tree:
+        """A tree for which ``self.is_known(tree)`` is False (randomness from ``self.rng`` only)."""
+
+    def observe(self, tree: Tree, loss: float | None) -> None:
+        """Called after each told result (``loss`` ``None``: failed); deterministic, see the module doc."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The searcher's own small picklable state that ``observe`` cannot rebuild (default: none)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (called after the results were told again)."""
+
+    # ----------------------------------------------------------------------------- internals
+    def _record(self, tree: Tree, loss: float | None, key: Hashable) -> None:
+        if not isinstance(tree, Tree):
+            raise TypeError(f"tell() expects a Tree, got {type(tree).__name__}")
+        if tree in self._history:
+            raise ValueError(f"tell(): a result for this tree was already told: {tree}")
+        if loss is not None:
+            try:
+                loss = float(loss)
+            except (TypeError, ValueError):
+                raise ValueError(f"tell(): loss must be a number or None, got {loss!r}") from None
+            if not math.isfinite(loss):
+                raise ValueError(f"tell(): loss must be finite, got {loss}; pass None for a failed trial")
+            self._observed_trees.append(tree)
+            self._observed_losses.append(loss)
+            if self._incumbent is None or loss < self._incumbent[1]:
+                self._incumbent = (tree, loss)
+        self._pending.pop(tree, None)
+        self._history[tree] = loss
+        self._keys.add(key)
+        self.observe(tree, loss)

@@ -9,10 +9,12 @@ members, the oldest dies (ageing, not the worst). Failed trials never join the p
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hnas.grammar.tree import Tree
 from hnas.searchers.base import Searcher
+from hnas.searchers.options import OptionsError, check_int
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -28,43 +30,55 @@ class RegularizedEvolution(Searcher):
 
     name = "regularized_evolution"
 
-    def __init__(
-        self, space: SearchSpace, *, seed: int, population_size: int = 30, sample_size: int = 10
-    ) -> None:
-        super().__init__(space, seed=seed)
-        self.population_size = population_size
-        self.sample_size = sample_size
-        self._population: deque[tuple[Tree, float]] = deque(maxlen=population_size)
-        self._n_asked = 0
+    @dataclass(frozen=True)
+    class Options:
+        """``population_size``: living members (and random asks before evolution starts);
+        ``sample_size``: members drawn per tournament (at most ``population_size``)."""
 
-    def options(self) -> dict[str, Any]:
-        return {"population_size": self.population_size, "sample_size": self.sample_size}
+        population_size: int = 30
+        sample_size: int = 10
+
+        def __post_init__(self) -> None:
+            check_int("population_size", self.population_size, 1)
+            check_int("sample_size", self.sample_size, 1)
+            if self.sample_size > self.population_size:
+                raise OptionsError(
+                    f"option sample_size ({self.sample_size}) must not exceed "
+                    f"population_size ({self.population_size})",
+                    "sample_size",
+                )
+
+    options: Options
+
+    def __init__(self, space: SearchSpace, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        self._population: deque[tuple[Tree, float]] = deque(maxlen=self.options.population_size)
+        self._n_asked = 0
 
     @property
     def population(self) -> tuple[tuple[Tree, float], ...]:
         """The living members and their losses, oldest first."""
         return tuple(self._population)
 
-    def _propose(self) -> Tree:
+    def propose(self) -> Tree:
         self._n_asked += 1
-        if self._n_asked <= self.population_size or not self._population:
-            return self._sample_new()
-        k = min(self.sample_size, len(self._population))
+        if self._n_asked <= self.options.population_size or not self._population:
+            return self.sample_new()
+        k = min(self.options.sample_size, len(self._population))
         picks = self.rng.choice(len(self._population), size=k, replace=False)
         parent = min((self._population[i] for i in sorted(picks)), key=lambda member: member[1])[0]
         for _ in range(MUTATION_TRIES):
             child = self.space.mutate(parent, self.rng)
             if not self.is_known(child):
                 return child
-        return self._sample_new()
+        return self.sample_new()
 
-    def _on_tell(self, tree: Tree, loss: float | None) -> None:
+    def observe(self, tree: Tree, loss: float | None) -> None:
         if loss is not None:
             self._population.append((tree, loss))  # a full deque drops its oldest member
 
-    def _extra_state(self) -> dict[str, Any]:
-        return {"population": list(self._population), "n_asked": self._n_asked}
+    def state_dict(self) -> dict[str, Any]:
+        return {"n_asked": self._n_asked}  # the population is rebuilt from the told results
 
-    def _load_extra_state(self, extra: dict[str, Any]) -> None:
-        self._population = deque(extra["population"], maxlen=self.population_size)
-        self._n_asked = extra["n_asked"]
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._n_asked = int(state["n_asked"])

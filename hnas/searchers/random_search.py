@@ -13,5 +13,5 @@ class RandomSearch(Searcher):
 
     name = "random_search"
 
-    def _propose(self) -> Tree:
-        return self._sample_new()
+    def propose(self) -> Tree:
+        return self.sample_new()

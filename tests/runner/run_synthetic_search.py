@@ -16,8 +16,7 @@ def config(log_path: str, max_evaluations: int, delay: float, searcher: str) -> 
         objective=SyntheticObjective(log_path, delay),
         searcher=searcher,
         seed=11,
-        n_init=4,
-        pool_size=30,
+        searcher_options={"n_init": 4, "pool_size": 30} if searcher == "bayesian_optimization" else {},
         max_evaluations_total=max_evaluations,
     )
 

@@ -102,14 +102,21 @@ def test_failing_architectures_are_failed_trials_and_the_search_goes_on(tmp_path
 
 
 def test_the_searcher_is_told_none_for_failed_trials(tmp_path):
+    from hnas.runner.driver import build_searcher, restore_searcher
     from hnas.runner.store import RunStore
 
-    run_search(_config(FailingObjective(), max_evaluations_total=10), tmp_path / "run")
+    config = _config(FailingObjective(), max_evaluations_total=10)
+    run_search(config, tmp_path / "run")
     store = RunStore(tmp_path / "run")
-    history = dict(store.searcher_state()["history"])
-    store.close()
     space = load_space(SPACE)
-    for trial in load_trials(tmp_path / "run"):
+    searcher = build_searcher(config, space)
+    restore_searcher(searcher, store)  # the searcher as the run left it, rebuilt from the store
+    store.close()
+    history = dict(searcher.history)
+    trials = load_trials(tmp_path / "run")
+    assert [t.told for t in trials] == list(range(1, 11))  # one worker: told in trial order
+    assert len(history) == 10 and any(t.objective is None for t in trials)
+    for trial in trials:
         assert history[space.parse(trial.architecture)] == trial.objective  # None when failed
 
 
@@ -136,7 +143,8 @@ def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
 
 @pytest.mark.parametrize("searcher", ["random_search", "regularized_evolution", "bayesian_optimization"])
 def test_the_same_seed_gives_the_same_trials(tmp_path, searcher):
-    config = _config(SyntheticObjective(), searcher=searcher, n_init=3, pool_size=20, max_evaluations_total=6)
+    options = {"n_init": 3, "pool_size": 20} if searcher == "bayesian_optimization" else {}
+    config = _config(SyntheticObjective(), searcher=searcher, searcher_options=options, max_evaluations_total=6)
     run_search(config, tmp_path / "a")
     run_search(config, tmp_path / "b")
     run_search(config.replace(seed=4), tmp_path / "c")

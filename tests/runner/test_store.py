@@ -96,12 +96,15 @@ def test_a_transaction_interrupted_midway_leaves_nothing_behind(tmp_path):
 
 def test_config_values_are_checked_and_errors_name_the_field():
     with pytest.raises(RunConfigError, match="pool_size must be an integer >= 1, got 0") as info:
-        RunConfig(pool_size=0)
+        RunConfig(searcher_options={"pool_size": 0})
     assert info.value.field == "pool_size"
     with pytest.raises(RunConfigError, match="p_self_crossover"):
-        RunConfig(p_self_crossover=1.5)
-    with pytest.raises(RunConfigError, match="pool_strategy must be one of evolution, random, mutation"):
-        RunConfig(pool_strategy="greedy")
+        RunConfig(searcher_options={"p_self_crossover": 1.5})
+    with pytest.raises(RunConfigError, match="unknown pool strategy 'greedy'; registered: evolution, mutation, random"):
+        RunConfig(searcher_options={"pool_strategy": "greedy"})
+    with pytest.raises(RunConfigError, match="searcher random_search takes no option 'pool_size'") as info:
+        RunConfig(searcher="random_search", searcher_options={"pool_size": 3})
+    assert info.value.field == "pool_size"
     with pytest.raises(RunConfigError, match="dask_scheduler"):
         RunConfig(dask_scheduler="localhost")
     with pytest.raises(RunConfigError, match="objective"):
@@ -116,10 +119,9 @@ def test_config_record_and_differences_ignore_budget_and_execution_keys():
     assert record["objective"] == "digits" and "n_workers" not in record
     assert base.objective_kwargs() == {"epochs": 2}
     assert config_differences(record, base.replace(max_evaluations_total=500, n_workers=4).to_record()) == {}
-    assert config_differences(record, base.replace(seed=2, pool_size=50).to_record()) == {
-        "pool_size": (200, 50),
-        "seed": (1, 2),
-    }
+    changed = config_differences(record, base.replace(seed=2, searcher_options={"pool_size": 50}).to_record())
+    assert set(changed) == {"searcher_options", "seed"} and changed["seed"] == (1, 2)
+    assert changed["searcher_options"][1]["pool_strategy"]["pool_size"] == 50
 
 
 def test_load_config_returns_the_stored_record(tmp_path):
@@ -127,7 +129,8 @@ def test_load_config_returns_the_stored_record(tmp_path):
     store.set_config(RunConfig(objective="digits", seed=5).to_record())
     store.close()
     record = load_config(tmp_path)
-    assert record["seed"] == 5 and record["objective"] == "digits" and math.isclose(record["p_self_crossover"], 0.5)
+    assert record["seed"] == 5 and record["objective"] == "digits"
+    assert math.isclose(record["searcher_options"]["pool_strategy"]["p_self_crossover"], 0.5)
 
 
 def test_a_negative_seed_is_a_config_error():
@@ -136,20 +139,55 @@ def test_a_negative_seed_is_a_config_error():
     assert info.value.field == "seed"
 
 
-def test_the_record_holds_only_the_chosen_searchers_options_and_the_canonical_surrogate():
-    random_search = RunConfig(searcher="random_search")
-    record = random_search.to_record()
-    assert not {"pool_size", "n_init", "surrogate_model", "pool_strategy", "p_self_crossover"} & set(record)
-    assert config_differences(record, random_search.replace(pool_size=100).to_record()) == {}
-    gpwl = RunConfig(surrogate_model="gpwl").to_record()
-    assert gpwl["surrogate_model"] == "gp" and gpwl["pool_size"] == 200
-    assert config_differences(gpwl, RunConfig(surrogate_model="gp").to_record()) == {}
-    assert config_differences(gpwl, RunConfig(surrogate_model="gp_hierarchical").to_record()) == {
-        "surrogate_model": ("gp", "gp_hierarchical")
-    }
-    # A record stored with every searcher's options (older versions) still matches.
+def test_the_record_holds_the_searchers_resolved_options_and_reads_older_records():
+    from hnas.searchers import RandomPool, UpperConfidenceBound
+    from hnas.searchers.bayesian_optimization import BayesianOptimization
+
+    record = RunConfig(searcher="random_search").to_record()
+    assert record["searcher_options"] == {} and record["canonical_key"] == "auto"
+    gpwl = RunConfig(searcher_options={"surrogate_model": "gpwl"}).to_record()
+    assert gpwl["searcher_options"]["surrogate_model"] == "gp"  # the canonical surrogate name
+    assert config_differences(gpwl, RunConfig(searcher_options={"surrogate_model": "gp"}).to_record()) == {}
+    assert config_differences(RunConfig().to_record(), RunConfig(searcher_options={"n_init": 10}).to_record()) == {}
+    # instances: the searcher's class and options, components as name and options
+    instance = RunConfig(
+        searcher=BayesianOptimization,
+        searcher_options={"acquisition": UpperConfidenceBound(beta=1.0), "pool_strategy": RandomPool(pool_size=9)},
+    ).to_record()
+    assert instance["searcher"] == "bayesian_optimization"
+    assert instance["searcher_options"]["acquisition"] == {"name": "ucb", "beta": 1.0}
+    assert instance["searcher_options"]["pool_strategy"] == {"name": "random", "pool_size": 9}
+    # A record of an older version (options as top-level keys, every searcher's) still matches.
     old = {**record, "pool_size": 200, "n_init": 10, "surrogate_model": "gp_hierarchical"}
-    assert config_differences(old, random_search.replace(pool_size=100).to_record()) == {}
+    del old["searcher_options"], old["canonical_key"]
+    assert config_differences(old, record) == {}
+    old_bo = {**RunConfig().to_record(), "pool_size": 50, "n_init": 10, "surrogate_model": "gpwl",
+              "pool_strategy": "evolution", "p_self_crossover": 0.5}  # fmt: skip
+    del old_bo["searcher_options"]
+    assert config_differences(old_bo, RunConfig(searcher_options={"pool_size": 50, "surrogate_model": "gp"}).to_record()) == {}
+
+
+def test_an_older_store_gains_the_new_columns_and_stays_readable(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "trials.sqlite")
+    old.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+        "CREATE TABLE trials (id INTEGER PRIMARY KEY, architecture TEXT NOT NULL, status TEXT NOT NULL,"
+        " seed INTEGER NOT NULL, objective REAL, val_error REAL, test_error REAL, params INTEGER, flops REAL,"
+        " cost REAL, train_time REAL, epochs INTEGER, eval_seconds REAL, created_at REAL NOT NULL,"
+        " started_at REAL, finished_at REAL, run_seconds REAL, attempts INTEGER NOT NULL DEFAULT 0, worker TEXT,"
+        " error TEXT, learning_curve TEXT, extras TEXT);"
+        "INSERT INTO trials (id, architecture, status, seed, objective, created_at) VALUES (1, 'a', 'done', 7, 0.5, 0);"
+    )
+    old.commit()
+    old.close()
+    (trial,) = load_trials(tmp_path)  # read-only: the old columns only
+    assert (trial.architecture, trial.objective, trial.canonical_key, trial.told) == ("a", 0.5, None, None)
+    store = RunStore(tmp_path)  # opened for writing: the columns are added
+    store.set_told_order([1])
+    assert [t.told for t in store.told_trials()] == [1]
+    store.close()
 
 
 class _InterruptedAfterBegin:

@@ -53,7 +53,8 @@ def test_local_pool_worker_killed_mid_evaluation_is_requeued(tmp_path):
 
 
 def test_one_pooled_worker_gives_the_sequential_results(tmp_path):
-    config = _config(SyntheticObjective(), searcher="bayesian_optimization", n_init=3, pool_size=20)
+    config = _config(SyntheticObjective(), searcher="bayesian_optimization",
+                     searcher_options={"n_init": 3, "pool_size": 20})
     run_search(config, tmp_path / "sequential")
     run_search(config, tmp_path / "pooled", executor=LocalPoolExecutor(config.objective, n_workers=1))
     sequential, pooled = (

@@ -10,29 +10,77 @@ import pytest
 
 from hnas.grammar.space import SearchSpace
 from hnas.grammar.tree import Tree
-from hnas.searchers.acquisition import AcquisitionProblem, expected_improvement, optimize_acquisition
+from hnas.searchers import (
+    AcquisitionProblem,
+    EvolutionPool,
+    ExpectedImprovement,
+    MutationPool,
+    OptionsError,
+    ProbabilityOfImprovement,
+    RandomPool,
+    UpperConfidenceBound,
+)
 from hnas.searchers.synthetic import op_quality_loss
+
+STRATEGIES = {"evolution": EvolutionPool, "random": RandomPool, "mutation": MutationPool}
+
+
+def optimize_acquisition(strategy, problem, observed, p_self_crossover, pool_size=40):
+    options = {"p_self_crossover": p_self_crossover} if strategy == "evolution" else {}
+    return STRATEGIES[strategy](pool_size=pool_size, **options).propose(problem, observed)
+
+
+MEAN, VAR, BEST = np.array([0.2, 0.5, 0.9]), np.array([0.04, 0.25, 0.01]), 0.45
+
+
+def draws():
+    rng = np.random.default_rng(0)
+    return MEAN + np.sqrt(VAR) * rng.standard_normal((400_000, 3))
 
 
 def test_expected_improvement_matches_monte_carlo():
-    rng = np.random.default_rng(0)
-    mean, var, best = np.array([0.2, 0.5, 0.9]), np.array([0.04, 0.25, 0.01]), 0.45
-    draws = mean + np.sqrt(var) * rng.standard_normal((400_000, 3))
-    monte_carlo = np.maximum(best - draws, 0.0).mean(0)
-    np.testing.assert_allclose(expected_improvement(mean, var, best), monte_carlo, rtol=0.02, atol=1e-4)
+    monte_carlo = np.maximum(BEST - 0.05 - draws(), 0.0).mean(0)
+    ei = ExpectedImprovement(xi=0.05)(MEAN, VAR, BEST)
+    np.testing.assert_allclose(ei, monte_carlo, rtol=0.02, atol=1e-4)
+
+
+def test_probability_of_improvement_matches_monte_carlo():
+    monte_carlo = (draws() < BEST - 0.1).mean(0)
+    np.testing.assert_allclose(ProbabilityOfImprovement(xi=0.1)(MEAN, VAR, BEST), monte_carlo, atol=3e-3)
+
+
+def test_upper_confidence_bound_is_the_negated_lower_bound():
+    scores = UpperConfidenceBound(beta=4.0)(MEAN, VAR, BEST)
+    np.testing.assert_allclose(scores, -(MEAN - 2.0 * np.sqrt(VAR)))
 
 
 def test_expected_improvement_without_variance_is_the_plain_improvement():
-    ei = expected_improvement(np.array([0.1, 0.5, 0.7]), np.zeros(3), best=0.5)
+    ei = ExpectedImprovement()(np.array([0.1, 0.5, 0.7]), np.zeros(3), best=0.5)
     np.testing.assert_allclose(ei, [0.4, 0.0, 0.0], atol=1e-8)  # variance floored at 1e-18
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: ExpectedImprovement(xi=-1), "option xi must be a finite number >= 0.0"),
+        (lambda: UpperConfidenceBound(beta=float("nan")), "option beta must be a finite number"),
+        (lambda: EvolutionPool(pool_size=0), "option pool_size must be an integer >= 1"),
+        (lambda: EvolutionPool(p_self_crossover=1.5), "option p_self_crossover must be a probability"),
+        (lambda: EvolutionPool(min_generations=9, max_generations=3), "min_generations (9) must not exceed"),
+    ],
+)
+def test_component_options_are_validated_where_they_are_declared(build, message):
+    with pytest.raises(OptionsError) as info:
+        build()
+    assert message in str(info.value)
 
 
 def quality(trees):
     return np.array([1.0 - op_quality_loss(t) for t in trees])
 
 
-def problem_for(space, score=quality, is_allowed=lambda tree: True, seed=0, pool_size=40):
-    return AcquisitionProblem(space, score, is_allowed, np.random.default_rng(seed), pool_size)
+def problem_for(space, score=quality, is_allowed=lambda tree: True, seed=0):
+    return AcquisitionProblem(space, score, is_allowed, np.random.default_rng(seed))
 
 
 def test_evolution_improves_on_its_seeds_and_random_pool(cell_space):
@@ -127,8 +175,8 @@ class CountingSpace(SearchSpace):
 def run_counted(cell_space: SearchSpace, p_self_crossover: float) -> tuple[int, int, int]:
     """The edit choices of one evolution on a flat score (exactly 10 generations of 50 children)."""
     space = CountingSpace(cell_space)
-    flat = problem_for(space, score=lambda trees: np.zeros(len(trees)), seed=4, pool_size=200)
-    optimize_acquisition("evolution", flat, [], p_self_crossover)
+    flat = problem_for(space, score=lambda trees: np.zeros(len(trees)), seed=4)
+    optimize_acquisition("evolution", flat, [], p_self_crossover, pool_size=200)
     assert flat.generations == 10
     return space.choices()
 

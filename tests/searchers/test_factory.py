@@ -1,52 +1,80 @@
-"""make_searcher: names, options and their values are checked with clear messages."""
+"""make_searcher: names, flat options routed to components, and their values checked once."""
 
 from __future__ import annotations
 
 import pytest
 
-from hnas.searchers import SEARCHER_OPTIONS, SEARCHERS, make_searcher
+from hnas.errors import RegistryError
+from hnas.searchers import (
+    EvolutionPool,
+    ExpectedImprovement,
+    OptionsError,
+    RandomPool,
+    UpperConfidenceBound,
+    make_searcher,
+    options_record,
+    searcher_names,
+)
 
 
-def test_every_searcher_is_built_with_its_defaults(cell_space):
-    for name in SEARCHERS:
-        searcher = make_searcher(name, cell_space, seed=0)
-        assert searcher.name == name
-        assert searcher.options() == SEARCHER_OPTIONS[name]
+def test_the_built_ins_are_registered_and_built_with_their_defaults(cell_space):
+    assert searcher_names() == ("random_search", "regularized_evolution", "bayesian_optimization")
+    re = make_searcher("regularized_evolution", cell_space, seed=0)
+    assert (re.options.population_size, re.options.sample_size) == (30, 10)
+    bo = make_searcher("bayesian_optimization", cell_space, seed=0)
+    assert options_record(bo.options) == {
+        "n_init": 10,
+        "surrogate_model": "gp_hierarchical",
+        "acquisition": {"name": "ei", "xi": 0.0},
+        "pool_strategy": {
+            "name": "evolution", "pool_size": 200, "p_self_crossover": 0.5, "n_best": 10, "min_generations": 10,
+            "max_generations": 50, "patience": 5, "tournament_fraction": 0.2, "p_crossover": 0.5,
+            "offspring_fraction": 0.25,
+        },
+    }  # fmt: skip
 
 
-def test_options_take_effect(cell_space):
+def test_flat_options_reach_the_searcher_and_its_components(cell_space):
     bo = make_searcher(
-        "bayesian_optimization", cell_space, seed=0, surrogate_model="gp", pool_strategy="mutation",
-        pool_size=17, n_init=3, p_self_crossover=0.25,
-    )
-    assert bo.options() == {
-        "surrogate_model": "gp", "pool_strategy": "mutation", "pool_size": 17, "n_init": 3,
-        "p_self_crossover": 0.25,
-    }
+        "bayesian_optimization", cell_space, seed=0, surrogate_model="gpwl", pool_strategy="random",
+        pool_size=17, n_init=3, acquisition="ucb", beta=3.0,
+    )  # fmt: skip
+    assert bo.options.n_init == 3 and bo.options.surrogate_model == "gp"  # the canonical surrogate name
+    assert bo.options.pool_strategy == RandomPool(pool_size=17)
+    assert bo.options.acquisition == UpperConfidenceBound(beta=3.0)
+    instances = make_searcher(
+        "bayesian_optimization", cell_space, seed=0, acquisition=ExpectedImprovement(xi=0.1),
+        pool_strategy=EvolutionPool(pool_size=20), p_self_crossover=1.0,
+    )  # fmt: skip
+    assert instances.options.acquisition.xi == 0.1
+    assert instances.options.pool_strategy == EvolutionPool(pool_size=20, p_self_crossover=1.0)
     re = make_searcher("regularized_evolution", cell_space, seed=0, population_size=7, sample_size=3)
-    assert re.options() == {"population_size": 7, "sample_size": 3}
+    assert (re.options.population_size, re.options.sample_size) == (7, 3)
 
 
 @pytest.mark.parametrize(
-    ("name", "options", "message"),
+    ("name", "options", "error", "message"),
     [
-        ("annealing", {}, "unknown searcher 'annealing'"),
-        ("random_search", {"pool_size": 10}, "takes no option 'pool_size' (it belongs to bayesian_optimization)"),
-        ("bayesian_optimization", {"poolsize": 10}, "takes no option 'poolsize' (no searcher takes it)"),
-        ("bayesian_optimization", {"surrogate_model": "rf"}, "surrogate_model: unknown value 'rf'"),
-        ("bayesian_optimization", {"pool_strategy": "genetic"}, "pool_strategy: unknown value 'genetic'"),
-        ("bayesian_optimization", {"pool_size": 0}, "pool_size must be an integer >= 1"),
-        ("bayesian_optimization", {"n_init": 2.5}, "n_init must be an integer >= 1"),
-        ("bayesian_optimization", {"p_self_crossover": 1.5}, "p_self_crossover must be a probability"),
-        ("regularized_evolution", {"population_size": 5, "sample_size": 6}, "sample_size (6) must not exceed"),
+        ("annealing", {}, RegistryError, "unknown searcher 'annealing'; registered: bayesian_optimization"),
+        ("random_search", {"pool_size": 10}, OptionsError, "searcher random_search takes no option 'pool_size' (its options: none)"),
+        ("bayesian_optimization", {"poolsize": 10}, OptionsError, "takes no option 'poolsize' (its options: acquisition,"),
+        ("bayesian_optimization", {"beta": 2.0}, OptionsError, "takes no option 'beta'"),  # EI has no beta
+        ("bayesian_optimization", {"surrogate_model": "rf"}, OptionsError, "option surrogate_model: unknown surrogate model 'rf'"),
+        ("bayesian_optimization", {"pool_strategy": "genetic"}, OptionsError, "option pool_strategy: unknown pool strategy 'genetic'"),
+        ("bayesian_optimization", {"acquisition": "thompson"}, OptionsError, "option acquisition: unknown acquisition function 'thompson'"),
+        ("bayesian_optimization", {"pool_size": 0}, OptionsError, "option pool_size must be an integer >= 1"),
+        ("bayesian_optimization", {"n_init": 2.5}, OptionsError, "option n_init must be an integer >= 1"),
+        ("bayesian_optimization", {"p_self_crossover": 1.5}, OptionsError, "option p_self_crossover must be a probability"),
+        ("regularized_evolution", {"population_size": 5, "sample_size": 6}, OptionsError, "sample_size (6) must not exceed"),
     ],
-)
-def test_bad_names_and_options_raise_value_error(cell_space, name, options, message):
-    with pytest.raises(ValueError) as info:
+)  # fmt: skip
+def test_bad_names_and_options_are_clear_errors(cell_space, name, options, error, message):
+    with pytest.raises(error) as info:
         make_searcher(name, cell_space, seed=0, **options)
     assert message in str(info.value)
+    assert isinstance(info.value, ValueError)
 
 
 def test_seed_must_be_an_integer(cell_space):
-    with pytest.raises(ValueError, match="seed must be an integer"):
+    with pytest.raises(OptionsError, match="seed must be an integer"):
         make_searcher("random_search", cell_space, seed="7")
