@@ -46,7 +46,7 @@ def test_bad_task_files_are_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     (tmp_path / "flag.toml").write_text("pool_size = 0\n")
     result = _hnas("run", "flag.toml", cwd=tmp_path, timeout=60)
-    assert result.returncode == 2 and "argument --pool_size: must be >= 1, got 0" in result.stderr
+    assert result.returncode == 2 and "argument --pool_size: " in result.stderr and "got 0" in result.stderr
 
 
 def _store_with_trials(directory: Path) -> None:
