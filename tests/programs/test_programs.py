@@ -1,5 +1,8 @@
 """AutoML-Zero programs: grammar, dead-code removal, the numpy evaluator and program evolution."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -109,3 +112,17 @@ def test_short_evolution_improves_and_is_reproducible():
     again = evolve(space, lambda batch: [evaluator(t) for t in batch], options)
     assert again.best == result.best
     assert [(n, f) for n, _, f in again.history] == [(n, f) for n, _, f in result.history]
+
+
+def test_the_experiment_prints_the_best_program(tmp_path):
+    script = GRAMMAR_DIR.parent / "experiments" / "automl_zero.py"
+    result = subprocess.run([sys.executable, str(script), "--workers", "1", "--population_size", "20",
+                             "--tournament_size", "5", "--max_evaluations", "200", "--n_tasks", "2", "--n_train", "20",
+                             "--n_valid", "5", "--seed", "3"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "best fitness" in result.stdout and "after 200 evaluations" in result.stdout
+    assert [line for line in result.stdout.splitlines() if line.startswith("def ")] == [
+        "def Setup():", "def Predict():", "def Learn():"]
+    bad = subprocess.run([sys.executable, str(script), "--grammar", "missing.cfg"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert bad.returncode == 2 and "--grammar missing.cfg: no such file" in bad.stderr
