@@ -32,6 +32,7 @@ try:  # Ctrl-C while the modules import is one line too
     from hnas.plugins import load_plugins
     from hnas.runner import RunConfig, RunConfigError, run_search
     from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
+    from hnas.runner.tensorboard import require_tensorboard, write_tensorboard
     from hnas.searchers import EvolutionPool, OptionsError, accepted_options, get_searcher_class, parse_option_value
     from hnas.searchers.bayesian_optimization import BayesianOptimization
     from hnas.searchers.evolution import RegularizedEvolution
@@ -122,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
     add("--no_progress", action="store_true", help="no progress bar")
     add_plugin_argument(parser)
+    add("--tensorboard", action="store_true",
+        help="write TensorBoard logs of the run to <working_directory>/tensorboard when it stops (needs tensorboard)")
     return parser
 
 
@@ -204,7 +207,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = build_parser()
             args = parser.parse_args(argv)
             config = config_from_args(args, parser)
+            if args.tensorboard:
+                require_tensorboard()  # before the search, not after hours of it
             summary = run_search(config, args.working_directory, progress=not args.no_progress)
+            if args.tensorboard:
+                print(f"TensorBoard logs: {write_tensorboard(summary.working_directory)}")
         except HnasError as error:
             print(f"optimize.py: error: {error}", file=sys.stderr)
             return getattr(error, "code", 1)

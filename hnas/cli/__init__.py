@@ -17,7 +17,10 @@ from hnas.errors import HnasError, UsageError
 
 __all__ = ["main", "UsageError", "add_plugin_argument"]
 
-_COMMAND_MODULES = ("hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets", "hnas.cli.salvage")
+_COMMAND_MODULES = (
+    "hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets", "hnas.cli.salvage",
+    "hnas.cli.status", "hnas.cli.task",
+)  # fmt: skip
 
 PLUGIN_HELP = (
     "a Python module or .py file that registers topologies, primitives, objectives, searchers, ... "

@@ -71,6 +71,13 @@ class SearchSpace:
         zero = self._deriver.draw_class(start, True, True, uniform)
         return self._deriver.derive(start, zero, uniform, {})
 
+    def derive(self, symbol: str, rng: np.random.Generator) -> Tree:
+        """One non-zero derivation of the nonterminal ``symbol`` by production weight (e.g. a new
+        statement to insert into a program); shared blocks inside it are drawn afresh."""
+        if not self._deriver.can_be(symbol, False):
+            raise GrammarError(f"{symbol} is not a nonterminal of {self.name} with a non-zero derivation")
+        return self._deriver.derive(symbol, False, uniform_stream(rng), {})
+
     def count(self, constrained: bool = True) -> int:
         """Exact number of architectures (``constrained=False``: ignoring the zero constraint).
 

@@ -48,10 +48,12 @@ def _builtin_searchers() -> None:
     from hnas.searchers.bayesian_optimization import BayesianOptimization
     from hnas.searchers.evolution import RegularizedEvolution
     from hnas.searchers.random_search import RandomSearch
+    from hnas.searchers.reinforce import Reinforce
 
     register_searcher("random_search", RandomSearch)
     register_searcher("regularized_evolution", RegularizedEvolution)
     register_searcher("bayesian_optimization", BayesianOptimization)
+    register_searcher("reinforce", Reinforce)
 
 
 def _builtin_acquisitions() -> None:

@@ -19,6 +19,7 @@ FAST = {
     "random_search": {},
     "regularized_evolution": {"population_size": 8, "sample_size": 3},
     "bayesian_optimization": {"n_init": 4, "pool_size": 30},
+    "reinforce": {},
 }
 
 

@@ -19,7 +19,7 @@ from hnas.searchers import (
 
 def test_the_built_ins_are_registered_and_built_with_their_defaults(cell_space):
     # registered first (other tests may have registered their own after them)
-    assert searcher_names()[:3] == ("random_search", "regularized_evolution", "bayesian_optimization")
+    assert searcher_names()[:4] == ("random_search", "regularized_evolution", "bayesian_optimization", "reinforce")
     re = make_searcher("regularized_evolution", cell_space, seed=0)
     assert (re.options.population_size, re.options.sample_size) == (30, 10)
     bo = make_searcher("bayesian_optimization", cell_space, seed=0)
