@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from hnas.cli import add_plugin_argument
-from hnas.errors import HnasError
+from hnas.errors import HnasError, UsageError
 from hnas.grammar import load_space
 from hnas.plugins import load_plugins
 from hnas.grammar.space import SearchSpace

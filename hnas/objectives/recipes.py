@@ -94,11 +94,6 @@ def cutout(x: torch.Tensor, length: int, generator: torch.Generator) -> torch.Te
     return x * (~square)[:, None].to(x.dtype)
 
 
-def _num_batches(n: int, batch_size: int) -> int:
-    count = -(-n // batch_size)
-    return count - 1 if count > 1 and n % batch_size == 1 else count  # BatchNorm needs two images
-
-
 def train_recipe(
     model: nn.Module, train: Split, data: ImageData, recipe: Recipe, *, seed: int, device: torch.device,
     valid: Split | None = None,
