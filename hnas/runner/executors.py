@@ -383,24 +383,23 @@ def _evaluate_while_wanted(objective: Any, tree: Tree, seed: int, torch_threads:
     key = worker.get_current_task()
     target, lock, done = threading.get_ident(), threading.Lock(), threading.Event()
 
-    def watch() -> None:
+    def watch() -> None:  # raises again every second: a library may swallow one stop
         while not done.wait(1.0):
             task = worker.state.tasks.get(key)
             if task is None or task.state not in _LIVE_TASK_STATES:
                 with lock:
                     if not done.is_set():
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_DriverGone))
-                return
 
     threading.Thread(target=watch, name="hnas-driver-watch", daemon=True).start()
     try:
-        try:
-            return evaluate_trial(objective, tree, seed, torch_threads)
-        finally:
-            with lock:
-                done.set()
+        return evaluate_trial(objective, tree, seed, torch_threads)
     except _DriverGone:
         return {"result": None, "error": "stopped: no driver wants this result", "eval_seconds": None}
+    finally:
+        with lock:  # no stop may reach this thread once it has left the evaluation
+            done.set()
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
 
 
 def make_executor(objective: Any, n_workers: int, dask_scheduler: str | None, torch_threads: int | None) -> Executor:
