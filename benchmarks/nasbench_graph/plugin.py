@@ -106,16 +106,28 @@ class TableObjective:
         entry = self.table.get(key)
         return 1.0 if entry is None else 1.0 - float(entry["valid_perf"])
 
-    def all_trees(self) -> tuple[list[Tree], np.ndarray]:
-        """Every distinct table entry once, as one tree each, with its error (for regression)."""
+    def every_tree(self) -> list[Tree]:
+        """All 59,049 trees of the grammar (isomorphic cells included), their keys cached."""
         space = nbg_space()
-        by_key: dict[int, Tree] = {}
+        trees = []
         for link in LINKS:
             for ops in np.ndindex(*(len(OPS),) * 4):
-                text = f"(CELL {topology_name(link)} " + " ".join(f"(OP {OPS[i]})" for i in ops) + ")"
-                tree = space.parse(text)
-                key = arch_key(tree)
-                if key in self.table:
-                    by_key.setdefault(key, tree)
+                tree = space.parse(f"(CELL {topology_name(link)} " + " ".join(f"(OP {OPS[i]})" for i in ops) + ")")
+                self._keys[tree] = arch_key(tree)
+                trees.append(tree)
+        return trees
+
+    def keep_alive(self) -> None:
+        """Hold every tree of the grammar for the objective's lifetime: graphs and WL features are
+        cached per live tree (weak keys), so a searcher's candidates, equal to these, reuse them
+        across asks and seeds. Speed only: kernel values do not depend on the cache."""
+        self._alive = self.every_tree()
+
+    def all_trees(self) -> tuple[list[Tree], np.ndarray]:
+        """Every distinct table entry once, as one tree each, with its error (for regression)."""
+        by_key: dict[int, Tree] = {}
+        for tree in self.every_tree():
+            if self._keys[tree] in self.table:
+                by_key.setdefault(self._keys[tree], tree)
         trees = list(by_key.values())
         return trees, np.array([self(t) for t in trees])

@@ -10,14 +10,16 @@ A searcher is a label from :data:`SEARCHERS` or ``LABEL=bayesian_optimization:ke
 (BO options, e.g. ``BOi=bayesian_optimization:surrogate_model=gp,random_interleave_prob=0.1``).
 Each run appends one JSON line (label, seed, incumbent regret after each evaluation), so a long
 experiment can be read while it runs; ``--report`` prints markdown tables: mean regret at the
-checkpoints, the paired difference to RE (mean ± standard error over seeds, wins/ties/losses) and
-how many runs stalled (no improvement in their last ``--stall`` evaluations while regret > 0).
+checkpoints, the paired difference to RE (mean ± standard error over seeds, wins/ties/losses), how
+many runs plateaued (no improvement in their last ``--stall`` evaluations while regret > 0) and how
+many of those stalled on one architecture (:func:`stalled`; needs the recorded trees).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import warnings
 from pathlib import Path
@@ -55,20 +57,13 @@ def parse_searcher(spec: str) -> tuple[str, str, dict[str, Any]]:
     return label, name, options
 
 
-def build(name: str, space, seed: int, options: dict[str, Any]):
-    if name != "bayesian_optimization":
-        return make_searcher(name, space, seed=seed, **options)
-    from hnas.searchers.bayesian_optimization import BayesianOptimization
-
-    return BayesianOptimization(space, seed=seed, **options)  # options beyond the factory's too
-
-
 def load_objective(spec: str):
     kind, _, rest = spec.partition(":")
     if kind == "nbg":
         from benchmarks.nasbench_graph.plugin import TableObjective, nbg_space
 
         objective = TableObjective(rest or "cora")
+        objective.keep_alive()
         return nbg_space(), objective, objective.best
     objective_name, space_name = rest.split(":")
     with warnings.catch_warnings():
@@ -82,46 +77,76 @@ def run(args: argparse.Namespace) -> None:
     optimum = args.optimum if best is None else best
     for spec in args.searchers:
         label, name, options = parse_searcher(spec)
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            searcher = build(name, space, seed, options)
-            start, incumbent, curve = time.perf_counter(), np.inf, []
+        for seed in args.seed_list or range(args.first_seed, args.first_seed + args.seeds):
+            searcher = make_searcher(name, space, seed=seed, **options)
+            start, incumbent, curve, losses, trees, sources = time.perf_counter(), np.inf, [], [], [], []
             for _ in range(args.budget):
                 tree = searcher.ask()
                 loss = objective(tree)
                 searcher.tell(tree, loss)
                 incumbent = min(incumbent, loss)
                 curve.append(incumbent - optimum)
+                losses.append(loss)
+                trees.append(str(tree))
+                sources.append(getattr(searcher, "last_source", ""))
             record = {"objective": args.objective, "label": label, "searcher": name, "options": options,
-                      "seed": seed, "seconds": time.perf_counter() - start, "regret": curve}  # fmt: skip
+                      "seed": seed, "seconds": time.perf_counter() - start, "regret": curve,
+                      "losses": losses, "trees": trees, "sources": sources}  # fmt: skip
             with args.output.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
             print(f"{label} seed {seed}: final regret {curve[-1]:.4f} ({record['seconds']:.0f} s)", flush=True)
 
 
-def stalled(curve: np.ndarray, window: int) -> bool:
+def plateaued(curve: np.ndarray, window: int) -> bool:
+    """No improvement in the last ``window`` evaluations while short of the optimum."""
     return len(curve) > window and curve[-1] > 0 and curve[-1] == curve[-1 - window]
+
+
+def token_distance(a: str, b: str) -> int | None:
+    """Positions at which two bracket strings' tokens differ (``None`` if their lengths differ):
+    1 = one operation or one topology changed (NAS-Bench-Graph: the 40 one-step neighbours)."""
+    ta, tb = re.findall(r"[^\s()]+", a), re.findall(r"[^\s()]+", b)
+    return sum(x != y for x, y in zip(ta, tb)) if len(ta) == len(tb) else None
+
+
+def stalled(record: dict[str, Any], window: int, share: float = 0.5) -> bool:
+    """Stalled on one architecture: the incumbent stays one non-optimal architecture from some
+    evaluation k to the end, at least ``window`` evaluations, while at least ``share`` of the
+    proposals after k are within one step (:func:`token_distance` <= 1) of it."""
+    curve = np.asarray(record["regret"])
+    if not plateaued(curve, window) or "trees" not in record:
+        return False
+    k = int(np.argmax(curve == curve[-1]))
+    trees = record["trees"]
+    near = [(d := token_distance(t, trees[k])) is not None and d <= 1 for t in trees[k + 1 :]]
+    return float(np.mean(near)) >= share
 
 
 def report(paths: list[Path], reference: str, window: int) -> str:
     runs: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    records: dict[tuple[str, str], dict[int, dict[str, Any]]] = {}
     for path in paths:
         for line in path.read_text().splitlines():
             r = json.loads(line)
             runs.setdefault((r["objective"], r["label"]), {})[r["seed"]] = np.array(r["regret"])
+            records.setdefault((r["objective"], r["label"]), {})[r["seed"]] = r
     out = []
     for objective in dict.fromkeys(o for o, _ in runs):
         labels = [lab for o, lab in runs if o == objective]
         budget = min(len(c) for lab in labels for c in runs[objective, lab].values())
         points = [c for c in CHECKPOINTS if c <= budget]
-        out += [f"#### {objective}: mean regret (x100) at n evaluations; stalled = no improvement in the "
-                f"last {window} with regret > 0", "",
-                "| searcher | seeds | " + " | ".join(f"n={c}" for c in points) + " | stalled |",
-                "|---|---|" + "---|" * (len(points) + 1)]  # fmt: skip
+        out += [f"#### {objective}: mean regret (x100) at n evaluations; plateau = no improvement in the "
+                f"last {window} with regret > 0; stalled = a plateau with half the proposals after the "
+                f"incumbent within one step of it (- : trees not recorded)", "",
+                "| searcher | seeds | " + " | ".join(f"n={c}" for c in points) + " | plateau | stalled |",
+                "|---|---|" + "---|" * (len(points) + 2)]  # fmt: skip
         for lab in labels:
             curves = np.stack([c[:budget] for c in runs[objective, lab].values()])
             cells = [f"{100 * curves[:, c - 1].mean():.2f}" for c in points]
-            n_stalled = sum(stalled(c, window) for c in curves)
-            out.append(f"| {lab} | {len(curves)} | " + " | ".join(cells) + f" | {n_stalled} |")
+            n_plateau = sum(plateaued(c, window) for c in curves)
+            recorded = all("trees" in r for r in records[objective, lab].values())
+            n_stalled = sum(stalled(r, window) for r in records[objective, lab].values()) if recorded else "-"
+            out.append(f"| {lab} | {len(curves)} | " + " | ".join(cells) + f" | {n_plateau} | {n_stalled} |")
         ref = runs.get((objective, reference))
         if ref:
             out += ["", f"Paired difference to {reference} (x100, mean ± s.e.; negative = better than "
@@ -150,6 +175,7 @@ def main() -> None:
     parser.add_argument("--searchers", nargs="+", default=["RS", "RE", "BO-gp", "BO-hier"])
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--first_seed", type=int, default=0)
+    parser.add_argument("--seed_list", type=int, nargs="+", help="these seeds instead of --first_seed/--seeds")
     parser.add_argument("--budget", type=int, default=100)
     parser.add_argument("--optimum", type=float, default=0.0)
     parser.add_argument("--output", type=Path, default=Path("results/regret.jsonl"))

@@ -3,22 +3,25 @@
     PYTHONPATH=. .venv/bin/python benchmarks/nasbench_graph/surrogate_quality.py \
         [--data nbg:cora] [--models gp gp_hierarchical gp_paper gp_hierarchical_paper] \
         [--n_train 25 50 100 200] [--n_seeds 20] [--n_test 2000] [--output results/sq.md]
+        [--records results/sq.csv]
 
 ``--models``: surrogate names, ``NAME+TRANSFORM`` to fit on transformed training targets (as a BO
 loop with ``target_transform`` does). ``--data``: ``nbg:DATASET`` (every NAS-Bench-Graph cell of that dataset, error = 1 - valid_perf),
 or ``synthetic:OBJECTIVE:SPACE:N`` (N distinct random trees of SPACE scored by a
 :mod:`hnas.searchers.synthetic` objective). Protocol: :func:`hnas.surrogates.regression.run_regression`
 (per seed a held-out test set of ``--n_test`` and nested training sets). Prints, and appends to
-``--output``, a markdown table of Kendall tau and Spearman (mean ± std over seeds).
+``--output``, a markdown table of Kendall tau and Spearman (mean ± std over seeds); ``--records``
+writes one CSV row per fit (model, n_train, seed, metrics), from which the table can be regenerated.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +52,14 @@ def load_data(spec: str):
     raise SystemExit(f"--data: unknown kind {kind!r} (nbg:DATASET or synthetic:OBJECTIVE:SPACE:N)")
 
 
+def write_records(path: Path, records: list) -> None:
+    """All fits so far as CSV (rewritten after each fit, so a long run can be read as it goes)."""
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, [f.name for f in fields(records[0])])
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in records)
+
+
 def markdown(summary: list[dict], title: str) -> str:
     lines = [f"#### {title}", "", "| model | n_train | Kendall tau | Spearman |", "|---|---|---|---|"]
     for row in summary:
@@ -71,6 +82,7 @@ def main() -> None:
     parser.add_argument("--n_test", type=int, default=2000)
     parser.add_argument("--log", action="store_true", help="model log(value)")
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--records", type=Path, help="CSV, one row per fit")
     args = parser.parse_args()
     trees, values, space = load_data(args.data)
     start = time.perf_counter()
@@ -83,6 +95,8 @@ def main() -> None:
             progress=lambda m: print(spec, m, file=sys.stderr, flush=True),
         ):  # fmt: skip
             records.append(replace(r, model=spec))
+            if args.records:
+                write_records(args.records, records)
     title = f"{args.data}{' (log)' if args.log else ''}: {args.n_seeds} seeds, {args.n_test} held out"
     table = markdown(summarise(records), title)
     print(table)

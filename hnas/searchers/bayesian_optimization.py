@@ -24,7 +24,7 @@ random_interleave_prob=0.0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +39,13 @@ from hnas.surrogates.transforms import TARGET_TRANSFORMS, transform_targets
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["BayesianOptimization", "MIN_OBSERVATIONS"]
+__all__ = ["BayesianOptimization", "INCUMBENTS", "MIN_OBSERVATIONS", "evaluations_since_improvement"]
+
+INCUMBENTS = ("observed", "predicted")
+"""The ``best`` that the acquisition improves on: ``observed``, the lowest (transformed) observed
+loss; ``predicted``, the lowest posterior mean among the observed trees (for a noisy fit, the
+observed minimum is partly noise and sits far below every prediction, which turns EI into a
+search for variance)."""
 
 MIN_OBSERVATIONS = 2
 """Evaluated trees needed before the GP is used; until then asks stay random (e.g. after failures)."""
@@ -69,7 +75,11 @@ class BayesianOptimization(Searcher):
         (``hnas.surrogates``); ``acquisition``, ``pool_strategy``: a registered name (with that
         component's default options) or an instance. Names become instances.
         ``random_interleave_prob``: probability that a model-based ask is a random sample instead;
-        ``target_transform``: the losses the GP is fitted on (one of ``TARGET_TRANSFORMS``)."""
+        ``target_transform``: the losses the GP is fitted on (one of ``TARGET_TRANSFORMS``);
+        ``incumbent``: the acquisition's ``best``, one of ``INCUMBENTS``;
+        ``stall_patience``: after this many results without a new best loss, model-based asks
+        maximise the acquisition with the pool strategy named ``stall_pool_strategy`` (default
+        options, ``pool_strategy``'s pool size) instead (0: never)."""
 
         n_init: int = 10
         surrogate_model: str = "gp_hierarchical"
@@ -77,18 +87,24 @@ class BayesianOptimization(Searcher):
         pool_strategy: Any = "evolution"
         random_interleave_prob: float = 0.1
         target_transform: str = "rank"
+        incumbent: str = "observed"
+        stall_patience: int = 0
+        stall_pool_strategy: str = "mutation"
 
         def __post_init__(self) -> None:
             from hnas.surrogates import canonical_name
 
             check_int("n_init", self.n_init, 1)
+            check_int("stall_patience", self.stall_patience, 0)
             check_probability("random_interleave_prob", self.random_interleave_prob)
-            if self.target_transform not in TARGET_TRANSFORMS:
-                raise OptionsError(
-                    f"option target_transform: unknown value {self.target_transform!r}; "
-                    f"choose one of {', '.join(TARGET_TRANSFORMS)}",
-                    "target_transform",
-                )
+            for name, value, choices in (
+                ("target_transform", self.target_transform, TARGET_TRANSFORMS),
+                ("incumbent", self.incumbent, INCUMBENTS),
+            ):
+                if value not in choices:
+                    raise OptionsError(
+                        f"option {name}: unknown value {value!r}; choose one of {', '.join(choices)}", name
+                    )
             try:
                 surrogate = canonical_name(self.surrogate_model)
             except ValueError as error:
@@ -98,6 +114,12 @@ class BayesianOptimization(Searcher):
             object.__setattr__(
                 self, "pool_strategy", _component(self.pool_strategy, "pool_strategy", PoolStrategy)
             )
+            if not isinstance(self.stall_pool_strategy, str):
+                raise OptionsError(
+                    f"option stall_pool_strategy must be a pool strategy name, got {self.stall_pool_strategy!r}",
+                    "stall_pool_strategy",
+                )
+            _component(self.stall_pool_strategy, "stall_pool_strategy", PoolStrategy)  # a known name
 
     options: Options
 
@@ -108,20 +130,32 @@ class BayesianOptimization(Searcher):
         self.surrogate = get_surrogate(self.options.surrogate_model, space)
         """The model the latest ask scored with (conditioned on pending trees, if any)."""
         self._fitted = self.surrogate
+        self._stall_strategy = _component(self.options.stall_pool_strategy, "stall_pool_strategy", PoolStrategy)
+        self._stall_strategy = replace(self._stall_strategy, pool_size=self.options.pool_strategy.pool_size)
         self._fit_key: tuple[Tree, ...] | None = None
         self.last_acquisition: dict[str, float] = {}
         """Statistics of the latest model-based ask: generations, trees scored, best score."""
+        self.last_source = ""
+        """Where the latest ask came from: ``initial`` or ``interleave`` (random samples), ``model``
+        (the acquisition maximised by ``pool_strategy``) or ``stall`` (by ``stall_pool_strategy``)."""
 
     def propose(self) -> Tree:
         trees, losses = self.observations()
         n_asked = self.n_told + len(self.pending)
         if n_asked < self.options.n_init or len(trees) < MIN_OBSERVATIONS:
+            self.last_source = "initial"
             return self.sample_new()
         if self.options.random_interleave_prob > 0 and self.rng.random() < self.options.random_interleave_prob:
+            self.last_source = "interleave"
             return self.sample_new()
+        stalled = 0 < self.options.stall_patience <= evaluations_since_improvement(losses)
+        self.last_source = "stall" if stalled else "model"
         targets = transform_targets(self.options.target_transform, losses)
         model = self.fit(trees, targets)
-        best = float(targets.min())
+        if self.options.incumbent == "predicted":
+            best = float(np.min(model.predict(trees)[0]))
+        else:
+            best = float(targets.min())
         acquisition = self.options.acquisition
 
         def score(candidates: list[Tree]) -> np.ndarray:
@@ -132,7 +166,8 @@ class BayesianOptimization(Searcher):
             space=self.space, score=score, is_allowed=lambda tree: not self.is_known(tree), rng=self.rng
         )
         ranked = [trees[i] for i in np.argsort(losses, kind="stable")]
-        proposal = self.options.pool_strategy.propose(problem, ranked)
+        strategy = self._stall_strategy if stalled else self.options.pool_strategy
+        proposal = strategy.propose(problem, ranked)
         self.last_acquisition = {
             "generations": problem.generations,
             "n_scored": problem.n_scored,
@@ -158,3 +193,9 @@ class BayesianOptimization(Searcher):
                 self._fit_key = None  # fitted on fantasies: refit on the next ask
         self.surrogate = model
         return model
+
+
+def evaluations_since_improvement(losses: np.ndarray) -> int:
+    """Results told after the first one that reached the lowest loss (0: the last one did)."""
+    losses = np.asarray(losses, dtype=float)
+    return 0 if len(losses) == 0 else len(losses) - 1 - int(np.argmin(losses))

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from searcher_helpers import drive
 
-from hnas.searchers import make_searcher
+from hnas.searchers import OptionsError, make_searcher
+from hnas.searchers.bayesian_optimization import evaluations_since_improvement
+from hnas.searchers.pools import MutationPool
 from hnas.searchers.synthetic import op_quality_loss
 from hnas.surrogates import get_surrogate
 
@@ -69,3 +71,59 @@ def test_pool_options_change_the_proposals(cell_space):
     assert asks(pool_size=30, p_self_crossover=0.5) == reference
     assert asks(pool_size=60, p_self_crossover=0.5) != reference
     assert asks(pool_size=30, p_self_crossover=1.0) != reference
+
+
+def _told(searcher, trees, losses):
+    for tree, loss in zip(trees, losses):
+        searcher.tell(tree, loss)
+    return searcher
+
+
+def test_evaluations_since_improvement_counts_results_after_the_first_best():
+    assert evaluations_since_improvement(np.array([0.5, 0.2, 0.3, 0.4])) == 2
+    assert evaluations_since_improvement(np.array([0.2, 0.3, 0.2])) == 2  # a tie is no improvement
+    assert evaluations_since_improvement(np.array([0.5, 0.2])) == 0
+    assert evaluations_since_improvement(np.array([])) == 0
+
+
+def test_stall_rule_switches_the_pool_strategy_after_patience_results_without_improvement(cell_space):
+    # the best loss came first, then four worse ones: four results without improvement
+    trees = drive(make_searcher("random_search", cell_space, seed=3), op_quality_loss, 5)
+    losses = [0.1, 0.5, 0.6, 0.7, 0.8]
+
+    def ask(**options):
+        searcher = make_searcher("bayesian_optimization", cell_space, seed=5, **FAST, random_interleave_prob=0.0,
+                                 **options)  # fmt: skip
+        _told(searcher, trees, losses)
+        return searcher.ask(), searcher.last_source
+
+    patient, source = ask(stall_patience=5, stall_pool_strategy="mutation")
+    assert source == "model" and (patient, source) == ask()  # not stalled yet: the plain ask
+    stalled, source = ask(stall_patience=4, stall_pool_strategy="mutation")
+    assert source == "stall"
+    # a stalled ask is exactly an ask whose pool strategy is the stall strategy (same pool size)
+    assert (stalled, "model") == ask(pool_strategy=MutationPool(pool_size=FAST["pool_size"]))
+    assert stalled != patient and stalled not in trees
+
+
+def test_stall_pool_strategy_must_be_a_registered_name(cell_space):
+    with pytest.raises(OptionsError, match="stall_pool_strategy"):
+        make_searcher("bayesian_optimization", cell_space, seed=0, stall_pool_strategy="nope")
+    with pytest.raises(OptionsError, match="stall_patience"):
+        make_searcher("bayesian_optimization", cell_space, seed=0, stall_patience=-1)
+
+
+def test_predicted_incumbent_is_the_lowest_posterior_mean_at_the_observed_trees(cell_space):
+    trees = drive(make_searcher("random_search", cell_space, seed=8), op_quality_loss, 6)
+    losses = [op_quality_loss(t) for t in trees]
+    searcher = make_searcher("bayesian_optimization", cell_space, seed=1, **FAST, random_interleave_prob=0.0,
+                             target_transform="none", incumbent="predicted")  # fmt: skip
+    proposal = _told(searcher, trees, losses).ask()
+    gp = get_surrogate("gp_hierarchical", cell_space).fit(trees, losses)
+    best = float(np.min(gp.predict(trees)[0]))
+    assert best > min(losses)  # the noisy fit smooths the observed minimum
+    (mean,), (var,) = gp.predict([proposal])
+    sigma = math.sqrt(var)
+    z = (best - mean) / sigma
+    ei = (best - mean) * 0.5 * (1 + math.erf(z / math.sqrt(2))) + sigma * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    assert searcher.last_acquisition["best_score"] == pytest.approx(ei, rel=1e-9)
