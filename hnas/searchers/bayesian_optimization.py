@@ -9,6 +9,12 @@ evaluated trees (failed trials are left out), their losses under ``target_transf
 strategy, never a tree that was evaluated, failed or is pending. The fit is reused while no new
 result was told.
 
+A *stall rule* (``stall_patience`` > 0, off by default): once that many results in a row brought
+no new best loss, model-based asks maximise the acquisition with ``stall_pool_strategy`` (e.g.
+``mutation``: mutants of the incumbent, or ``random``: fresh samples) instead of ``pool_strategy``;
+``last_source`` says which kind of ask the latest was. docs/surrogates.md has the measurements
+behind keeping it off.
+
 Pending trials (parallel workers) are handled with a *kriging believer*: the surrogate's mean at
 each pending tree is taken as if it had been observed, so the variance shrinks around pending
 trees and the next proposal looks elsewhere. A surrogate with ``condition(trees, y)`` (the
@@ -39,13 +45,7 @@ from hnas.surrogates.transforms import TARGET_TRANSFORMS, transform_targets
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["BayesianOptimization", "INCUMBENTS", "MIN_OBSERVATIONS", "evaluations_since_improvement"]
-
-INCUMBENTS = ("observed", "predicted")
-"""The ``best`` that the acquisition improves on: ``observed``, the lowest (transformed) observed
-loss; ``predicted``, the lowest posterior mean among the observed trees (for a noisy fit, the
-observed minimum is partly noise and sits far below every prediction, which turns EI into a
-search for variance)."""
+__all__ = ["BayesianOptimization", "MIN_OBSERVATIONS", "evaluations_since_improvement"]
 
 MIN_OBSERVATIONS = 2
 """Evaluated trees needed before the GP is used; until then asks stay random (e.g. after failures)."""
@@ -76,7 +76,6 @@ class BayesianOptimization(Searcher):
         component's default options) or an instance. Names become instances.
         ``random_interleave_prob``: probability that a model-based ask is a random sample instead;
         ``target_transform``: the losses the GP is fitted on (one of ``TARGET_TRANSFORMS``);
-        ``incumbent``: the acquisition's ``best``, one of ``INCUMBENTS``;
         ``stall_patience``: after this many results without a new best loss, model-based asks
         maximise the acquisition with the pool strategy named ``stall_pool_strategy`` (default
         options, ``pool_strategy``'s pool size) instead (0: never)."""
@@ -87,7 +86,6 @@ class BayesianOptimization(Searcher):
         pool_strategy: Any = "evolution"
         random_interleave_prob: float = 0.1
         target_transform: str = "rank"
-        incumbent: str = "observed"
         stall_patience: int = 0
         stall_pool_strategy: str = "mutation"
 
@@ -97,14 +95,12 @@ class BayesianOptimization(Searcher):
             check_int("n_init", self.n_init, 1)
             check_int("stall_patience", self.stall_patience, 0)
             check_probability("random_interleave_prob", self.random_interleave_prob)
-            for name, value, choices in (
-                ("target_transform", self.target_transform, TARGET_TRANSFORMS),
-                ("incumbent", self.incumbent, INCUMBENTS),
-            ):
-                if value not in choices:
-                    raise OptionsError(
-                        f"option {name}: unknown value {value!r}; choose one of {', '.join(choices)}", name
-                    )
+            if self.target_transform not in TARGET_TRANSFORMS:
+                raise OptionsError(
+                    f"option target_transform: unknown value {self.target_transform!r}; "
+                    f"choose one of {', '.join(TARGET_TRANSFORMS)}",
+                    "target_transform",
+                )
             try:
                 surrogate = canonical_name(self.surrogate_model)
             except ValueError as error:
@@ -130,8 +126,8 @@ class BayesianOptimization(Searcher):
         self.surrogate = get_surrogate(self.options.surrogate_model, space)
         """The model the latest ask scored with (conditioned on pending trees, if any)."""
         self._fitted = self.surrogate
-        self._stall_strategy = _component(self.options.stall_pool_strategy, "stall_pool_strategy", PoolStrategy)
-        self._stall_strategy = replace(self._stall_strategy, pool_size=self.options.pool_strategy.pool_size)
+        stall_strategy = _component(self.options.stall_pool_strategy, "stall_pool_strategy", PoolStrategy)
+        self._stall_strategy = replace(stall_strategy, pool_size=self.options.pool_strategy.pool_size)
         self._fit_key: tuple[Tree, ...] | None = None
         self.last_acquisition: dict[str, float] = {}
         """Statistics of the latest model-based ask: generations, trees scored, best score."""
@@ -152,10 +148,7 @@ class BayesianOptimization(Searcher):
         self.last_source = "stall" if stalled else "model"
         targets = transform_targets(self.options.target_transform, losses)
         model = self.fit(trees, targets)
-        if self.options.incumbent == "predicted":
-            best = float(np.min(model.predict(trees)[0]))
-        else:
-            best = float(targets.min())
+        best = float(targets.min())
         acquisition = self.options.acquisition
 
         def score(candidates: list[Tree]) -> np.ndarray:

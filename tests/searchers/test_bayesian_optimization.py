@@ -112,18 +112,3 @@ def test_stall_pool_strategy_must_be_a_registered_name(cell_space):
     with pytest.raises(OptionsError, match="stall_patience"):
         make_searcher("bayesian_optimization", cell_space, seed=0, stall_patience=-1)
 
-
-def test_predicted_incumbent_is_the_lowest_posterior_mean_at_the_observed_trees(cell_space):
-    trees = drive(make_searcher("random_search", cell_space, seed=8), op_quality_loss, 6)
-    losses = [op_quality_loss(t) for t in trees]
-    searcher = make_searcher("bayesian_optimization", cell_space, seed=1, **FAST, random_interleave_prob=0.0,
-                             target_transform="none", incumbent="predicted")  # fmt: skip
-    proposal = _told(searcher, trees, losses).ask()
-    gp = get_surrogate("gp_hierarchical", cell_space).fit(trees, losses)
-    best = float(np.min(gp.predict(trees)[0]))
-    assert best > min(losses)  # the noisy fit smooths the observed minimum
-    (mean,), (var,) = gp.predict([proposal])
-    sigma = math.sqrt(var)
-    z = (best - mean) / sigma
-    ei = (best - mean) * 0.5 * (1 + math.erf(z / math.sqrt(2))) + sigma * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
-    assert searcher.last_acquisition["best_score"] == pytest.approx(ei, rel=1e-9)
