@@ -152,14 +152,15 @@ def report(paths: list[Path], reference: str, window: int) -> str:
         points = [c for c in CHECKPOINTS if c <= budget]
         out += [f"#### {objective}: mean regret (x100) at n evaluations; plateau = no improvement in the "
                 f"last {window} with regret > 0; stalled = a plateau with half the proposals after the "
-                f"incumbent within one step of it (- : trees not recorded)", "",
+                f"incumbent within one step of it (- : a plateau's trees not recorded)", "",
                 "| searcher | seeds | " + " | ".join(f"n={c}" for c in points) + " | plateau | stalled |",
                 "|---|---|" + "---|" * (len(points) + 2)]  # fmt: skip
         for lab in labels:
             curves = np.stack([c[:budget] for c in runs[objective, lab].values()])
             cells = [f"{100 * curves[:, c - 1].mean():.2f}" for c in points]
             n_plateau = sum(plateaued(c, window) for c in curves)
-            recorded = all("trees" in r for r in records[objective, lab].values())
+            recorded = all("trees" in r or not plateaued(np.asarray(r["regret"][:budget]), window)
+                           for r in records[objective, lab].values())  # fmt: skip
             n_stalled = sum(stalled(r, window) for r in records[objective, lab].values()) if recorded else "-"
             out.append(f"| {lab} | {len(curves)} | " + " | ".join(cells) + f" | {n_plateau} | {n_stalled} |")
         ref = runs.get((objective, reference))

@@ -29,6 +29,8 @@ def test_the_built_ins_are_registered_and_built_with_their_defaults(cell_space):
         "acquisition": {"name": "ei", "xi": 0.0},
         "random_interleave_prob": 0.1,
         "target_transform": "rank",
+        "stall_patience": 0,
+        "stall_pool_strategy": "mutation",
         "pool_strategy": {
             "name": "evolution", "pool_size": 200, "p_self_crossover": 0.5, "n_best": 10, "min_generations": 10,
             "max_generations": 50, "patience": 5, "tournament_fraction": 0.2, "p_crossover": 0.5,
