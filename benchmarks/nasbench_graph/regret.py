@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> None:
                 trees.append(str(tree))
                 sources.append(getattr(searcher, "last_source", ""))
             record = {"objective": args.objective, "label": label, "searcher": name, "options": options,
-                      "seed": seed, "seconds": time.perf_counter() - start, "regret": curve,
+                      "seed": seed, "optimum": optimum, "seconds": time.perf_counter() - start, "regret": curve,
                       "losses": losses, "trees": trees, "sources": sources}  # fmt: skip
             with args.output.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
