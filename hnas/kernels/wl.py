@@ -98,15 +98,28 @@ def _networkx_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarr
 
 
 class WLFeaturizer:
-    """Extracts WL features with one growing dictionary of compressed labels."""
+    """Extracts WL features with one growing dictionary of compressed labels.
+
+    Iteration-0 labels (the graphs' own labels) are looked up in a dict. A relabelling signature
+    (own label, sorted successor labels) is looked up by a 64-bit hash in a sorted array, all
+    signatures of a batch at once; its id's stored signature is compared with it, so a hash
+    collision never merges two signatures (a colliding one gets its own id through an exact,
+    byte-keyed dict).
+    """
 
     def __init__(self) -> None:
-        self._labels: dict[object, int] = {}
+        self._strings: dict[object, int] = {}  # iteration-0 label -> id
+        self._n = 0
+        # Signature of each id: row (own + 1, successors + 1 sorted, 0-padded); zero for strings.
+        self._rows = np.zeros((0, 1), dtype=np.int64)
+        self._hashes = np.empty(0, dtype=np.uint64)  # sorted hashes of the hash-indexed signatures
+        self._hash_ids = np.empty(0, dtype=np.int64)  # their ids
+        self._collided: dict[bytes, int] = {}  # signatures whose hash another signature holds
 
     @property
     def n_labels(self) -> int:
         """Number of compressed labels in the dictionary (the width of feature matrices)."""
-        return len(self._labels)
+        return self._n
 
     def retain(self, labels: np.ndarray) -> np.ndarray:
         """Keep only the sorted, distinct label ids ``labels``, renumbered ``0..len(labels) - 1``.
@@ -121,16 +134,23 @@ class WLFeaturizer:
             raise ValueError(f"labels to retain must be sorted, distinct ids below {self.n_labels}")
         new_id = np.full(self.n_labels, -1, dtype=np.int64)
         new_id[labels] = np.arange(len(labels))
-        kept = [(key, int(new_id[old])) for key, old in self._labels.items() if new_id[old] >= 0]
-        # Relabelling keys are int64 label ids as bytes: renumber them all in one pass.
-        signatures = [key for key, _ in kept if isinstance(key, bytes)]
-        renumbered = new_id[np.frombuffer(b"".join(signatures), dtype=np.int64)]
-        if np.any(renumbered < 0):
+        rows = self._rows[labels]
+        shifted = np.concatenate(([0], new_id + 1))[rows]  # label + 1 -> new label + 1, 0 stays 0
+        if np.any((rows > 0) & (shifted == 0)):
             raise ValueError("labels to retain are not closed under WL signatures (whole features needed)")
-        buffer = renumbered.tobytes()
-        ends = np.cumsum([len(key) for key in signatures]).tolist()
-        remapped = iter(buffer[end - len(key) : end] for key, end in zip(signatures, ends))
-        self._labels = {key if not isinstance(key, bytes) else next(remapped): new for key, new in kept}
+        self._strings = {key: int(new_id[old]) for key, old in self._strings.items() if new_id[old] >= 0}
+        self._n = len(labels)
+        self._rows = shifted
+        # Rebuild the hash index: per hash, its lowest id; the other signatures of that hash (rare
+        # collisions) go to the exact dict.
+        signatures = np.flatnonzero(shifted[:, 0] > 0)
+        hashes = _row_hashes(shifted[signatures])
+        order = np.argsort(hashes, kind="stable")
+        hashes, signatures = hashes[order], signatures[order]
+        first = np.ones(len(hashes), dtype=bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        self._hashes, self._hash_ids = hashes[first], signatures[first]
+        self._collided = {_signature_key(shifted[i]): int(i) for i in signatures[~first].tolist()}
         return new_id
 
     def features(self, graphs: Sequence[LabelledGraph], depth: int) -> list[WLFeatures]:
@@ -147,66 +167,133 @@ class WLFeaturizer:
         src = np.concatenate([a[1] + o for a, o in zip(arrays, offsets)])
         dst = np.concatenate([a[2] + o for a, o in zip(arrays, offsets)])
 
-        setdefault, table = self._labels.setdefault, self._labels
-        label = np.fromiter(
-            (setdefault(s, len(table)) for a in arrays for s in a[0]), dtype=np.int64, count=n
-        )
+        label = self._label_ids([s for a in arrays for s in a[0]])
         per_iteration = [label]
-        out_degree = np.bincount(src, minlength=n)
-        start = np.cumsum(out_degree) - out_degree
+        if depth:
+            # Successor positions grouped by source node, in a fixed order; sorted by label per round.
+            by_source = np.argsort(src, kind="stable")
+            src_sorted, dst_sorted = src[by_source], dst[by_source]
+            out_degree = np.bincount(src, minlength=n)
+            column = 1 + np.arange(len(src)) - (np.cumsum(out_degree) - out_degree)[src_sorted]
         for _ in range(depth):
-            label = self._relabel(label, src, dst, out_degree, start)
+            label = self._relabel(label, src_sorted, dst_sorted, column, 1 + int(out_degree.max(initial=0)))
             per_iteration.append(label)
         return _histograms(per_iteration, graph_of_node, len(graphs))
 
+    def _label_ids(self, labels: list) -> np.ndarray:
+        """Ids of iteration-0 labels; new labels get new ids in order of first occurrence."""
+        table = self._strings
+        for key in dict.fromkeys(labels):
+            if key not in table:
+                table[key] = self._new_ids(1)[0]
+        return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
+
+    def _new_ids(self, k: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """``k`` new ids with signature ``rows`` (zero rows: iteration-0 labels)."""
+        ids = np.arange(self._n, self._n + k, dtype=np.int64)
+        self._n += k
+        width = self._rows.shape[1] if rows is None else max(self._rows.shape[1], rows.shape[1])
+        if self._n > len(self._rows) or width > self._rows.shape[1]:
+            grown = np.zeros((max(self._n, 2 * len(self._rows), 1024), width), dtype=np.int64)
+            grown[: len(self._rows), : self._rows.shape[1]] = self._rows
+            self._rows = grown
+        if rows is not None:
+            self._rows[ids, : rows.shape[1]] = rows
+        return ids
+
     def _relabel(
-        self,
-        label: np.ndarray,
-        src: np.ndarray,
-        dst: np.ndarray,
-        out_degree: np.ndarray,
-        start: np.ndarray,
+        self, label: np.ndarray, src: np.ndarray, dst: np.ndarray, column: np.ndarray, width: int
     ) -> np.ndarray:
-        """One WL round: new label = id of (own label, sorted successor labels)."""
+        """One WL round: new label = id of (own label, sorted successor labels).
+
+        ``src``/``dst``: the edges grouped by source node, ``column``: each edge's position in
+        its source's row (1 + rank within the group).
+        """
         n = len(label)
-        width = 1 + (int(out_degree.max()) if n else 0)
-        rows = np.full((n, width), -1, dtype=np.int64)
-        rows[:, 0] = label
+        rows = np.zeros((n, width), dtype=np.int64)
+        rows[:, 0] = label + 1
         if len(src):
-            succ_label = label[dst]
-            order = np.lexsort((succ_label, src))
-            s = src[order]
-            rows[s, 1 + np.arange(len(s)) - start[s]] = succ_label[order]
-        first, inverse = _distinct_rows(rows)
-        # The shared dictionary is keyed on the unpadded signature, so batches of any width agree.
-        buffer, stride = rows[first].tobytes(), 8 * width
-        ends = (np.arange(len(first)) * stride + 8 * (1 + out_degree[first])).tolist()
-        table = self._labels
-        ids = []
-        for begin, end in zip(range(0, len(buffer), stride), ends):
-            key = buffer[begin:end]
-            value = table.get(key)
+            # Successors sorted by label within each source (src is sorted): one integer sort.
+            stride = int(label.max()) + 2
+            key = src * stride + (label[dst] + 1)
+            key.sort()
+            rows[src, column] = key - src * stride
+        first, inverse, hashes = _distinct_rows(rows)
+        return self._lookup(rows[first], hashes)[inverse]
+
+    def _lookup(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Ids of the distinct signature ``rows`` (hashes ``hashes``), adding the new ones."""
+        ids = np.full(len(rows), -1, dtype=np.int64)
+        if len(self._hashes):
+            pos = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+            hit = self._hashes[pos] == hashes
+            candidate = self._hash_ids[pos[hit]]
+            stored = self._rows[candidate]
+            width = max(stored.shape[1], rows.shape[1])
+            same = np.all(_pad(stored, width) == _pad(rows[hit], width), axis=1)
+            ids[np.flatnonzero(hit)[same]] = candidate[same]
+        else:
+            hit = np.zeros(len(rows), dtype=bool)
+        missing = np.flatnonzero(ids < 0)
+        if not len(missing):
+            return ids
+        # A signature whose hash is taken (by a stored one or an earlier one of this batch) goes
+        # through the exact dict; the others enter the hash table.
+        _, first_of_hash = np.unique(hashes[missing], return_index=True)
+        indexed = np.zeros(len(missing), dtype=bool)
+        indexed[first_of_hash] = True
+        indexed &= ~hit[missing]
+        new = missing[indexed]
+        ids[new] = self._new_ids(len(new), rows[new])
+        where = np.searchsorted(self._hashes, hashes[new])
+        self._hashes = np.insert(self._hashes, where, hashes[new])
+        self._hash_ids = np.insert(self._hash_ids, where, ids[new])
+        for i in missing[~indexed].tolist():
+            key = _signature_key(rows[i])
+            value = self._collided.get(key)
             if value is None:
-                value = table[key] = len(table)
-            ids.append(value)
-        return np.array(ids, dtype=np.int64)[inverse]
+                value = self._collided[key] = int(self._new_ids(1, rows[i : i + 1])[0])
+            ids[i] = value
+        return ids
+
+
+def _pad(rows: np.ndarray, width: int) -> np.ndarray:
+    if rows.shape[1] == width:
+        return rows
+    out = np.zeros((len(rows), width), dtype=rows.dtype)
+    out[:, : rows.shape[1]] = rows
+    return out
+
+
+def _signature_key(row: np.ndarray) -> bytes:
+    """The exact, padding-free key of a signature row."""
+    return np.trim_zeros(row, "b").tobytes()
 
 
 _HASH_MULTIPLIERS = np.random.default_rng(20231101).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
-"""Fixed odd multipliers of the row hash used to find distinct signatures (collisions are checked)."""
+"""Fixed odd multipliers of the row hash (column c times multiplier c; zero padding adds nothing)."""
 
 
-def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(first, inverse)``: a representative row index of each distinct row, and each row's group.
-
-    Rows are grouped by a 64-bit hash (one integer sort instead of a sort of byte strings); the
-    groups are then checked row by row, and a collision falls back to an exact byte-wise sort.
-    """
-    n, width = rows.shape
-    if width > len(_HASH_MULTIPLIERS):
-        return _distinct_rows_exact(rows)
+def _row_hashes(rows: np.ndarray) -> np.ndarray:
+    """64-bit hashes of signature rows, independent of their zero padding."""
+    width = rows.shape[1]
+    multipliers = _HASH_MULTIPLIERS
+    if width > len(multipliers):  # wider rows (huge out-degrees): extend the fixed sequence
+        extra = np.random.default_rng(width).integers(1, 2**63, size=width - len(multipliers), dtype=np.uint64)
+        multipliers = np.concatenate([multipliers, extra | np.uint64(1)])
     with np.errstate(over="ignore"):
-        hashes = (rows.astype(np.uint64) * _HASH_MULTIPLIERS[:width]).sum(axis=1, dtype=np.uint64)
+        return (rows.astype(np.uint64) * multipliers[:width]).sum(axis=1, dtype=np.uint64)
+
+
+def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first, inverse, hashes)``: a representative row index of each distinct row, each row's
+    group, and the representatives' hashes (:func:`_row_hashes`).
+
+    Rows are grouped by hash (one integer sort instead of a sort of byte strings); the groups are
+    then checked row by row, and a collision falls back to an exact byte-wise sort.
+    """
+    n = len(rows)
+    hashes = _row_hashes(rows)
     order = np.argsort(hashes, kind="stable")
     sorted_hashes = hashes[order]
     new_group = np.ones(n, dtype=bool)
@@ -215,16 +302,12 @@ def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     leaders = order[new_group]
     # Exactness: every row must equal its group's leader.
     if not np.array_equal(rows[order], rows[leaders[group_of_sorted]]):
-        return _distinct_rows_exact(rows)
+        keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return first, inverse.ravel(), hashes[first]
     inverse = np.empty(n, dtype=np.int64)
     inverse[order] = group_of_sorted
-    return leaders, inverse
-
-
-def _distinct_rows_exact(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return first, inverse.ravel()
+    return leaders, inverse, sorted_hashes[new_group]
 
 
 def _histograms(
@@ -232,15 +315,16 @@ def _histograms(
 ) -> list[WLFeatures]:
     """Per-graph label counts, sorted by (iteration, label), from the batch's node labels."""
     n_iter = len(per_iteration)
-    block = np.concatenate([graph_of_node * n_iter + i for i in range(n_iter)])
     label = np.concatenate(per_iteration)
-    order = np.lexsort((label, block))
-    block, label = block[order], label[order]
-    new_run = np.ones(len(label), dtype=bool)
-    new_run[1:] = (label[1:] != label[:-1]) | (block[1:] != block[:-1])
+    # One integer key per (graph, iteration, label): a single sort groups them.
+    stride = int(label.max(initial=0)) + 1
+    key = np.concatenate([(graph_of_node * n_iter + i) * stride for i in range(n_iter)]) + label
+    key.sort()
+    new_run = np.ones(len(key), dtype=bool)
+    new_run[1:] = key[1:] != key[:-1]
     run_start = np.flatnonzero(new_run)
-    counts = np.diff(np.append(run_start, len(label))).astype(np.float64)
-    label, block = label[run_start], block[run_start]
+    counts = np.diff(np.append(run_start, len(key))).astype(np.float64)
+    block, label = np.divmod(key[run_start], stride)
     # bounds[j * n_iter + i] = first run of graph j, iteration i.
     bounds = np.searchsorted(block, np.arange(n_graphs * n_iter + 1))
     sq_cum = np.concatenate(([0.0], np.cumsum(counts * counts)))

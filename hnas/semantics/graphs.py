@@ -73,23 +73,31 @@ class _Analysis:
     def __init__(self, tree: Tree) -> None:
         self.plans: dict[int, EdgePlan | None] = {}
         self.height = 0
+        self._topologies: dict[str, object] = {}  # op -> topology (or None), looked up once per tree
         self.root_cut = self._cut(tree, 1)
 
     def _cut(self, node: Tree, depth: int) -> bool:
         """Whether ``node`` outputs nothing; records plans and the topology height on the way."""
-        if not node.children:
+        children = node.children
+        if not children:
             return node.op == ZERO
-        topology = lookup_topology(node.op)
-        if topology is None or len(node.children) != topology.arity:
-            what = "is a primitive" if is_primitive(node.op) else "is not a registered topology"
+        op = node.op
+        topologies = self._topologies
+        topology = topologies[op] if op in topologies else topologies.setdefault(op, lookup_topology(op))
+        if topology is None or len(children) != topology.arity:
+            what = "is a primitive" if is_primitive(op) else "is not a registered topology"
             if topology is not None:
                 what = f"has {topology.arity} edges"
-            raise SemanticsError(f"{node.op!r} {what} but has {len(node.children)} children in {node.symbol}")
+            raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
         if depth > self.height:
             self.height = depth
         cut = 0
-        for i, child in enumerate(node.children):
-            if self._cut(child, depth + 1):
+        deeper = depth + 1
+        for i, child in enumerate(children):
+            if child.children:
+                if self._cut(child, deeper):
+                    cut |= 1 << i
+            elif child.op == ZERO:
                 cut |= 1 << i
         plan = edge_plan(topology, cut)
         self.plans[id(node)] = plan
