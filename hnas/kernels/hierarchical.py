@@ -9,6 +9,10 @@ graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stac
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
 
+Features are also kept by graph *content* (labels and edges, for graphs given as arrays), for the
+last ``max_content_graphs`` distinct graphs met: most hierarchy levels of a mutated or crossed-over
+tree are the same graphs as its parent's, so a candidate pool extracts them once.
+
 The label dictionary would otherwise grow with every tree ever scored (a BO run scores thousands
 of candidates per step): once it holds ``min_compact_labels`` labels and twice as many as after
 the last compaction, it is cut down to the labels of the trees still cached and those trees'
@@ -19,6 +23,7 @@ changes memory and speed, never results.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import cache
@@ -48,7 +53,8 @@ class TreeWLFeatures:
     ``depths[j]`` is the largest WL depth extracted for graph ``j``; ``graphs_of(tree)`` returns
     the graphs (default: ``hierarchical_graph_arrays(tree, n_levels)``, the array form of
     ``hierarchical_graphs``: same nodes in the same order, so the same kernel).
-    ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module).
+    ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module);
+    ``max_content_graphs``: graphs whose features are kept by content (see the module).
     """
 
     def __init__(
@@ -58,6 +64,7 @@ class TreeWLFeatures:
         *,
         graphs_of: Callable[[Tree], Sequence[LabelledGraph]] | None = None,
         min_compact_labels: int = 1 << 17,
+        max_content_graphs: int = 20_000,
     ) -> None:
         if min_compact_labels < 1:
             raise ValueError(f"min_compact_labels must be >= 1, got {min_compact_labels}")
@@ -81,6 +88,9 @@ class TreeWLFeatures:
         self._cache: WeakKeyDictionary[Tree, tuple[WLFeatures, ...]] = WeakKeyDictionary()
         self._min_compact_labels = min_compact_labels
         self._compact_at = min_compact_labels
+        # Features of graphs met before, by (depth, graph content), least recently used first.
+        self._by_content: OrderedDict[tuple, WLFeatures] = OrderedDict()
+        self._max_content = max_content_graphs
 
     @property
     def n_labels(self) -> int:
@@ -128,6 +138,10 @@ class TreeWLFeatures:
         renumbered = {key: replace(f, indices=new_id[f.indices]) for key, f in distinct.items()}
         for tree, feats in entries:
             self._cache[tree] = tuple(renumbered[id(f)] for f in feats)
+        # Graphs met before keep their features only while a cached tree uses them.
+        self._by_content = OrderedDict(
+            (key, renumbered[id(f)]) for key, f in self._by_content.items() if id(f) in renumbered
+        )
         self._compact_at = max(self._min_compact_labels, 2 * self._featurizer.n_labels)
 
     def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
@@ -149,18 +163,33 @@ class TreeWLFeatures:
             for g in per_tree
         ]
         features: list[list[WLFeatures | None]] = [[None] * self.n_graphs for _ in trees]
-        # One batch per WL depth (all levels together): fewer, larger numpy passes.
+        # One batch per WL depth (all levels together): fewer, larger numpy passes. A graph equal
+        # to one met before (most hierarchy levels of a mutated or crossed-over tree are its
+        # parent's) reuses its features; equal graphs within the batch are extracted once.
         for depth in sorted(set(self.depths)):
-            own = [
-                (i, j)
-                for j, d in enumerate(self.depths)
-                if d == depth
-                for i, src in enumerate(source)
-                if src[j] == j
-            ]
-            extracted = self._featurizer.features([per_tree[i][j] for i, j in own], depth)
-            for (i, j), f in zip(own, extracted):
-                features[i][j] = f
+            todo: dict[object, list[tuple[int, int]]] = {}
+            for j, d in enumerate(self.depths):
+                if d != depth:
+                    continue
+                for i, src in enumerate(source):
+                    if src[j] != j:
+                        continue
+                    key = _content_key(per_tree[i][j], depth)
+                    known = None if key is None else self._by_content.get(key)
+                    if known is not None:
+                        self._by_content.move_to_end(key)
+                        features[i][j] = known
+                    else:  # a graph without a content key is its own group
+                        todo.setdefault(("graph", i, j) if key is None else key, []).append((i, j))
+            firsts = [places[0] for places in todo.values()]
+            extracted = self._featurizer.features([per_tree[i][j] for i, j in firsts], depth)
+            for key, places, f in zip(todo, todo.values(), extracted):
+                for i, j in places:
+                    features[i][j] = f
+                if key[0] != "graph":
+                    self._by_content[key] = f
+        while len(self._by_content) > self._max_content:
+            self._by_content.popitem(last=False)
         return {tree: tuple(features[i][k] for k in source[i]) for i, tree in enumerate(trees)}
 
     def gram(
@@ -219,6 +248,16 @@ class TreeWLFeatures:
         return np.array(
             [[1.0 if f[j].sq_norms[depth] > 0 else 0.0 for f in feats] for j, depth in components]
         )
+
+
+def _content_key(graph: LabelledGraph, depth: int) -> tuple | None:
+    """A hashable key of a graph given as arrays (labels, sources, targets) and a WL depth; None
+    for other graphs (not cached by content)."""
+    labels = getattr(graph, "labels", None)
+    if labels is None or not hasattr(graph, "sources") or not hasattr(graph, "targets"):
+        return None
+    sources, targets = np.asarray(graph.sources), np.asarray(graph.targets)
+    return (depth, tuple(labels), sources.dtype.str, sources.tobytes(), targets.dtype.str, targets.tobytes())
 
 
 @cache

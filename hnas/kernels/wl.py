@@ -244,6 +244,7 @@ class WLFeaturizer:
         indexed[first_of_hash] = True
         indexed &= ~hit[missing]
         new = missing[indexed]
+        new = new[np.argsort(hashes[new], kind="stable")]  # the table stays sorted
         ids[new] = self._new_ids(len(new), rows[new])
         where = np.searchsorted(self._hashes, hashes[new])
         self._hashes = np.insert(self._hashes, where, hashes[new])

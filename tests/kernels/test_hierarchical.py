@@ -138,3 +138,23 @@ def test_bad_components_and_settings_are_rejected() -> None:
         TreeWLFeatures(1, (2, 2, 2))
     with pytest.raises(TypeError, match="derivation trees"):
         features.features(["(CELL Cell ...)"])
+
+
+def test_graphs_met_before_reuse_their_features_and_give_the_same_kernel() -> None:
+    """Children share most hierarchy levels with their parents: those features are reused by graph
+    content, and the kernel equals the one extracted from scratch (also across compactions)."""
+    from test_wl import edited_trees
+
+    trees, n_levels = edited_trees(80, seed=11)
+    depths = (4,) + (2,) * n_levels
+    components = [(0, d) for d in range(5)] + [(j, 2) for j in range(1, n_levels + 1)]
+    warm = TreeWLFeatures(n_levels, depths, min_compact_labels=2000)
+    for start in range(0, len(trees), 9):  # parents first, children in later calls, as a pool breeds
+        warm.features(trees[start : start + 9])
+    scratch = TreeWLFeatures(n_levels, depths, max_content_graphs=0)
+    np.testing.assert_allclose(
+        warm.gram(trees, None, components), scratch.gram(trees, None, components), atol=1e-12, rtol=0
+    )
+    feats = warm.features(trees)
+    shared = {id(f[1]) for f in feats}
+    assert len(shared) < len(trees) // 4  # level 1 is extracted once per distinct graph, not per tree
