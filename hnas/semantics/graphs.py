@@ -120,8 +120,19 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
         plan = plans[id(node)]
         states: list[list[int]] = [preds] * plan.n_slots
         children = node.children
+        deeper = depth + 1
         for i, src, dst, accumulate in plan.steps:
-            exits = emit(children[i], depth + 1, states[src])
+            child = children[i]
+            inputs = states[src]
+            if not child.children or deeper > max_depth or child.op == collapse_op:
+                # A node of the graph: emitted here rather than by a call (most children are).
+                n = len(labels)
+                labels.append(child.op)
+                sources.extend(inputs)
+                targets.extend([n] * len(inputs))
+                exits = [n]
+            else:
+                exits = emit(child, deeper, inputs)
             states[dst] = states[dst] + exits if accumulate else exits
         return states[-1]
 
@@ -159,7 +170,9 @@ def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable
         per_tree = cache[tree] = {}
     graphs = per_tree.get(n_levels)
     if graphs is None:
-        graphs = per_tree[n_levels] = build(tree, n_levels)
+        # Fewer levels are a prefix of more (e.g. the flattened graph alone of a canonical key).
+        wider = next((g for n, g in per_tree.items() if n > n_levels), None)
+        graphs = per_tree[n_levels] = wider[: n_levels + 1] if wider is not None else build(tree, n_levels)
     return graphs
 
 
