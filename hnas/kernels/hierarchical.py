@@ -102,14 +102,21 @@ class TreeWLFeatures:
         """Number of graphs used per tree (flattened graph first)."""
         return len(self.depths)
 
-    def features(self, trees: Sequence[Tree]) -> list[tuple[WLFeatures, ...]]:
-        """Per tree, the features of its graphs; uncached trees are extracted in one batch.
+    def features(
+        self, trees: Sequence[Tree], depths: Sequence[int] | None = None
+    ) -> list[tuple[WLFeatures, ...]]:
+        """Per tree, the features of its graphs to at least ``depths`` (per graph; default: the
+        extracted depths); uncached trees, and trees cached to a smaller depth, are extracted in
+        one batch (to ``depths``: a candidate scored at the chosen depth costs no deeper rounds).
 
         Cache hits are copied out at once: the weak cache may drop an entry whose key is an equal
         tree object that the garbage collector frees in the middle of this call. Features from
         separate calls are comparable only until the next compaction, which may start any call:
         take all the features one computation needs from one call.
         """
+        need = self.depths if depths is None else tuple(int(d) for d in depths)
+        if len(need) != self.n_graphs or any(not 0 <= d <= top for d, top in zip(need, self.depths)):
+            raise ValueError(f"depths {list(need)} outside the extracted depths {list(self.depths)}")
         if self._featurizer.n_labels >= self._compact_at:
             self._compact()
         found: dict[Tree, tuple[WLFeatures, ...]] = {}
@@ -119,12 +126,12 @@ class TreeWLFeatures:
                 raise TypeError(f"expected derivation trees (hnas.grammar.Tree), got {type(tree).__name__}")
             if tree not in found and tree not in missing:
                 cached = self._cache.get(tree)
-                if cached is None:
+                if cached is None or any(f.depth < d for f, d in zip(cached, need)):
                     missing[tree] = None
                 else:
                     found[tree] = cached
         if missing:
-            extracted = self._extract(list(missing))
+            extracted = self._extract(list(missing), need)
             self._cache.update(extracted)
             found.update(extracted)
         return [found[tree] for tree in trees]
@@ -144,7 +151,7 @@ class TreeWLFeatures:
         )
         self._compact_at = max(self._min_compact_labels, 2 * self._featurizer.n_labels)
 
-    def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
+    def _extract(self, trees: list[Tree], need: tuple[int, ...]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []
         for tree in trees:
             graphs = tuple(self._graphs_of(tree))
@@ -157,7 +164,7 @@ class TreeWLFeatures:
         # depth are its flattened graph) reuses that graph's features when they are deep enough.
         source = [
             [
-                next((k for k in range(j) if g[k] is g[j] and self.depths[k] >= self.depths[j]), j)
+                next((k for k in range(j) if g[k] is g[j] and need[k] >= need[j]), j)
                 for j in range(self.n_graphs)
             ]
             for g in per_tree
@@ -166,9 +173,9 @@ class TreeWLFeatures:
         # One batch per WL depth (all levels together): fewer, larger numpy passes. A graph equal
         # to one met before (most hierarchy levels of a mutated or crossed-over tree are its
         # parent's) reuses its features; equal graphs within the batch are extracted once.
-        for depth in sorted(set(self.depths)):
+        for depth in sorted(set(need)):
             todo: dict[object, list[tuple[int, int]]] = {}
-            for j, d in enumerate(self.depths):
+            for j, d in enumerate(need):
                 if d != depth:
                     continue
                 for i, src in enumerate(source):
@@ -205,13 +212,7 @@ class TreeWLFeatures:
         one product per iteration range ``0..d0, d0+1..d1, ...``; a level whose graph is the
         flattened graph for all these trees costs nothing more.
         """
-        for j, depth in components:
-            if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
-                raise ValueError(
-                    f"component (graph {j}, depth {depth}) outside the extracted "
-                    f"graphs/depths {list(enumerate(self.depths))}"
-                )
-        feats = self.features([*trees_a, *(() if trees_b is None else trees_b)])
+        feats = self.features([*trees_a, *(() if trees_b is None else trees_b)], self._need(components))
         feats_a = feats[: len(trees_a)]
         feats_b = feats_a if trees_b is None else feats[len(trees_a) :]
         out = np.empty((len(components), len(feats_a), len(feats_b)))
@@ -242,9 +243,21 @@ class TreeWLFeatures:
                         out[c] = normalised
         return out
 
+    def _need(self, components: Sequence[Component]) -> tuple[int, ...]:
+        """Per graph, the largest depth ``components`` use (0 for a graph they do not use)."""
+        need = [0] * self.n_graphs
+        for j, depth in components:
+            if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
+                raise ValueError(
+                    f"component (graph {j}, depth {depth}) outside the extracted "
+                    f"graphs/depths {list(enumerate(self.depths))}"
+                )
+            need[j] = max(need[j], depth)
+        return tuple(need)
+
     def self_similarity(self, trees: Sequence[Tree], components: Sequence[Component]) -> np.ndarray:
         """Diagonal of the normalised Gram, shape ``(len(components), len(trees))``: 1, or 0 for an empty graph."""
-        feats = self.features(trees)
+        feats = self.features(trees, self._need(components))
         return np.array(
             [[1.0 if f[j].sq_norms[depth] > 0 else 0.0 for f in feats] for j, depth in components]
         )
