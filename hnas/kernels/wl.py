@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import networkx as nx
 import numpy as np
@@ -95,6 +95,17 @@ def _networkx_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarr
         (position[end] for edge in graph.edges() for end in edge), dtype=np.int64, count=2 * n_edges
     )
     return labels, flat[0::2], flat[1::2]
+
+
+class _Edges(NamedTuple):
+    """A batch's edges grouped by source node (``src`` sorted), each edge's ``rank`` in its group,
+    and per node its ``out_degree`` and the ``start`` of its group."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    out_degree: np.ndarray
+    start: np.ndarray
+    rank: np.ndarray
 
 
 class WLFeaturizer:
@@ -170,13 +181,15 @@ class WLFeaturizer:
         label = self._label_ids([s for a in arrays for s in a[0]])
         per_iteration = [label]
         if depth:
-            # Successor positions grouped by source node, in a fixed order; sorted by label per round.
+            # Edges grouped by source node (stable), each one's rank within its group, and where
+            # each node's group starts: fixed for every round.
             by_source = np.argsort(src, kind="stable")
-            src_sorted, dst_sorted = src[by_source], dst[by_source]
+            src, dst = src[by_source], dst[by_source]
             out_degree = np.bincount(src, minlength=n)
-            column = 1 + np.arange(len(src)) - (np.cumsum(out_degree) - out_degree)[src_sorted]
+            start = np.cumsum(out_degree) - out_degree
+            edges = _Edges(src, dst, out_degree, start, np.arange(len(src)) - start[src])
         for _ in range(depth):
-            label = self._relabel(label, src_sorted, dst_sorted, column, 1 + int(out_degree.max(initial=0)))
+            label = self._relabel(label, edges)
             per_iteration.append(label)
         return _histograms(per_iteration, graph_of_node, len(graphs))
 
@@ -201,25 +214,52 @@ class WLFeaturizer:
             self._rows[ids, : rows.shape[1]] = rows
         return ids
 
-    def _relabel(
-        self, label: np.ndarray, src: np.ndarray, dst: np.ndarray, column: np.ndarray, width: int
-    ) -> np.ndarray:
+    def _relabel(self, label: np.ndarray, edges: _Edges) -> np.ndarray:
         """One WL round: new label = id of (own label, sorted successor labels).
 
-        ``src``/``dst``: the edges grouped by source node, ``column``: each edge's position in
-        its source's row (1 + rank within the group).
+        A signature is hashed from the edges directly (:func:`_row_hashes` of its row); nodes are
+        grouped by hash and each checked against its group's first node edge by edge, and only the
+        distinct signatures are laid out as rows. A collision falls back to exact rows.
         """
         n = len(label)
-        rows = np.zeros((n, width), dtype=np.int64)
-        rows[:, 0] = label + 1
+        own = label + 1
+        src = edges.src
         if len(src):
             # Successors sorted by label within each source (src is sorted): one integer sort.
             stride = int(label.max()) + 2
-            key = src * stride + (label[dst] + 1)
+            key = src * stride + (label[edges.dst] + 1)
             key.sort()
-            rows[src, column] = key - src * stride
-        first, inverse, hashes = _distinct_rows(rows)
-        return self._lookup(rows[first], hashes)[inverse]
+            succ = key - src * stride
+        else:
+            succ = src
+        width = 1 + int(edges.out_degree.max(initial=0))
+        multipliers = _multipliers(width)
+        with np.errstate(over="ignore"):
+            hashes = own.astype(np.uint64) * multipliers[0]
+            if len(src):
+                terms = succ.astype(np.uint64) * multipliers[1 + edges.rank]
+                has_edges = edges.out_degree > 0
+                hashes[has_edges] += np.add.reduceat(terms, edges.start[has_edges], dtype=np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        sorted_hashes = hashes[order]
+        new_group = np.ones(n, dtype=bool)
+        new_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+        group_of_sorted = np.cumsum(new_group) - 1
+        first = order[new_group]
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = group_of_sorted
+        # Exactness: each node has its group leader's own label, out-degree and successors.
+        leader = first[inverse]
+        same = np.array_equal(own, own[leader]) and np.array_equal(edges.out_degree, edges.out_degree[leader])
+        if same and len(src):
+            at_leader = edges.start[leader[src]] + edges.rank
+            same = np.array_equal(succ, succ[at_leader])
+        if not same:
+            rows = _rows(own, succ, edges, np.arange(n), width)
+            keys = rows.view(np.dtype((np.void, rows.itemsize * width))).ravel()
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            return self._lookup(rows[first], _row_hashes(rows[first]))[inverse.ravel()]
+        return self._lookup(_rows(own, succ, edges, first, width), sorted_hashes[new_group])[inverse]
 
     def _lookup(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
         """Ids of the distinct signature ``rows`` (hashes ``hashes``), adding the new ones."""
@@ -275,40 +315,35 @@ _HASH_MULTIPLIERS = np.random.default_rng(20231101).integers(1, 2**63, size=64, 
 """Fixed odd multipliers of the row hash (column c times multiplier c; zero padding adds nothing)."""
 
 
+def _multipliers(width: int) -> np.ndarray:
+    """The first ``width`` hash multipliers (beyond 64: a fixed extension)."""
+    multipliers = _HASH_MULTIPLIERS
+    if width > len(multipliers):  # wider rows (huge out-degrees): splitmix64 of the column
+        with np.errstate(over="ignore"):
+            z = np.arange(len(multipliers), width, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        multipliers = np.concatenate([multipliers, (z ^ (z >> np.uint64(31))) | np.uint64(1)])
+    return multipliers[:width]
+
+
 def _row_hashes(rows: np.ndarray) -> np.ndarray:
     """64-bit hashes of signature rows, independent of their zero padding."""
-    width = rows.shape[1]
-    multipliers = _HASH_MULTIPLIERS
-    if width > len(multipliers):  # wider rows (huge out-degrees): extend the fixed sequence
-        extra = np.random.default_rng(width).integers(1, 2**63, size=width - len(multipliers), dtype=np.uint64)
-        multipliers = np.concatenate([multipliers, extra | np.uint64(1)])
     with np.errstate(over="ignore"):
-        return (rows.astype(np.uint64) * multipliers[:width]).sum(axis=1, dtype=np.uint64)
+        return (rows.astype(np.uint64) * _multipliers(rows.shape[1])).sum(axis=1, dtype=np.uint64)
 
 
-def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(first, inverse, hashes)``: a representative row index of each distinct row, each row's
-    group, and the representatives' hashes (:func:`_row_hashes`).
-
-    Rows are grouped by hash (one integer sort instead of a sort of byte strings); the groups are
-    then checked row by row, and a collision falls back to an exact byte-wise sort.
-    """
-    n = len(rows)
-    hashes = _row_hashes(rows)
-    order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    new_group = np.ones(n, dtype=bool)
-    new_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
-    group_of_sorted = np.cumsum(new_group) - 1
-    leaders = order[new_group]
-    # Exactness: every row must equal its group's leader.
-    if not np.array_equal(rows[order], rows[leaders[group_of_sorted]]):
-        keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel()
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        return first, inverse.ravel(), hashes[first]
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = group_of_sorted
-    return leaders, inverse, sorted_hashes[new_group]
+def _rows(own: np.ndarray, succ: np.ndarray, edges: _Edges, nodes: np.ndarray, width: int) -> np.ndarray:
+    """Signature rows of ``nodes``: own label + 1, then the sorted successor labels + 1, 0-padded."""
+    rows = np.zeros((len(nodes), width), dtype=np.int64)
+    rows[:, 0] = own[nodes]
+    if len(edges.src):
+        position = np.full(len(own), -1, dtype=np.int64)
+        position[nodes] = np.arange(len(nodes))
+        row = position[edges.src]
+        kept = row >= 0
+        rows[row[kept], 1 + edges.rank[kept]] = succ[kept]
+    return rows
 
 
 def _histograms(
