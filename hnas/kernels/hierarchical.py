@@ -9,9 +9,10 @@ graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stac
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
 
-Features are also kept by graph *content* (labels and edges, for graphs given as arrays), for the
-last ``max_content_graphs`` distinct graphs met: most hierarchy levels of a mutated or crossed-over
-tree are the same graphs as its parent's, so a candidate pool extracts them once.
+The hierarchy levels' features are also kept by graph *content* (labels and edges, for graphs
+given as arrays), for the last ``max_content_graphs`` distinct level graphs met: most levels of a
+mutated or crossed-over tree are the same graphs as its parent's, so a candidate pool extracts
+them once. (The flattened graph of a new tree is almost always new, so it is not kept.)
 
 The label dictionary would otherwise grow with every tree ever scored (a BO run scores thousands
 of candidates per step): once it holds ``min_compact_labels`` labels and twice as many as after
@@ -54,7 +55,7 @@ class TreeWLFeatures:
     the graphs (default: ``hierarchical_graph_arrays(tree, n_levels)``, the array form of
     ``hierarchical_graphs``: same nodes in the same order, so the same kernel).
     ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module);
-    ``max_content_graphs``: graphs whose features are kept by content (see the module).
+    ``max_content_graphs``: level graphs whose features are kept by content (see the module).
     """
 
     def __init__(
@@ -64,7 +65,7 @@ class TreeWLFeatures:
         *,
         graphs_of: Callable[[Tree], Sequence[LabelledGraph]] | None = None,
         min_compact_labels: int = 1 << 17,
-        max_content_graphs: int = 20_000,
+        max_content_graphs: int = 4096,
     ) -> None:
         if min_compact_labels < 1:
             raise ValueError(f"min_compact_labels must be >= 1, got {min_compact_labels}")
@@ -181,7 +182,8 @@ class TreeWLFeatures:
                 for i, src in enumerate(source):
                     if src[j] != j:
                         continue
-                    key = _content_key(per_tree[i][j], depth)
+                    # The flattened graph of a new tree is almost always new: not kept by content.
+                    key = None if j == 0 else _content_key(per_tree[i][j], depth)
                     known = None if key is None else self._by_content.get(key)
                     if known is not None:
                         self._by_content.move_to_end(key)
