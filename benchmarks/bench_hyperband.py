@@ -101,7 +101,8 @@ def main() -> None:
                     times.append(seconds)
                 means[name] = sum(times) / len(times)
                 print(f"  {name:22s} " + "  ".join(cells) + f"   mean {means[name]:.1f}")
-            print(f"  ratio regularized_evolution / hyperband: {means['regularized_evolution'] / means['hyperband']:.2f}")
+            ratio = means["regularized_evolution"] / means["hyperband"]
+            print(f"  ratio regularized_evolution / hyperband: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -110,7 +110,7 @@ class FidelityRun:
             if trial.budget_epochs is None:
                 raise RunConfigError(f"trial {trial.id} of this run has no budget_epochs: the run was not "
                                      "made by a multi-fidelity searcher", field="searcher")  # fmt: skip
-            continues = None if trial.continues is None else epochs_of[trial.continues]
+            continues = epochs_of.get(trial.continues)  # None: a new configuration (or a salvaged store lost it)
             job = Job(space.parse(trial.architecture), trial.budget_epochs, trial.rung, trial.bracket, continues)
             self._note(trial.id, trial.architecture, job, trial.seed)
             result = trial.objective if trial.status in TrialStatus.FINISHED else PENDING

@@ -42,6 +42,7 @@ job is never promoted.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -165,7 +166,9 @@ class MultiFidelitySearcher(Searcher):
             raise ValueError(f"tell(): a result for this job was already told: {job!r}")
         record.result = _checked_loss(loss)
 
-    def restore(self, checkpoint: dict[str, Any] | None, jobs: Iterable[tuple[Job, Any]]) -> None:  # type: ignore[override]
+    def restore(  # type: ignore[override]
+        self, checkpoint: dict[str, Any] | None, jobs: Iterable[tuple[Job, Any]]
+    ) -> None:
         """Continue a fresh searcher from a :meth:`checkpoint` and every job asked so far, in the
         order asked, each with its result: a loss, ``None`` (failed) or :data:`PENDING`."""
         if self._records:
@@ -271,15 +274,10 @@ class MultiFidelitySearcher(Searcher):
 
 
 def _checked_loss(loss: Any) -> float | None:
-    if loss is None:
-        return None
-    try:
-        loss = float(loss)
-    except (TypeError, ValueError):
-        raise ValueError(f"tell(): loss must be a number or None, got {loss!r}") from None
-    if not math.isfinite(loss):
-        raise ValueError(f"tell(): loss must be finite, got {loss}; pass None for a failed trial")
-    return loss
+    """``loss`` as a float (``None`` stays: a failed job); a ValueError for anything not finite."""
+    if loss is not None and (isinstance(loss, bool) or not isinstance(loss, numbers.Real) or not math.isfinite(loss)):
+        raise ValueError(f"tell(): loss must be a finite number, or None for a failed job; got {loss!r}")
+    return None if loss is None else float(loss)
 
 
 class SuccessiveHalving(MultiFidelitySearcher):

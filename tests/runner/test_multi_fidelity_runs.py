@@ -91,17 +91,36 @@ def test_optimize_flags_for_fidelity(capsys):
     assert "argument --eta: eta: searcher random_search has no fidelity" in capsys.readouterr().err
 
 
+def _check_asha_run(directory: Path, log: Path) -> None:
+    trials = load_trials(directory)
+    assert [t.status for t in trials] == ["done"] * 14
+    assert len({pid for kind, pid, *_ in read_log(log) if kind == "end"}) == 2  # both workers evaluated
+    promoted = [t for t in trials if t.continues is not None]
+    assert promoted  # each continued from its parent's checkpoint, which the worker read
+    assert all(t.extras["trained"] == t.budget_epochs - trials[t.continues - 1].budget_epochs for t in promoted)
+
+
+def _asha(tmp_path: Path, **execution) -> RunConfig:
+    objective = FidelityObjective(tmp_path / "log", delay=0.05)
+    return RunConfig(search_space=SPACE, objective=objective, searcher="asha", seed=2, max_evaluations_total=14,
+                     max_epochs=4, eta=2, **execution)  # fmt: skip
+
+
 @pytest.mark.slow
 def test_asha_on_two_local_workers(tmp_path):
-    objective = FidelityObjective(tmp_path / "log", delay=0.05)
-    run = RunConfig(search_space=SPACE, objective=objective, searcher="asha", seed=2, max_evaluations_total=14,
-                    max_epochs=4, eta=2, n_workers=2)  # fmt: skip
-    assert run_search(run, tmp_path / "run").n_done == 14
-    trials = load_trials(tmp_path / "run")
-    assert len({t.worker for t in trials}) == 2
-    promoted = [t for t in trials if t.continues is not None]
-    assert promoted and all(t.extras["trained"] == t.budget_epochs - trials[t.continues - 1].budget_epochs
-                            for t in promoted)  # fmt: skip
+    run_search(_asha(tmp_path, n_workers=2), tmp_path / "run")
+    _check_asha_run(tmp_path / "run", tmp_path / "log")
+
+
+@pytest.mark.slow
+def test_asha_on_dask_workers_sharing_the_run_directory(tmp_path):
+    from distributed import LocalCluster  # the optional extra 'dist', part of the dev install
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        run_search(_asha(tmp_path, dask_scheduler=cluster.scheduler_address), tmp_path / "run")
+    _check_asha_run(tmp_path / "run", tmp_path / "log")
 
 
 def _wait_for_evaluations(log: Path, n: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -129,7 +148,9 @@ def test_sigkill_in_the_middle_of_a_bracket_then_resume_asks_what_an_uninterrupt
     assert f"run finished: {budget}/{budget} evaluations" in finished.stdout
 
     straight = run_search(config(str(tmp_path / "straight.log"), budget, 0.0, searcher), tmp_path / "straight")
-    columns = lambda t: (t.architecture, t.seed, t.budget_epochs, t.rung, t.bracket, t.continues, t.objective)  # noqa: E731
+    def columns(t):
+        return t.architecture, t.seed, t.budget_epochs, t.rung, t.bracket, t.continues, t.objective
+
     resumed = load_trials(directory)
     assert [columns(t) for t in resumed] == [columns(t) for t in load_trials(straight.working_directory)]
     assert any(t.continues is not None for t in resumed)

@@ -25,7 +25,8 @@ def make(name, space, **options):
 
 @pytest.mark.parametrize(
     "low, high, eta, levels",
-    [(1, 9, 3, (1, 3, 9)), (1, 4, 2, (1, 2, 4)), (2, 6, 3, (2, 6)), (1, 8, 3, (2, 8)), (5, 5, 3, (5,)), (1, 27, 3, (1, 3, 9, 27))],
+    [(1, 9, 3, (1, 3, 9)), (1, 4, 2, (1, 2, 4)), (2, 6, 3, (2, 6)), (1, 8, 3, (2, 8)), (5, 5, 3, (5,)),
+     (1, 27, 3, (1, 3, 9, 27))],
 )
 def test_fidelity_levels(low, high, eta, levels):
     assert fidelity_levels(low, high, eta) == levels
@@ -110,7 +111,7 @@ def test_failed_jobs_are_never_promoted(cell_space):
         searcher.tell(jobs[0], 0.5)
     with pytest.raises(ValueError, match="was not asked"):
         searcher.tell(Job(jobs[0].tree, 3, 1), 0.5)
-    with pytest.raises(ValueError, match="must be finite"):
+    with pytest.raises(ValueError, match="must be a finite number"):
         searcher.tell(promoted, math.nan)
 
 
