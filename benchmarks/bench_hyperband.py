@@ -1,7 +1,7 @@
 """Hyperband vs full-budget regularized evolution: wall time to reach a target validation error.
 
-    nice -n 10 .venv/bin/python benchmarks/bench_hyperband.py [--seeds 3] [--targets 0.06 0.04]
-        [--max_epochs 9] [--eta 3] [--iterations 1] [--search_space nb201_fixed_1_none]
+    nice -n 10 .venv/bin/python benchmarks/bench_hyperband.py [--seeds 3] [--targets 0.2 0.15 0.1]
+        [--max_epochs 6] [--eta 2] [--iterations 1] [--search_space nb201_fixed_1_none]
         [--train_subset 400] [--output results/bench_hyperband]
 
 Both searchers run real searches (``run_search``: one worker process, 1 torch thread) on the
@@ -57,9 +57,9 @@ def time_to_target(trials: list, target: float, max_epochs: int, full_only: bool
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--targets", type=float, nargs="+", default=[0.06, 0.04])
-    parser.add_argument("--max_epochs", type=int, default=9)
-    parser.add_argument("--eta", type=int, default=3)
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.2, 0.15, 0.1])
+    parser.add_argument("--max_epochs", type=int, default=6)
+    parser.add_argument("--eta", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=1, help="Hyperband iterations (all brackets once each)")
     parser.add_argument("--search_space", default="nb201_fixed_1_none")
     parser.add_argument("--train_subset", type=int, default=400, help="training images (digits has 1,000)")

@@ -182,3 +182,22 @@ def test_real_training_promotion_equals_an_uninterrupted_training(tmp_path):
         torch.set_num_threads(threads)
     assert list(straight.learning_curve) == promoted.learning_curve
     assert (straight.val_error, straight.test_error) == (promoted.val_error, promoted.test_error)
+
+
+def test_a_store_from_before_the_fidelity_columns_is_upgraded_and_salvaged(tmp_path):
+    import sqlite3
+
+    from hnas.runner.salvage import salvage_store
+    from hnas.runner.store import STORE_FILENAME, RunStore, _create_store
+
+    _create_store(tmp_path / STORE_FILENAME)  # the base schema: no budget_epochs, rung, bracket, continues
+    connection = sqlite3.connect(tmp_path / STORE_FILENAME)
+    connection.execute("INSERT INTO trials (id, architecture, status, seed, created_at, objective)"
+                       " VALUES (1, '(CELL Cell)', 'done', 7, 0.0, 0.5)")  # fmt: skip
+    connection.commit()
+    connection.close()
+    assert salvage_store(tmp_path, tmp_path / "copy").kept == 1  # read without the new columns
+    store = RunStore(tmp_path)  # opened for writing: the columns are added
+    (trial,) = store.trials()
+    store.close()
+    assert (trial.seed, trial.objective, trial.budget_epochs, trial.continues) == (7, 0.5, None, None)
