@@ -262,7 +262,7 @@ def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float 
             points = [(x, t.objective) for x, (_, t, _) in zip(xs, rows) if t.rung == rung and t.objective is not None]
             epochs = next(t.budget_epochs for _, t, _ in rows if t.rung == rung)
             axes.scatter(*zip(*points), s=18, alpha=0.7, linewidths=0, zorder=3,
-                         label=f"rung {rung}: {epochs} epochs ({len(points)})")  # fmt: skip
+                         label=f"rung {rung}: {epochs} epoch{'' if epochs == 1 else 's'} ({len(points)})")  # fmt: skip
     elif done:
         axes.scatter(*zip(*done), s=18, color="tab:blue", alpha=0.7, linewidths=0, label=f"trial ({len(done)})",
                      zorder=3)  # fmt: skip
