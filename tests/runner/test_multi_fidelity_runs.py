@@ -15,6 +15,7 @@ import torch
 from fidelity_objectives import FidelityObjective, epoch_error
 from run_fidelity_search import config
 from runner_objectives import SPACE, SyntheticObjective, read_log
+from test_resume_after_kill import _wait_for_evaluations
 
 from hnas.grammar import load_space
 from hnas.runner import RunConfig, RunConfigError, load_trials, run_search
@@ -121,14 +122,6 @@ def test_asha_on_dask_workers_sharing_the_run_directory(tmp_path):
     ) as cluster:
         run_search(_asha(tmp_path, dask_scheduler=cluster.scheduler_address), tmp_path / "run")
     _check_asha_run(tmp_path / "run", tmp_path / "log")
-
-
-def _wait_for_evaluations(log: Path, n: int, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while sum(kind == "end" for kind, *_ in read_log(log)) < n:
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, f"fewer than {n} evaluations after {timeout} s"
-        time.sleep(0.01)
 
 
 @pytest.mark.slow
