@@ -105,7 +105,6 @@ def fidelity_levels(min_epochs: int, max_epochs: int, eta: int) -> tuple[int, ..
 @dataclass
 class _Record:
     job: Job
-    index: int  # position in ask order
     result: Any = PENDING  # PENDING, None (failed) or the loss
 
 
@@ -265,7 +264,7 @@ class MultiFidelitySearcher(Searcher):
             raise RuntimeError(f"{name} proposed to continue a job that is not done at fewer epochs: {job!r}")
 
     def _add(self, job: Job) -> None:
-        record = _Record(job, len(self._records))
+        record = _Record(job)
         self._records.append(record)
         self._by_job[(self.key(job.tree), job.epochs)] = record
         self._by_rung.setdefault(job.rung, []).append(record)
