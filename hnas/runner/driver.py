@@ -30,6 +30,7 @@ from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, LostEvaluation, Task, make_executor
+from hnas.runner.fidelity import FidelityRun, check_fidelity_objective, is_multi_fidelity
 from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
 from hnas.runner.store import STORE_FILENAME, RunStore, Trial, TrialStatus, remove_store
 
@@ -294,7 +295,9 @@ class _Search:
         self.store = store
         self.space = load_space(config.search_space)
         self.searcher = build_searcher(config, self.space)
-        restore_searcher(self.searcher, store)
+        self.fidelity = FidelityRun(self.searcher, store, self.space) if is_multi_fidelity(self.searcher) else None
+        if self.fidelity is None:
+            restore_searcher(self.searcher, store)
         self.objective = _objective_for_workers(config)
         self._executor = executor
         self._progress_enabled = progress
@@ -345,7 +348,8 @@ class _Search:
                     and evaluated + len(self.in_flight) < config.max_evaluations_total
                 ):
                     trial_id = queue.popleft() if queue else self._ask()
-                    worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id]))
+                    budget = None if self.fidelity is None else self.fidelity.budget(trial_id)
+                    worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id], budget))
                     store.mark_running(trial_id, worker)
                     self.in_flight.add(trial_id)
                 trial_id, outcome = executor.next_event()
@@ -358,8 +362,10 @@ class _Search:
                         continue
                     outcome = {"result": None, "error": f"{outcome.reason}, in each of {MAX_ATTEMPTS} evaluations"}
                 loss, outcome = self.loss_of(outcome)
-                self.searcher.tell(self.trees[trial_id], loss)
+                self.searcher.tell(self.trees[trial_id] if self.fidelity is None else self.fidelity.job(trial_id), loss)
                 store.finish_trial(trial_id, outcome, loss, self.searcher.checkpoint(), self.run_seconds())
+                if self.fidelity is not None:
+                    self.fidelity.finished(trial_id, loss is not None)
                 self.in_flight.discard(trial_id)
                 del self.trees[trial_id], self.seeds[trial_id]  # finished: only the searcher keeps it
                 evaluated += 1
@@ -382,12 +388,16 @@ class _Search:
         from hnas.searchers import SpaceExhaustedError
 
         try:
-            tree = self.searcher.ask()
+            asked = self.searcher.ask()
         except SpaceExhaustedError as error:
             raise RunError(str(error)) from None
+        tree = asked if self.fidelity is None else asked.tree
         seed_of = lambda trial_id: trial_seed(self.config.seed, trial_id)  # noqa: E731
         key = None if self.searcher.canonical_key is None else self.searcher.key(tree)
-        trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
+        if self.fidelity is None:
+            trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
+        else:
+            trial_id, seed = self.fidelity.add_trial(asked, seed_of, self.searcher.checkpoint(), key)
         self._remember(trial_id, tree, seed)
         return trial_id
 
@@ -402,6 +412,7 @@ def _checked_objective(config: RunConfig, objective: Any) -> Any:
             "run without --log (log=False)",
             field="log",
         )
+    check_fidelity_objective(config, built)
     return built
 
 

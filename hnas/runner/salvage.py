@@ -175,4 +175,4 @@ def _trial(row: sqlite3.Row) -> Trial:
         raise ValueError(f"unknown status {values['status']!r}")
     values["learning_curve"] = [float(v) for v in json.loads(values["learning_curve"] or "[]")]
     values["extras"] = dict(json.loads(values["extras"] or "{}"))
-    return Trial(**{f.name: values[f.name] for f in fields(Trial)})
+    return Trial(**{f.name: values[f.name] for f in fields(Trial) if f.name in values})  # older stores: defaults

@@ -97,6 +97,8 @@ CREATE INDEX IF NOT EXISTS trials_told ON trials (told);
 """
 _ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER"}
 """Columns newer than schema version 1: added to older stores when they are opened for writing."""
+_ADDED_COLUMNS.update(budget_epochs="INTEGER", rung="INTEGER", bracket="INTEGER", continues="INTEGER")
+"""Multi-fidelity jobs (:mod:`hnas.runner.fidelity`): epochs trained to, rung, bracket, the trial continued."""
 _INDEXES = "CREATE INDEX IF NOT EXISTS trials_told ON trials (told);"
 
 
@@ -110,6 +112,8 @@ class Trial:
     many times an evaluation was started (more than one after a crash or a lost worker);
     ``canonical_key`` the architecture's canonical key (``None`` without one); ``told`` the
     position of its result among the results told to the searcher (``None`` until finished).
+    Multi-fidelity runs (:mod:`hnas.runner.fidelity`) also fill ``budget_epochs`` (the epochs the
+    job trains to), ``rung``, ``bracket`` and ``continues`` (the trial whose checkpoint it continues).
     """
 
     id: int
@@ -136,6 +140,10 @@ class Trial:
     extras: dict[str, Any] = field(default_factory=dict)
     canonical_key: str | None = None
     told: int | None = None
+    budget_epochs: int | None = None
+    rung: int | None = None
+    bracket: int | None = None
+    continues: int | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Trial:
@@ -482,16 +490,20 @@ class RunStore:
         seed_of: Callable[[int], int],
         searcher_state: Mapping[str, Any],
         canonical_key: str | None = None,
+        columns: Mapping[str, Any] | None = None,
     ) -> tuple[int, int]:
         """Insert a pending trial (its evaluation seed is ``seed_of(id)``) and the searcher state
-        after the ``ask`` that proposed it; returns the id and the seed."""
+        after the ``ask`` that proposed it; returns the id and the seed. ``columns``: values of
+        further columns (e.g. a multi-fidelity job's)."""
+        extra = dict(columns or {})
         with self._transaction():
             trial_id = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
             seed = int(seed_of(trial_id))
             self._db.execute(
-                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key)"
-                " VALUES (?, ?, 'pending', ?, ?, ?)",
-                (trial_id, architecture, seed, time.time(), canonical_key),
+                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key"
+                + "".join(f", {name}" for name in extra) + ") VALUES (?, ?, 'pending', ?, ?, ?"
+                + ", ?" * len(extra) + ")",
+                (trial_id, architecture, seed, time.time(), canonical_key, *extra.values()),
             )
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
         return trial_id, seed
