@@ -125,7 +125,9 @@ class WLFeaturizer:
         self._rows = np.zeros((0, 1), dtype=np.int64)
         self._hashes = np.empty(0, dtype=np.uint64)  # sorted hashes of the hash-indexed signatures
         self._hash_ids = np.empty(0, dtype=np.int64)  # their ids
-        self._collided: dict[bytes, int] = {}  # signatures whose hash another signature holds
+        # Signatures whose hash another one holds, and wide ones (> STORED_WIDTH entries, stored
+        # as a zero row): exact bytes keys.
+        self._collided: dict[bytes, int] = {}
 
     @property
     def n_labels(self) -> int:
@@ -161,7 +163,15 @@ class WLFeaturizer:
         first = np.ones(len(hashes), dtype=bool)
         first[1:] = hashes[1:] != hashes[:-1]
         self._hashes, self._hash_ids = hashes[first], signatures[first]
-        self._collided = {_signature_key(shifted[i]): int(i) for i in signatures[~first].tolist()}
+        collided = {_signature_key(shifted[i]): int(i) for i in signatures[~first].tolist()}
+        # Wide signatures (zero rows) keep their exact keys, renumbered.
+        for key, old in self._collided.items():
+            if new_id[old] >= 0 and not rows[new_id[old], 0]:
+                signature = np.concatenate(([0], new_id + 1))[np.frombuffer(key, dtype=np.int64)]
+                if not np.all(signature):
+                    raise ValueError("labels to retain are not closed under WL signatures (whole features needed)")
+                collided[signature.tobytes()] = int(new_id[old])
+        self._collided = collided
         return new_id
 
     def features(self, graphs: Sequence[LabelledGraph], depth: int) -> list[WLFeatures]:
@@ -205,6 +215,7 @@ class WLFeaturizer:
         """``k`` new ids with signature ``rows`` (zero rows: iteration-0 labels)."""
         ids = np.arange(self._n, self._n + k, dtype=np.int64)
         self._n += k
+        rows = None if rows is None else rows[:, :STORED_WIDTH]  # wider entries are zero (see _lookup)
         width = self._rows.shape[1] if rows is None else max(self._rows.shape[1], rows.shape[1])
         if self._n > len(self._rows) or width > self._rows.shape[1]:
             grown = np.zeros((max(self._n, 2 * len(self._rows), 1024), width), dtype=np.int64)
@@ -283,6 +294,10 @@ class WLFeaturizer:
         indexed = np.zeros(len(missing), dtype=bool)
         indexed[first_of_hash] = True
         indexed &= ~hit[missing]
+        wide = np.zeros(len(rows), dtype=bool)
+        if rows.shape[1] > STORED_WIDTH:
+            wide = rows[:, STORED_WIDTH:].any(axis=1)
+            indexed &= ~wide[missing]
         new = missing[indexed]
         new = new[np.argsort(hashes[new], kind="stable")]  # the table stays sorted
         ids[new] = self._new_ids(len(new), rows[new])
@@ -293,9 +308,16 @@ class WLFeaturizer:
             key = _signature_key(rows[i])
             value = self._collided.get(key)
             if value is None:
-                value = self._collided[key] = int(self._new_ids(1, rows[i : i + 1])[0])
+                stored = None if wide[i] else rows[i : i + 1]
+                value = self._collided[key] = int(self._new_ids(1, stored)[0])
             ids[i] = value
         return ids
+
+
+STORED_WIDTH = 16
+"""Signatures with up to this many entries (own label + successors) are stored as rows of one
+matrix and found by hash; wider ones (rare high out-degrees) only through the exact dict, so the
+matrix stays narrow."""
 
 
 def _pad(rows: np.ndarray, width: int) -> np.ndarray:
