@@ -20,7 +20,7 @@ __all__ = [
     "dominates",
     "pareto_mask",
     "non_dominated_sort",
-    "pareto_ranks",
+    "nsga2_order",
     "crowding_distance",
     "hypervolume",
     "hypervolume_trace",
@@ -71,15 +71,6 @@ def non_dominated_sort(points: Sequence[Sequence[float]] | np.ndarray) -> list[n
         done[front] = True
         remaining -= dominance[front].sum(axis=0)
     return fronts
-
-
-def pareto_ranks(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
-    """Each point's front number (0: non-dominated) in :func:`non_dominated_sort`."""
-    points = _points(points)
-    ranks = np.zeros(len(points), dtype=int)
-    for rank, front in enumerate(non_dominated_sort(points)):
-        ranks[front] = rank
-    return ranks
 
 
 def crowding_distance(points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
@@ -153,3 +144,15 @@ def hypervolume_trace(points: Sequence[Sequence[float]] | np.ndarray, reference:
         value = hypervolume(front, reference)
         trace[k] = value
     return trace
+
+
+def nsga2_order(points: Sequence[Sequence[float]] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NSGA-II's ranking of ``points``: each point's front number (lower is better) and its
+    crowding distance within its front (higher is better, to break ties)."""
+    points = _points(points)
+    ranks = np.zeros(len(points), dtype=int)
+    crowding = np.zeros(len(points))
+    for rank, front in enumerate(non_dominated_sort(points)):
+        ranks[front] = rank
+        crowding[front] = crowding_distance(points[front])
+    return ranks, crowding

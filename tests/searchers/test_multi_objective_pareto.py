@@ -14,7 +14,7 @@ from hnas.pareto import (
     hypervolume_trace,
     non_dominated_sort,
     pareto_mask,
-    pareto_ranks,
+    nsga2_order,
 )
 
 
@@ -56,9 +56,10 @@ def test_sorting_and_hypervolume_match_brute_force(m: int, n: int, seed: int) ->
     fronts = non_dominated_sort(points)
     assert [list(f) for f in fronts] == _brute_fronts(points.tolist())
     assert pareto_mask(points).tolist() == [i in _brute_fronts(points.tolist())[0] for i in range(n)]
-    ranks = pareto_ranks(points)
+    ranks, crowding = nsga2_order(points)
     for rank, front in enumerate(fronts):
         assert (ranks[front] == rank).all()
+        assert crowding[front] == pytest.approx(crowding_distance(points[front]))
     reference = [7.5] * m  # some points lie outside the box
     assert hypervolume(points, reference) == pytest.approx(_grid_hypervolume(points.tolist(), reference))
 
