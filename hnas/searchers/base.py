@@ -224,7 +224,7 @@ class Searcher(ABC):
             self._observed_trees.append(tree)
             self._observed_losses.append(loss)
         elif loss is not None:
-            if isinstance(loss, Sequence | np.ndarray):
+            if isinstance(loss, Sequence | np.ndarray) and not isinstance(loss, str):
                 raise ValueError(f"tell(): {type(self).__name__} is single-objective: tell a number, got {loss!r}")
             try:
                 loss = float(loss)

@@ -8,12 +8,13 @@ import pickle
 import pytest
 
 from hnas.grammar import load_space
-from hnas.searchers import SpaceExhaustedError, make_searcher, searcher_names
+from hnas.searchers import SpaceExhaustedError, get_searcher_class, make_searcher, searcher_names
 from hnas.searchers.synthetic import op_quality_loss
 
 from searcher_helpers import drive
 
-SEARCHERS = searcher_names()
+SEARCHERS = tuple(name for name in searcher_names() if not get_searcher_class(name).multi_objective)
+# (the multi-objective searchers, told loss vectors: tests/searchers/test_multi_objective_searchers.py)
 # Small BO settings keep each GP step cheap; BO proper starts after n_init asks.
 FAST = {
     "random_search": {},
