@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch_size", type=_number(int, 1), default=None, help="training batch size (default: the objective's)")
     add("--train_subset", type=_number(int, 1), default=None,
         help="train on a fixed random subset of this many images (default: all)")
+    add("--objectives", default="",
+        help="comma-separated values to minimise with a multi-objective searcher (mo_random_search,"
+        " mo_regularized_evolution, mo_bayesian_optimization), e.g. val_error,params: val_error, params,"
+        " flops, latency (measured on the evaluating device), a zero-cost proxy name (minus its score) or"
+        " extras.NAME (docs/searchers.md)")
+    add("--max_params", type=_number(int, 1), default=None,
+        help="never train a network with more parameters (counted from the tree before evaluation)")
+    add("--max_flops", type=_number(float, 1), default=None,
+        help="never train a network with more FLOPs per input (counted from the tree before evaluation)")
     add("--n_workers", type=_number(int, 1), default=1,
         help="local worker processes evaluating in parallel (default 1: one worker process)")
     add("--torch_threads", type=_number(int, 1), default=None,
@@ -150,6 +159,9 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,
             plugins=args.plugin,
+            objectives=args.objectives,
+            max_params=args.max_params,
+            max_flops=args.max_flops,
         )
     except RunConfigError as error:
         flag = error.field if error.field in _SEARCHER_FLAGS or hasattr(args, error.field) else "searcher_option"

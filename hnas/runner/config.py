@@ -45,6 +45,12 @@ class RunConfig:
     config is made and stored resolved (absolute paths); workers and resumed runs load them again.
     ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
 
+    ``objectives``: the values to minimise (names of :mod:`hnas.objectives.costs`, e.g.
+    ``("val_error", "params")``; a comma-separated string is split): a multi-objective searcher
+    is told their vector; a single-objective searcher takes at most one (empty: ``val_error``).
+    ``max_params`` / ``max_flops``: hard limits checked on the untrained network before any
+    evaluation; a tree over them is a failed trial, never trained.
+
     ``searcher`` is a registered name, a :class:`~hnas.searchers.Searcher` subclass, or an
     instance (its class and options are used; the run's searcher is seeded with ``seed``).
     ``searcher_options`` are the searcher's options, flat (``{"n_init": 5, "pool_size": 50,
@@ -71,6 +77,9 @@ class RunConfig:
     dask_scheduler: str | None = None
     torch_threads: int | None = None
     plugins: Sequence[str] = ()
+    objectives: Sequence[str] = ()
+    max_params: int | None = None
+    max_flops: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.plugins, str):
@@ -88,6 +97,7 @@ class RunConfig:
             self.searcher = type(instance)
             self.searcher_options = {**_flat(instance.options), **dict(self.searcher_options)}
         self.searcher_options = dict(self.searcher_options)
+        self.objectives = tuple(self.objectives.split(",")) if isinstance(self.objectives, str) else tuple(self.objectives)
         self.validate()
 
     def validate(self) -> None:
@@ -101,6 +111,7 @@ class RunConfig:
             _require(value is None or (_is_int(value) and value >= 1), name, "an integer >= 1", value)
         _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
         self.searcher_setup()
+        self._validate_objectives()
         _require(isinstance(self.canonical_key, str) and bool(self.canonical_key), "canonical_key",
                  "auto, none or a registered key name", self.canonical_key)  # fmt: skip
         if self.objective is not None and not isinstance(self.objective, str):
@@ -117,6 +128,32 @@ class RunConfig:
                 "an address such as tcp://HOST:PORT",
                 self.dask_scheduler,
             )
+
+    def _validate_objectives(self) -> None:
+        """``objectives`` are known names that fit the searcher; the cost limits are positive."""
+        from hnas.objectives.costs import check_objective_names
+        from hnas.objectives.errors import ObjectiveError
+
+        try:
+            self.objectives = check_objective_names([str(name).strip() for name in self.objectives])
+        except ObjectiveError as error:
+            raise RunConfigError(f"objectives: {error}", field="objectives") from None
+        cls = self.searcher_setup()[0]
+        if cls.multi_objective and not self.objectives:
+            raise RunConfigError(
+                f"searcher {self.searcher_name} is multi-objective: name the objectives, e.g. val_error,params",
+                field="objectives",
+            )
+        if not cls.multi_objective and len(self.objectives) > 1:
+            raise RunConfigError(
+                f"searcher {self.searcher_name} minimises one objective, got {len(self.objectives)}; use a "
+                "multi-objective searcher (mo_random_search, mo_regularized_evolution, mo_bayesian_optimization)",
+                field="objectives",
+            )
+        _require(self.max_params is None or (_is_int(self.max_params) and self.max_params >= 1), "max_params",
+                 "an integer >= 1", self.max_params)  # fmt: skip
+        _require(self.max_flops is None or (isinstance(self.max_flops, int | float) and not isinstance(self.max_flops, bool)
+                 and self.max_flops > 0), "max_flops", "a number > 0", self.max_flops)  # fmt: skip
 
     def searcher_setup(self) -> tuple[type[Searcher], Any]:
         """The searcher class and its options (RunConfigError naming a bad searcher or option)."""
@@ -202,6 +239,7 @@ class RunConfig:
         record["objective_options"] = json.loads(json.dumps(dict(self.objective_options), default=repr))
         record["searcher"] = self.searcher_name
         record["searcher_options"] = options_record(self.searcher_setup()[1])
+        record["objectives"] = list(self.objectives)
         return record
 
     def replace(self, **changes: Any) -> RunConfig:
@@ -230,6 +268,8 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError:
             record["searcher_options"] = old  # compared as stored: the difference is reported
     record.setdefault("canonical_key", "auto")
+    for key, default in (("objectives", []), ("max_params", None), ("max_flops", None)):
+        record.setdefault(key, default)
     return record
 
 

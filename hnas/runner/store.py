@@ -95,8 +95,9 @@ CREATE TABLE IF NOT EXISTS trials (
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
 CREATE INDEX IF NOT EXISTS trials_told ON trials (told);
 """
-_ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER"}
-"""Columns newer than schema version 1: added to older stores when they are opened for writing."""
+_ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER", "objectives": "TEXT"}
+"""Columns newer than schema version 1: added to older stores when they are opened for writing
+(and to new stores when they are first opened: ``objectives`` is not in ``_SCHEMA``)."""
 _INDEXES = "CREATE INDEX IF NOT EXISTS trials_told ON trials (told);"
 
 
@@ -109,7 +110,9 @@ class Trial:
     time); ``run_seconds`` the run's active wall time when the trial finished; ``attempts`` how
     many times an evaluation was started (more than one after a crash or a lost worker);
     ``canonical_key`` the architecture's canonical key (``None`` without one); ``told`` the
-    position of its result among the results told to the searcher (``None`` until finished).
+    position of its result among the results told to the searcher (``None`` until finished);
+    ``objectives`` the loss vector told to a multi-objective searcher (the run's ``objectives``;
+    ``objective`` is then its first entry), ``None`` otherwise.
     """
 
     id: int
@@ -136,12 +139,14 @@ class Trial:
     extras: dict[str, Any] = field(default_factory=dict)
     canonical_key: str | None = None
     told: int | None = None
+    objectives: list[float] | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Trial:
         values = dict(row)
         values["learning_curve"] = json.loads(values["learning_curve"] or "[]")
         values["extras"] = json.loads(values["extras"] or "{}")
+        values["objectives"] = None if values.get("objectives") is None else json.loads(values["objectives"])
         return cls(**values)
 
 
@@ -506,6 +511,7 @@ class RunStore:
             values["status"] = trial.status if trial.status in TrialStatus.FINISHED else TrialStatus.PENDING
             values["learning_curve"] = json.dumps(values["learning_curve"])
             values["extras"] = json.dumps(values["extras"])
+            values["objectives"] = None if values["objectives"] is None else json.dumps(values["objectives"])
             rows.append([values[name] for name in names])
         with self._transaction():
             if config is not None:
@@ -545,10 +551,11 @@ class RunStore:
         objective: float | None,
         searcher_state: Mapping[str, Any],
         run_seconds: float,
+        objectives: Sequence[float] | None = None,
     ) -> None:
         """Record a finished evaluation (done when ``objective`` is set, else failed) as the next
         told result, with the searcher state after its ``tell`` and the run's active time, in one
-        transaction."""
+        transaction; ``objectives``: the loss vector of a run with several objectives."""
         result = outcome.get("result") or {}
         eval_seconds = outcome.get("eval_seconds")
         cost = result.get("train_time")
@@ -578,5 +585,7 @@ class RunStore:
                     trial_id,
                 ),
             )
+            if objectives is not None:
+                self._db.execute("UPDATE trials SET objectives = ? WHERE id = ?", (json.dumps(list(objectives)), trial_id))
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
             self._set_meta("run_seconds", run_seconds)
