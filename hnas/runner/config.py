@@ -97,7 +97,6 @@ class RunConfig:
             self.searcher = type(instance)
             self.searcher_options = {**_flat(instance.options), **dict(self.searcher_options)}
         self.searcher_options = dict(self.searcher_options)
-        self.objectives = tuple(self.objectives.split(",")) if isinstance(self.objectives, str) else tuple(self.objectives)
         self.validate()
 
     def validate(self) -> None:
@@ -135,7 +134,8 @@ class RunConfig:
         from hnas.objectives.errors import ObjectiveError
 
         try:
-            self.objectives = check_objective_names([str(name).strip() for name in self.objectives])
+            names = self.objectives if isinstance(self.objectives, str) else [str(name).strip() for name in self.objectives]
+            self.objectives = check_objective_names(names)
         except ObjectiveError as error:
             raise RunConfigError(f"objectives: {error}", field="objectives") from None
         cls = self.searcher_setup()[0]
