@@ -95,8 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"what to minimise: {', '.join(OBJECTIVES)} (default {DEFAULT_OBJECTIVE}: embedded, offline,"
         " no --data_path), a name a plugin registers, or a function as module:function or path/file.py:function")
     add("--searcher", default=RunConfig.searcher,
-        help=f"a registered searcher: random_search, regularized_evolution, bayesian_optimization or a plugin's"
-        f" (default {RunConfig.searcher})")
+        help=f"a registered searcher: random_search, regularized_evolution, bayesian_optimization, the"
+        " multi-objective mo_random_search, mo_regularized_evolution, mo_bayesian_optimization (with --objectives)"
+        f" or a plugin's (default {RunConfig.searcher})")
     for flag, (options_class, text) in _SEARCHER_FLAGS.items():
         default = option_defaults(options_class)[flag]
         add(f"--{flag}", type=parse_option_value, default=None, help=f"{text} (default {default})")
