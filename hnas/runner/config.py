@@ -239,7 +239,6 @@ class RunConfig:
         record["objective_options"] = json.loads(json.dumps(dict(self.objective_options), default=repr))
         record["searcher"] = self.searcher_name
         record["searcher_options"] = options_record(self.searcher_setup()[1])
-        record["objectives"] = list(self.objectives)
         return record
 
     def replace(self, **changes: Any) -> RunConfig:
