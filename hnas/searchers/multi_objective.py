@@ -30,11 +30,11 @@ import numpy as np
 from hnas.grammar.tree import Tree
 from hnas.pareto import nsga2_order
 from hnas.searchers.base import Searcher
-from hnas.searchers.bayesian_optimization import MIN_OBSERVATIONS, _component
+from hnas.searchers.bayesian_optimization import MIN_OBSERVATIONS, BayesianOptimization
 from hnas.searchers.evolution import MUTATION_TRIES
 from hnas.searchers.options import OptionsError, check_int, check_number, check_probability
-from hnas.searchers.pools import AcquisitionProblem, PoolStrategy
-from hnas.surrogates.transforms import TARGET_TRANSFORMS, transform_targets
+from hnas.searchers.pools import AcquisitionProblem
+from hnas.surrogates.transforms import transform_targets
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -164,26 +164,14 @@ class MOBayesianOptimization(Searcher):
         rho: float = 0.05
 
         def __post_init__(self) -> None:
-            from hnas.surrogates import canonical_name
-
-            check_int("n_init", self.n_init, 1)
-            check_probability("random_interleave_prob", self.random_interleave_prob)
             check_number("beta", self.beta, 0.0)
             check_number("rho", self.rho, 0.0)
-            if self.target_transform not in TARGET_TRANSFORMS:
-                raise OptionsError(
-                    f"option target_transform: unknown value {self.target_transform!r}; "
-                    f"choose one of {', '.join(TARGET_TRANSFORMS)}",
-                    "target_transform",
-                )
-            try:
-                surrogate = canonical_name(self.surrogate_model)
-            except ValueError as error:
-                raise OptionsError(f"option surrogate_model: {error}", "surrogate_model") from None
-            object.__setattr__(self, "surrogate_model", surrogate)
-            object.__setattr__(
-                self, "pool_strategy", _component(self.pool_strategy, "pool_strategy", PoolStrategy)
-            )
+            shared = BayesianOptimization.Options(  # checks the options BANAT shares, canonical names out
+                n_init=self.n_init, surrogate_model=self.surrogate_model, pool_strategy=self.pool_strategy,
+                random_interleave_prob=self.random_interleave_prob, target_transform=self.target_transform,
+            )  # fmt: skip
+            object.__setattr__(self, "surrogate_model", shared.surrogate_model)
+            object.__setattr__(self, "pool_strategy", shared.pool_strategy)
 
     options: Options
 

@@ -12,6 +12,8 @@ from hnas.pareto import hypervolume_trace, nsga2_order, pareto_mask
 from hnas.searchers import make_searcher
 from hnas.searchers.synthetic import OP_QUALITY
 
+from searcher_helpers import drive as drive_on
+
 MO_SEARCHERS = ("mo_random_search", "mo_regularized_evolution", "mo_bayesian_optimization")
 FAST = {
     "mo_random_search": {},
@@ -29,12 +31,7 @@ def quality_and_cost(tree) -> tuple[float, float]:
 
 
 def drive(searcher, budget):
-    asked = []
-    for _ in range(budget):
-        tree = searcher.ask()
-        searcher.tell(tree, quality_and_cost(tree))
-        asked.append(tree)
-    return asked
+    return drive_on(searcher, quality_and_cost, budget)
 
 
 def build(name, space, seed):
