@@ -134,8 +134,8 @@ class RunConfig:
         from hnas.objectives.errors import ObjectiveError
 
         try:
-            names = self.objectives if isinstance(self.objectives, str) else [str(name).strip() for name in self.objectives]
-            self.objectives = check_objective_names(names)
+            names = self.objectives
+            self.objectives = check_objective_names(names if isinstance(names, str) else [str(n).strip() for n in names])
         except ObjectiveError as error:
             raise RunConfigError(f"objectives: {error}", field="objectives") from None
         cls = self.searcher_setup()[0]
@@ -152,8 +152,9 @@ class RunConfig:
             )
         _require(self.max_params is None or (_is_int(self.max_params) and self.max_params >= 1), "max_params",
                  "an integer >= 1", self.max_params)  # fmt: skip
-        _require(self.max_flops is None or (isinstance(self.max_flops, int | float) and not isinstance(self.max_flops, bool)
-                 and self.max_flops > 0), "max_flops", "a number > 0", self.max_flops)  # fmt: skip
+        flops = self.max_flops
+        _require(flops is None or (isinstance(flops, int | float) and not isinstance(flops, bool) and flops > 0),
+                 "max_flops", "a number > 0", flops)  # fmt: skip
 
     def searcher_setup(self) -> tuple[type[Searcher], Any]:
         """The searcher class and its options (RunConfigError naming a bad searcher or option)."""

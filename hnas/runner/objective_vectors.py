@@ -90,7 +90,8 @@ class TrialCosts:
             try:
                 self._costs[trial_id] = network_costs(*network_for(resolve_objective(self._objective), tree))
             except Exception as error:  # a tree the objective's compiler rejects
-                self._costs[trial_id] = f"cannot count the network's parameters and FLOPs: {type(error).__name__}: {error}"
+                reason = f"{type(error).__name__}: {error}"
+                self._costs[trial_id] = f"cannot count the network's parameters and FLOPs: {reason}"
         return self._costs[trial_id]
 
     def screen(self, trial_id: int, tree: Tree) -> dict[str, Any] | None:

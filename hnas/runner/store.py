@@ -586,6 +586,7 @@ class RunStore:
                 ),
             )
             if objectives is not None:
-                self._db.execute("UPDATE trials SET objectives = ? WHERE id = ?", (json.dumps(list(objectives)), trial_id))
+                vector = json.dumps([float(v) for v in objectives])
+                self._db.execute("UPDATE trials SET objectives = ? WHERE id = ?", (vector, trial_id))
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
             self._set_meta("run_seconds", run_seconds)
