@@ -10,6 +10,7 @@ from typing import Any
 
 from hnas.plugins import is_reference, load_plugins, normalise_reference
 from hnas.runner.errors import RunConfigError
+from hnas.runner.fidelity import fidelity_options, is_multi_fidelity
 from hnas.searchers import (
     OptionsError,
     Searcher,
@@ -44,6 +45,8 @@ class RunConfig:
     ``plugins`` (module names or ``.py`` files, see :mod:`hnas.plugins`) are loaded when the
     config is made and stored resolved (absolute paths); workers and resumed runs load them again.
     ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
+    ``min_epochs``, ``max_epochs`` and ``eta`` set the options of a multi-fidelity searcher
+    (``None``: its defaults; see :mod:`hnas.runner.fidelity`).
 
     ``objectives``: the values to minimise (names of :mod:`hnas.objectives.costs`, e.g.
     ``("val_error", "params")``; a comma-separated string is split): a multi-objective searcher
@@ -73,6 +76,9 @@ class RunConfig:
     batch_size: int | None = None
     train_subset: int | None = None
     objective_options: Mapping[str, Any] = field(default_factory=dict)
+    min_epochs: int | None = None
+    max_epochs: int | None = None
+    eta: int | None = None
     n_workers: int = 1
     dask_scheduler: str | None = None
     torch_threads: int | None = None
@@ -167,7 +173,7 @@ class RunConfig:
             except ValueError as error:
                 raise RunConfigError(str(error), field="searcher") from None
         try:
-            return cls, build_searcher_options(cls, self.searcher_options)
+            return cls, build_searcher_options(cls, {**self.searcher_options, **fidelity_options(self, cls)})
         except OptionsError as error:
             raise RunConfigError(str(error), field=error.option or "searcher_options") from None
 
@@ -175,8 +181,8 @@ class RunConfig:
     def random_initial_trials(self) -> int | None:
         """How many first asks are random before a model-based searcher uses its model (its
         ``n_init`` option), or ``None`` for a searcher without such a phase."""
-        options = self.searcher_setup()[1]
-        n_init = getattr(options, "n_init", None)
+        cls, options = self.searcher_setup()
+        n_init = None if is_multi_fidelity(cls) else getattr(options, "n_init", None)
         return None if n_init is None else int(n_init)
 
     @property

@@ -30,6 +30,7 @@ from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, LostEvaluation, Task, make_executor
+from hnas.runner.fidelity import FidelityRun, check_fidelity_objective, is_multi_fidelity
 from hnas.runner.objective_vectors import TrialCosts, with_latency
 from hnas.runner.pareto_results import write_pareto_results
 from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
@@ -304,7 +305,9 @@ class _Search:
         self.store = store
         self.space = load_space(config.search_space)
         self.searcher = build_searcher(config, self.space)
-        restore_searcher(self.searcher, store)
+        self.fidelity = FidelityRun(self.searcher, store, self.space) if is_multi_fidelity(self.searcher) else None
+        if self.fidelity is None:
+            restore_searcher(self.searcher, store)
         self.objective = with_latency(_objective_for_workers(config), config)
         self.costs = TrialCosts.for_config(config, _objective_for_workers(config))
         self._executor = executor
@@ -371,7 +374,8 @@ class _Search:
                     trial_id = queue.popleft() if queue else self._ask()
                     if self._infeasible(trial_id, ready):
                         continue
-                    worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id]))
+                    budget = None if self.fidelity is None else self.fidelity.budget(trial_id)
+                    worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id], budget))
                     store.mark_running(trial_id, worker)
                     self.in_flight.add(trial_id)
                 trial_id, outcome = ready.popleft() if ready else executor.next_event()
@@ -384,8 +388,11 @@ class _Search:
                         continue
                     outcome = {"result": None, "error": f"{outcome.reason}, in each of {MAX_ATTEMPTS} evaluations"}
                 loss, vector, outcome = self.results_of(trial_id, outcome)
-                self.searcher.tell(self.trees[trial_id], vector if self.searcher.multi_objective else loss)
+                told = vector if self.searcher.multi_objective else loss
+                self.searcher.tell(self.trees[trial_id] if self.fidelity is None else self.fidelity.job(trial_id), told)
                 store.finish_trial(trial_id, outcome, loss, self.searcher.checkpoint(), self.run_seconds(), vector)
+                if self.fidelity is not None:
+                    self.fidelity.finished(trial_id, loss is not None)
                 self.in_flight.discard(trial_id)
                 del self.trees[trial_id], self.seeds[trial_id]  # finished: only the searcher keeps it
                 evaluated += 1
@@ -417,12 +424,16 @@ class _Search:
         from hnas.searchers import SpaceExhaustedError
 
         try:
-            tree = self.searcher.ask()
+            asked = self.searcher.ask()
         except SpaceExhaustedError as error:
             raise RunError(str(error)) from None
+        tree = asked if self.fidelity is None else asked.tree
         seed_of = lambda trial_id: trial_seed(self.config.seed, trial_id)  # noqa: E731
         key = None if self.searcher.canonical_key is None else self.searcher.key(tree)
-        trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
+        if self.fidelity is None:
+            trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
+        else:
+            trial_id, seed = self.fidelity.add_trial(asked, seed_of, self.searcher.checkpoint(), key)
         self._remember(trial_id, tree, seed)
         return trial_id
 
@@ -437,6 +448,7 @@ def _checked_objective(config: RunConfig, objective: Any) -> Any:
             "run without --log (log=False)",
             field="log",
         )
+    check_fidelity_objective(config, built)
     return built
 
 

@@ -177,4 +177,4 @@ def _trial(row: sqlite3.Row) -> Trial:
     values["extras"] = dict(json.loads(values["extras"] or "{}"))
     objectives = values.get("objectives")  # a column of newer stores
     values["objectives"] = None if objectives is None else [float(v) for v in json.loads(objectives)]
-    return Trial(**{f.name: values[f.name] for f in fields(Trial)})
+    return Trial(**{f.name: values[f.name] for f in fields(Trial) if f.name in values})  # older stores: defaults

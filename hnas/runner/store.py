@@ -95,9 +95,12 @@ CREATE TABLE IF NOT EXISTS trials (
 CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
 CREATE INDEX IF NOT EXISTS trials_told ON trials (told);
 """
-_ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER", "objectives": "TEXT"}
-"""Columns newer than schema version 1: added to older stores when they are opened for writing
-(and to new stores when they are first opened: ``objectives`` is not in ``_SCHEMA``)."""
+_ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER"}
+"""Columns newer than schema version 1: added to older stores when they are opened for writing."""
+_ADDED_COLUMNS.update(budget_epochs="INTEGER", rung="INTEGER", bracket="INTEGER", continues="INTEGER")
+"""Multi-fidelity jobs (:mod:`hnas.runner.fidelity`): epochs trained to, rung, bracket, the trial continued."""
+_ADDED_COLUMNS.update(objectives="TEXT")
+"""Multi-objective runs: the loss vector told to the searcher (JSON)."""
 _INDEXES = "CREATE INDEX IF NOT EXISTS trials_told ON trials (told);"
 
 
@@ -110,9 +113,11 @@ class Trial:
     time); ``run_seconds`` the run's active wall time when the trial finished; ``attempts`` how
     many times an evaluation was started (more than one after a crash or a lost worker);
     ``canonical_key`` the architecture's canonical key (``None`` without one); ``told`` the
-    position of its result among the results told to the searcher (``None`` until finished);
-    ``objectives`` the loss vector told to a multi-objective searcher (the run's ``objectives``;
-    ``objective`` is then its first entry), ``None`` otherwise.
+    position of its result among the results told to the searcher (``None`` until finished).
+    Multi-fidelity runs (:mod:`hnas.runner.fidelity`) also fill ``budget_epochs`` (the epochs the
+    job trains to), ``rung``, ``bracket`` and ``continues`` (the trial whose checkpoint it continues).
+    ``objectives`` is the loss vector of a run with ``objectives`` (``objective`` is then its first
+    entry), ``None`` otherwise.
     """
 
     id: int
@@ -139,6 +144,10 @@ class Trial:
     extras: dict[str, Any] = field(default_factory=dict)
     canonical_key: str | None = None
     told: int | None = None
+    budget_epochs: int | None = None
+    rung: int | None = None
+    bracket: int | None = None
+    continues: int | None = None
     objectives: list[float] | None = None
 
     @classmethod
@@ -487,16 +496,20 @@ class RunStore:
         seed_of: Callable[[int], int],
         searcher_state: Mapping[str, Any],
         canonical_key: str | None = None,
+        columns: Mapping[str, Any] | None = None,
     ) -> tuple[int, int]:
         """Insert a pending trial (its evaluation seed is ``seed_of(id)``) and the searcher state
-        after the ``ask`` that proposed it; returns the id and the seed."""
+        after the ``ask`` that proposed it; returns the id and the seed. ``columns``: values of
+        further columns (e.g. a multi-fidelity job's)."""
+        extra = dict(columns or {})
         with self._transaction():
             trial_id = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
             seed = int(seed_of(trial_id))
             self._db.execute(
-                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key)"
-                " VALUES (?, ?, 'pending', ?, ?, ?)",
-                (trial_id, architecture, seed, time.time(), canonical_key),
+                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key"
+                + "".join(f", {name}" for name in extra) + ") VALUES (?, ?, 'pending', ?, ?, ?"
+                + ", ?" * len(extra) + ")",
+                (trial_id, architecture, seed, time.time(), canonical_key, *extra.values()),
             )
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
         return trial_id, seed

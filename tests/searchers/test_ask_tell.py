@@ -9,12 +9,17 @@ import pytest
 
 from hnas.grammar import load_space
 from hnas.searchers import SpaceExhaustedError, get_searcher_class, make_searcher, searcher_names
+from hnas.searchers.multi_fidelity import MultiFidelitySearcher
 from hnas.searchers.synthetic import op_quality_loss
 
 from searcher_helpers import drive
 
-SEARCHERS = tuple(name for name in searcher_names() if not get_searcher_class(name).multi_objective)
-# (the multi-objective searchers, told loss vectors: tests/searchers/test_multi_objective_searchers.py)
+SEARCHERS = [
+    n for n in searcher_names()
+    if not issubclass(get_searcher_class(n), MultiFidelitySearcher) and not get_searcher_class(n).multi_objective
+]
+# (the multi-fidelity searchers ask for jobs: tests/searchers/test_multi_fidelity.py; the multi-objective
+# ones are told loss vectors: tests/searchers/test_multi_objective_searchers.py)
 # Small BO settings keep each GP step cheap; BO proper starts after n_init asks.
 FAST = {
     "random_search": {},
