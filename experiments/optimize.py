@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         " no --data_path), a name a plugin registers, or a function as module:function or path/file.py:function")
     add("--searcher", default=RunConfig.searcher,
         help="a registered searcher: random_search, regularized_evolution, bayesian_optimization, the"
-        " multi-fidelity successive_halving, hyperband, asha, bo_hyperband, or a plugin's"
+        " multi-fidelity successive_halving, hyperband, asha, bo_hyperband, the multi-objective mo_random_search,"
+        " mo_regularized_evolution, mo_bayesian_optimization (with --objectives), or a plugin's"
         f" (default {RunConfig.searcher})")
     for flag, (options_class, text) in _SEARCHER_FLAGS.items():
         default = option_defaults(options_class)[flag]
@@ -127,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("--eta", type=_number(int, 2), default=None,
         help="multi-fidelity searchers: factor between fidelity levels and kept fraction 1/eta per rung"
         f" (default {option_defaults(MultiFidelitySearcher.Options)['eta']})")
+    add("--objectives", default="",
+        help="comma-separated values to minimise with a multi-objective searcher (mo_random_search,"
+        " mo_regularized_evolution, mo_bayesian_optimization), e.g. val_error,params: val_error, params,"
+        " flops, latency (measured on the evaluating device), a zero-cost proxy name (minus its score) or"
+        " extras.NAME (docs/searchers.md)")
+    add("--max_params", type=_number(int, 1), default=None,
+        help="never train a network with more parameters (counted from the tree before evaluation)")
+    add("--max_flops", type=_number(float, 1), default=None,
+        help="never train a network with more FLOPs per input (counted from the tree before evaluation)")
     add("--n_workers", type=_number(int, 1), default=1,
         help="local worker processes evaluating in parallel (default 1: one worker process)")
     add("--torch_threads", type=_number(int, 1), default=None,
@@ -164,6 +174,9 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,
             plugins=args.plugin,
+            objectives=args.objectives,
+            max_params=args.max_params,
+            max_flops=args.max_flops,
         )
     except RunConfigError as error:
         flag = error.field if error.field in _SEARCHER_FLAGS or hasattr(args, error.field) else "searcher_option"

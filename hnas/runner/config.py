@@ -48,6 +48,12 @@ class RunConfig:
     ``min_epochs``, ``max_epochs`` and ``eta`` set the options of a multi-fidelity searcher
     (``None``: its defaults; see :mod:`hnas.runner.fidelity`).
 
+    ``objectives``: the values to minimise (names of :mod:`hnas.objectives.costs`, e.g.
+    ``("val_error", "params")``; a comma-separated string is split): a multi-objective searcher
+    is told their vector; a single-objective searcher takes at most one (empty: ``val_error``).
+    ``max_params`` / ``max_flops``: hard limits checked on the untrained network before any
+    evaluation; a tree over them is a failed trial, never trained.
+
     ``searcher`` is a registered name, a :class:`~hnas.searchers.Searcher` subclass, or an
     instance (its class and options are used; the run's searcher is seeded with ``seed``).
     ``searcher_options`` are the searcher's options, flat (``{"n_init": 5, "pool_size": 50,
@@ -77,6 +83,9 @@ class RunConfig:
     dask_scheduler: str | None = None
     torch_threads: int | None = None
     plugins: Sequence[str] = ()
+    objectives: Sequence[str] = ()
+    max_params: int | None = None
+    max_flops: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.plugins, str):
@@ -107,6 +116,7 @@ class RunConfig:
             _require(value is None or (_is_int(value) and value >= 1), name, "an integer >= 1", value)
         _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
         self.searcher_setup()
+        self._validate_objectives()
         _require(isinstance(self.canonical_key, str) and bool(self.canonical_key), "canonical_key",
                  "auto, none or a registered key name", self.canonical_key)  # fmt: skip
         if self.objective is not None and not isinstance(self.objective, str):
@@ -123,6 +133,34 @@ class RunConfig:
                 "an address such as tcp://HOST:PORT",
                 self.dask_scheduler,
             )
+
+    def _validate_objectives(self) -> None:
+        """``objectives`` are known names that fit the searcher; the cost limits are positive."""
+        from hnas.objectives.costs import check_objective_names
+        from hnas.objectives.errors import ObjectiveError
+
+        try:
+            names = self.objectives
+            self.objectives = check_objective_names(names if isinstance(names, str) else [str(n).strip() for n in names])
+        except ObjectiveError as error:
+            raise RunConfigError(f"objectives: {error}", field="objectives") from None
+        cls = self.searcher_setup()[0]
+        if cls.multi_objective and not self.objectives:
+            raise RunConfigError(
+                f"searcher {self.searcher_name} is multi-objective: name the objectives, e.g. val_error,params",
+                field="objectives",
+            )
+        if not cls.multi_objective and len(self.objectives) > 1:
+            raise RunConfigError(
+                f"searcher {self.searcher_name} minimises one objective, got {len(self.objectives)}; use a "
+                "multi-objective searcher (mo_random_search, mo_regularized_evolution, mo_bayesian_optimization)",
+                field="objectives",
+            )
+        _require(self.max_params is None or (_is_int(self.max_params) and self.max_params >= 1), "max_params",
+                 "an integer >= 1", self.max_params)  # fmt: skip
+        flops = self.max_flops
+        _require(flops is None or (isinstance(flops, int | float) and not isinstance(flops, bool) and flops > 0),
+                 "max_flops", "a number > 0", flops)  # fmt: skip
 
     def searcher_setup(self) -> tuple[type[Searcher], Any]:
         """The searcher class and its options (RunConfigError naming a bad searcher or option)."""
@@ -236,6 +274,8 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError:
             record["searcher_options"] = old  # compared as stored: the difference is reported
     record.setdefault("canonical_key", "auto")
+    for key, default in (("objectives", []), ("max_params", None), ("max_flops", None)):
+        record.setdefault(key, default)
     return record
 
 
