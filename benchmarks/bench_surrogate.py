@@ -19,6 +19,7 @@ Measures, each as the best of ``--repeats`` runs (wall clock, or process CPU tim
   them, nor the cost of a prediction.
 
 Targets (issue 5): Gram 200x200 <= 0.5 s cold, <= 20 ms cached; fit at 100 <= 1 s; predict 200 <= 50 ms.
+Issue 12: Gram 200x200 cold <= 0.1 s.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from hnas.grammar import load_space  # noqa: E402
-from hnas.searchers import make_searcher, searcher_names  # noqa: E402
+from hnas.searchers import get_searcher_class, make_searcher, searcher_names  # noqa: E402
+from hnas.searchers.multi_fidelity import MultiFidelitySearcher  # noqa: E402
 from hnas.searchers.synthetic import SYNTHETIC_OBJECTIVES  # noqa: E402
 
 
@@ -53,7 +54,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=60, help="evaluations per run")
     parser.add_argument("--objective", default="op_quality", choices=sorted(SYNTHETIC_OBJECTIVES))
     parser.add_argument("--search_space", default="nb201_variable_multi_multi")
-    parser.add_argument("--searchers", nargs="+", default=list(searcher_names()), choices=searcher_names())
+    single = [n for n in searcher_names() if not issubclass(get_searcher_class(n), MultiFidelitySearcher)]
+    parser.add_argument("--searchers", nargs="+", default=single, choices=single,
+                        help="single-fidelity searchers (bench_hyperband.py compares a multi-fidelity one)")
     parser.add_argument("--pool_size", type=int, default=200, help="BO acquisition pool")
     parser.add_argument("--n_init", type=int, default=10, help="BO random initial points")
     parser.add_argument("--output", type=Path, default=Path("results/compare_searchers"))

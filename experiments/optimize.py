@@ -36,6 +36,7 @@ try:  # Ctrl-C while the modules import is one line too
     from hnas.searchers import EvolutionPool, OptionsError, accepted_options, get_searcher_class, parse_option_value
     from hnas.searchers.bayesian_optimization import BayesianOptimization
     from hnas.searchers.evolution import RegularizedEvolution
+    from hnas.searchers.multi_fidelity import MultiFidelitySearcher
     from hnas.searchers.options import option_defaults
 except KeyboardInterrupt:
     print("optimize.py: interrupted", file=sys.stderr)
@@ -95,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"what to minimise: {', '.join(OBJECTIVES)} (default {DEFAULT_OBJECTIVE}: embedded, offline,"
         " no --data_path), a name a plugin registers, or a function as module:function or path/file.py:function")
     add("--searcher", default=RunConfig.searcher,
-        help=f"a registered searcher: random_search, regularized_evolution, bayesian_optimization or a plugin's"
+        help="a registered searcher: random_search, regularized_evolution, bayesian_optimization, the"
+        " multi-fidelity successive_halving, hyperband, asha, bo_hyperband, the multi-objective mo_random_search,"
+        " mo_regularized_evolution, mo_bayesian_optimization (with --objectives), or a plugin's"
         f" (default {RunConfig.searcher})")
     for flag, (options_class, text) in _SEARCHER_FLAGS.items():
         default = option_defaults(options_class)[flag]
@@ -116,6 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch_size", type=_number(int, 1), default=None, help="training batch size (default: the objective's)")
     add("--train_subset", type=_number(int, 1), default=None,
         help="train on a fixed random subset of this many images (default: all)")
+    add("--min_epochs", type=_number(int, 1), default=None,
+        help="multi-fidelity searchers (successive_halving, hyperband, asha, bo_hyperband): the lowest fidelity"
+        f" in training epochs (default {option_defaults(MultiFidelitySearcher.Options)['min_epochs']})")
+    add("--max_epochs", type=_number(int, 1), default=None,
+        help="multi-fidelity searchers: the highest fidelity; every learning-rate schedule spans it"
+        f" (default {option_defaults(MultiFidelitySearcher.Options)['max_epochs']})")
+    add("--eta", type=_number(int, 2), default=None,
+        help="multi-fidelity searchers: factor between fidelity levels and kept fraction 1/eta per rung"
+        f" (default {option_defaults(MultiFidelitySearcher.Options)['eta']})")
+    add("--objectives", default="",
+        help="comma-separated values to minimise with a multi-objective searcher (mo_random_search,"
+        " mo_regularized_evolution, mo_bayesian_optimization), e.g. val_error,params: val_error, params,"
+        " flops, latency (measured on the evaluating device), a zero-cost proxy name (minus its score) or"
+        " extras.NAME (docs/searchers.md)")
+    add("--max_params", type=_number(int, 1), default=None,
+        help="never train a network with more parameters (counted from the tree before evaluation)")
+    add("--max_flops", type=_number(float, 1), default=None,
+        help="never train a network with more FLOPs per input (counted from the tree before evaluation)")
     add("--n_workers", type=_number(int, 1), default=1,
         help="local worker processes evaluating in parallel (default 1: one worker process)")
     add("--torch_threads", type=_number(int, 1), default=None,
@@ -146,10 +167,16 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             epochs=args.epochs,
             batch_size=args.batch_size,
             train_subset=args.train_subset,
+            min_epochs=args.min_epochs,
+            max_epochs=args.max_epochs,
+            eta=args.eta,
             n_workers=args.n_workers,
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,
             plugins=args.plugin,
+            objectives=args.objectives,
+            max_params=args.max_params,
+            max_flops=args.max_flops,
         )
     except RunConfigError as error:
         flag = error.field if error.field in _SEARCHER_FLAGS or hasattr(args, error.field) else "searcher_option"

@@ -9,6 +9,11 @@ graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stac
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
 
+The hierarchy levels' features are also kept by graph *content* (labels and edges, for graphs
+given as arrays), for the last ``max_content_graphs`` distinct level graphs met: most levels of a
+mutated or crossed-over tree are the same graphs as its parent's, so a candidate pool extracts
+them once. (The flattened graph of a new tree is almost always new, so it is not kept.)
+
 The label dictionary would otherwise grow with every tree ever scored (a BO run scores thousands
 of candidates per step): once it holds ``min_compact_labels`` labels and twice as many as after
 the last compaction, it is cut down to the labels of the trees still cached and those trees'
@@ -19,6 +24,7 @@ changes memory and speed, never results.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import cache
@@ -48,7 +54,8 @@ class TreeWLFeatures:
     ``depths[j]`` is the largest WL depth extracted for graph ``j``; ``graphs_of(tree)`` returns
     the graphs (default: ``hierarchical_graph_arrays(tree, n_levels)``, the array form of
     ``hierarchical_graphs``: same nodes in the same order, so the same kernel).
-    ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module).
+    ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module);
+    ``max_content_graphs``: level graphs whose features are kept by content (see the module).
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class TreeWLFeatures:
         *,
         graphs_of: Callable[[Tree], Sequence[LabelledGraph]] | None = None,
         min_compact_labels: int = 1 << 17,
+        max_content_graphs: int = 4096,
     ) -> None:
         if min_compact_labels < 1:
             raise ValueError(f"min_compact_labels must be >= 1, got {min_compact_labels}")
@@ -81,6 +89,9 @@ class TreeWLFeatures:
         self._cache: WeakKeyDictionary[Tree, tuple[WLFeatures, ...]] = WeakKeyDictionary()
         self._min_compact_labels = min_compact_labels
         self._compact_at = min_compact_labels
+        # Features of graphs met before, by (depth, graph content), least recently used first.
+        self._by_content: OrderedDict[tuple, WLFeatures] = OrderedDict()
+        self._max_content = max_content_graphs
 
     @property
     def n_labels(self) -> int:
@@ -92,14 +103,21 @@ class TreeWLFeatures:
         """Number of graphs used per tree (flattened graph first)."""
         return len(self.depths)
 
-    def features(self, trees: Sequence[Tree]) -> list[tuple[WLFeatures, ...]]:
-        """Per tree, the features of its graphs; uncached trees are extracted in one batch.
+    def features(
+        self, trees: Sequence[Tree], depths: Sequence[int] | None = None
+    ) -> list[tuple[WLFeatures, ...]]:
+        """Per tree, the features of its graphs to at least ``depths`` (per graph; default: the
+        extracted depths); uncached trees, and trees cached to a smaller depth, are extracted in
+        one batch (to ``depths``: a candidate scored at the chosen depth costs no deeper rounds).
 
         Cache hits are copied out at once: the weak cache may drop an entry whose key is an equal
         tree object that the garbage collector frees in the middle of this call. Features from
         separate calls are comparable only until the next compaction, which may start any call:
         take all the features one computation needs from one call.
         """
+        need = self.depths if depths is None else tuple(int(d) for d in depths)
+        if len(need) != self.n_graphs or any(not 0 <= d <= top for d, top in zip(need, self.depths)):
+            raise ValueError(f"depths {list(need)} outside the extracted depths {list(self.depths)}")
         if self._featurizer.n_labels >= self._compact_at:
             self._compact()
         found: dict[Tree, tuple[WLFeatures, ...]] = {}
@@ -109,12 +127,12 @@ class TreeWLFeatures:
                 raise TypeError(f"expected derivation trees (hnas.grammar.Tree), got {type(tree).__name__}")
             if tree not in found and tree not in missing:
                 cached = self._cache.get(tree)
-                if cached is None:
+                if cached is None or any(f.depth < d for f, d in zip(cached, need)):
                     missing[tree] = None
                 else:
                     found[tree] = cached
         if missing:
-            extracted = self._extract(list(missing))
+            extracted = self._extract(list(missing), need)
             self._cache.update(extracted)
             found.update(extracted)
         return [found[tree] for tree in trees]
@@ -128,9 +146,13 @@ class TreeWLFeatures:
         renumbered = {key: replace(f, indices=new_id[f.indices]) for key, f in distinct.items()}
         for tree, feats in entries:
             self._cache[tree] = tuple(renumbered[id(f)] for f in feats)
+        # Graphs met before keep their features only while a cached tree uses them.
+        self._by_content = OrderedDict(
+            (key, renumbered[id(f)]) for key, f in self._by_content.items() if id(f) in renumbered
+        )
         self._compact_at = max(self._min_compact_labels, 2 * self._featurizer.n_labels)
 
-    def _extract(self, trees: list[Tree]) -> dict[Tree, tuple[WLFeatures, ...]]:
+    def _extract(self, trees: list[Tree], need: tuple[int, ...]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []
         for tree in trees:
             graphs = tuple(self._graphs_of(tree))
@@ -143,24 +165,40 @@ class TreeWLFeatures:
         # depth are its flattened graph) reuses that graph's features when they are deep enough.
         source = [
             [
-                next((k for k in range(j) if g[k] is g[j] and self.depths[k] >= self.depths[j]), j)
+                next((k for k in range(j) if g[k] is g[j] and need[k] >= need[j]), j)
                 for j in range(self.n_graphs)
             ]
             for g in per_tree
         ]
         features: list[list[WLFeatures | None]] = [[None] * self.n_graphs for _ in trees]
-        # One batch per WL depth (all levels together): fewer, larger numpy passes.
-        for depth in sorted(set(self.depths)):
-            own = [
-                (i, j)
-                for j, d in enumerate(self.depths)
-                if d == depth
-                for i, src in enumerate(source)
-                if src[j] == j
-            ]
-            extracted = self._featurizer.features([per_tree[i][j] for i, j in own], depth)
-            for (i, j), f in zip(own, extracted):
-                features[i][j] = f
+        # One batch per WL depth (all levels together): fewer, larger numpy passes. A graph equal
+        # to one met before (most hierarchy levels of a mutated or crossed-over tree are its
+        # parent's) reuses its features; equal graphs within the batch are extracted once.
+        for depth in sorted(set(need)):
+            todo: dict[object, list[tuple[int, int]]] = {}
+            for j, d in enumerate(need):
+                if d != depth:
+                    continue
+                for i, src in enumerate(source):
+                    if src[j] != j:
+                        continue
+                    # The flattened graph of a new tree is almost always new: not kept by content.
+                    key = None if j == 0 else _content_key(per_tree[i][j], depth)
+                    known = None if key is None else self._by_content.get(key)
+                    if known is not None:
+                        self._by_content.move_to_end(key)
+                        features[i][j] = known
+                    else:  # a graph without a content key is its own group
+                        todo.setdefault(("graph", i, j) if key is None else key, []).append((i, j))
+            firsts = [places[0] for places in todo.values()]
+            extracted = self._featurizer.features([per_tree[i][j] for i, j in firsts], depth)
+            for key, places, f in zip(todo, todo.values(), extracted):
+                for i, j in places:
+                    features[i][j] = f
+                if key[0] != "graph":
+                    self._by_content[key] = f
+        while len(self._by_content) > self._max_content:
+            self._by_content.popitem(last=False)
         return {tree: tuple(features[i][k] for k in source[i]) for i, tree in enumerate(trees)}
 
     def gram(
@@ -176,13 +214,7 @@ class TreeWLFeatures:
         one product per iteration range ``0..d0, d0+1..d1, ...``; a level whose graph is the
         flattened graph for all these trees costs nothing more.
         """
-        for j, depth in components:
-            if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
-                raise ValueError(
-                    f"component (graph {j}, depth {depth}) outside the extracted "
-                    f"graphs/depths {list(enumerate(self.depths))}"
-                )
-        feats = self.features([*trees_a, *(() if trees_b is None else trees_b)])
+        feats = self.features([*trees_a, *(() if trees_b is None else trees_b)], self._need(components))
         feats_a = feats[: len(trees_a)]
         feats_b = feats_a if trees_b is None else feats[len(trees_a) :]
         out = np.empty((len(components), len(feats_a), len(feats_b)))
@@ -213,12 +245,34 @@ class TreeWLFeatures:
                         out[c] = normalised
         return out
 
+    def _need(self, components: Sequence[Component]) -> tuple[int, ...]:
+        """Per graph, the largest depth ``components`` use (0 for a graph they do not use)."""
+        need = [0] * self.n_graphs
+        for j, depth in components:
+            if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
+                raise ValueError(
+                    f"component (graph {j}, depth {depth}) outside the extracted "
+                    f"graphs/depths {list(enumerate(self.depths))}"
+                )
+            need[j] = max(need[j], depth)
+        return tuple(need)
+
     def self_similarity(self, trees: Sequence[Tree], components: Sequence[Component]) -> np.ndarray:
         """Diagonal of the normalised Gram, shape ``(len(components), len(trees))``: 1, or 0 for an empty graph."""
-        feats = self.features(trees)
+        feats = self.features(trees, self._need(components))
         return np.array(
             [[1.0 if f[j].sq_norms[depth] > 0 else 0.0 for f in feats] for j, depth in components]
         )
+
+
+def _content_key(graph: LabelledGraph, depth: int) -> tuple | None:
+    """A hashable key of a graph given as arrays (labels, sources, targets) and a WL depth; None
+    for other graphs (not cached by content)."""
+    labels = getattr(graph, "labels", None)
+    if labels is None or not hasattr(graph, "sources") or not hasattr(graph, "targets"):
+        return None
+    sources, targets = np.asarray(graph.sources), np.asarray(graph.targets)
+    return (depth, tuple(labels), sources.dtype.str, sources.tobytes(), targets.dtype.str, targets.tobytes())
 
 
 @cache

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import networkx as nx
 import numpy as np
@@ -97,16 +97,42 @@ def _networkx_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarr
     return labels, flat[0::2], flat[1::2]
 
 
+class _Edges(NamedTuple):
+    """A batch's edges grouped by source node (``src`` sorted), each edge's ``rank`` in its group,
+    and per node its ``out_degree`` and the ``start`` of its group."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    out_degree: np.ndarray
+    start: np.ndarray
+    rank: np.ndarray
+
+
 class WLFeaturizer:
-    """Extracts WL features with one growing dictionary of compressed labels."""
+    """Extracts WL features with one growing dictionary of compressed labels.
+
+    Iteration-0 labels (the graphs' own labels) are looked up in a dict. A relabelling signature
+    (own label, sorted successor labels) is looked up by a 64-bit hash in a sorted array, all
+    signatures of a batch at once; its id's stored signature is compared with it, so a hash
+    collision never merges two signatures (a colliding one gets its own id through an exact,
+    byte-keyed dict).
+    """
 
     def __init__(self) -> None:
-        self._labels: dict[object, int] = {}
+        self._strings: dict[object, int] = {}  # iteration-0 label -> id
+        self._n = 0
+        # Signature of each id: row (own + 1, successors + 1 sorted, 0-padded); zero for strings.
+        self._rows = np.zeros((0, 1), dtype=np.int64)
+        self._hashes = np.empty(0, dtype=np.uint64)  # sorted hashes of the hash-indexed signatures
+        self._hash_ids = np.empty(0, dtype=np.int64)  # their ids
+        # Signatures whose hash another one holds, and wide ones (> STORED_WIDTH entries, stored
+        # as a zero row): exact bytes keys.
+        self._collided: dict[bytes, int] = {}
 
     @property
     def n_labels(self) -> int:
         """Number of compressed labels in the dictionary (the width of feature matrices)."""
-        return len(self._labels)
+        return self._n
 
     def retain(self, labels: np.ndarray) -> np.ndarray:
         """Keep only the sorted, distinct label ids ``labels``, renumbered ``0..len(labels) - 1``.
@@ -121,16 +147,31 @@ class WLFeaturizer:
             raise ValueError(f"labels to retain must be sorted, distinct ids below {self.n_labels}")
         new_id = np.full(self.n_labels, -1, dtype=np.int64)
         new_id[labels] = np.arange(len(labels))
-        kept = [(key, int(new_id[old])) for key, old in self._labels.items() if new_id[old] >= 0]
-        # Relabelling keys are int64 label ids as bytes: renumber them all in one pass.
-        signatures = [key for key, _ in kept if isinstance(key, bytes)]
-        renumbered = new_id[np.frombuffer(b"".join(signatures), dtype=np.int64)]
-        if np.any(renumbered < 0):
+        rows = self._rows[labels]
+        shifted = np.concatenate(([0], new_id + 1))[rows]  # label + 1 -> new label + 1, 0 stays 0
+        if np.any((rows > 0) & (shifted == 0)):
             raise ValueError("labels to retain are not closed under WL signatures (whole features needed)")
-        buffer = renumbered.tobytes()
-        ends = np.cumsum([len(key) for key in signatures]).tolist()
-        remapped = iter(buffer[end - len(key) : end] for key, end in zip(signatures, ends))
-        self._labels = {key if not isinstance(key, bytes) else next(remapped): new for key, new in kept}
+        self._strings = {key: int(new_id[old]) for key, old in self._strings.items() if new_id[old] >= 0}
+        self._n = len(labels)
+        self._rows = shifted
+        # Rebuild the hash index: per hash, its lowest id; the other signatures of that hash (rare
+        # collisions) go to the exact dict.
+        signatures = np.flatnonzero(shifted[:, 0] > 0)
+        hashes = _row_hashes(shifted[signatures])
+        order = np.argsort(hashes, kind="stable")
+        hashes, signatures = hashes[order], signatures[order]
+        first = np.ones(len(hashes), dtype=bool)
+        first[1:] = hashes[1:] != hashes[:-1]
+        self._hashes, self._hash_ids = hashes[first], signatures[first]
+        collided = {_signature_key(shifted[i]): int(i) for i in signatures[~first].tolist()}
+        # Wide signatures (zero rows) keep their exact keys, renumbered.
+        for key, old in self._collided.items():
+            if new_id[old] >= 0 and not rows[new_id[old], 0]:
+                signature = np.concatenate(([0], new_id + 1))[np.frombuffer(key, dtype=np.int64)]
+                if not np.all(signature):
+                    raise ValueError("labels to retain are not closed under WL signatures (whole features needed)")
+                collided[signature.tobytes()] = int(new_id[old])
+        self._collided = collided
         return new_id
 
     def features(self, graphs: Sequence[LabelledGraph], depth: int) -> list[WLFeatures]:
@@ -147,84 +188,184 @@ class WLFeaturizer:
         src = np.concatenate([a[1] + o for a, o in zip(arrays, offsets)])
         dst = np.concatenate([a[2] + o for a, o in zip(arrays, offsets)])
 
-        setdefault, table = self._labels.setdefault, self._labels
-        label = np.fromiter(
-            (setdefault(s, len(table)) for a in arrays for s in a[0]), dtype=np.int64, count=n
-        )
+        label = self._label_ids([s for a in arrays for s in a[0]])
         per_iteration = [label]
-        out_degree = np.bincount(src, minlength=n)
-        start = np.cumsum(out_degree) - out_degree
+        if depth:
+            # Edges grouped by source node (stable), each one's rank within its group, and where
+            # each node's group starts: fixed for every round.
+            by_source = np.argsort(src, kind="stable")
+            src, dst = src[by_source], dst[by_source]
+            out_degree = np.bincount(src, minlength=n)
+            start = np.cumsum(out_degree) - out_degree
+            edges = _Edges(src, dst, out_degree, start, np.arange(len(src)) - start[src])
         for _ in range(depth):
-            label = self._relabel(label, src, dst, out_degree, start)
+            label = self._relabel(label, edges)
             per_iteration.append(label)
         return _histograms(per_iteration, graph_of_node, len(graphs))
 
-    def _relabel(
-        self,
-        label: np.ndarray,
-        src: np.ndarray,
-        dst: np.ndarray,
-        out_degree: np.ndarray,
-        start: np.ndarray,
-    ) -> np.ndarray:
-        """One WL round: new label = id of (own label, sorted successor labels)."""
+    def _label_ids(self, labels: list) -> np.ndarray:
+        """Ids of iteration-0 labels; new labels get new ids in order of first occurrence."""
+        table = self._strings
+        for key in dict.fromkeys(labels):
+            if key not in table:
+                table[key] = self._new_ids(1)[0]
+        return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
+
+    def _new_ids(self, k: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """``k`` new ids with signature ``rows`` (zero rows: iteration-0 labels)."""
+        ids = np.arange(self._n, self._n + k, dtype=np.int64)
+        self._n += k
+        rows = None if rows is None else rows[:, :STORED_WIDTH]  # wider entries are zero (see _lookup)
+        width = self._rows.shape[1] if rows is None else max(self._rows.shape[1], rows.shape[1])
+        if self._n > len(self._rows) or width > self._rows.shape[1]:
+            grown = np.zeros((max(self._n, 2 * len(self._rows), 1024), width), dtype=np.int64)
+            grown[: len(self._rows), : self._rows.shape[1]] = self._rows
+            self._rows = grown
+        if rows is not None:
+            self._rows[ids, : rows.shape[1]] = rows
+        return ids
+
+    def _relabel(self, label: np.ndarray, edges: _Edges) -> np.ndarray:
+        """One WL round: new label = id of (own label, sorted successor labels).
+
+        A signature is hashed from the edges directly (:func:`_row_hashes` of its row); nodes are
+        grouped by hash and each checked against its group's first node edge by edge, and only the
+        distinct signatures are laid out as rows. A collision falls back to exact rows.
+        """
         n = len(label)
-        width = 1 + (int(out_degree.max()) if n else 0)
-        rows = np.full((n, width), -1, dtype=np.int64)
-        rows[:, 0] = label
+        own = label + 1
+        src = edges.src
         if len(src):
-            succ_label = label[dst]
-            order = np.lexsort((succ_label, src))
-            s = src[order]
-            rows[s, 1 + np.arange(len(s)) - start[s]] = succ_label[order]
-        first, inverse = _distinct_rows(rows)
-        # The shared dictionary is keyed on the unpadded signature, so batches of any width agree.
-        buffer, stride = rows[first].tobytes(), 8 * width
-        ends = (np.arange(len(first)) * stride + 8 * (1 + out_degree[first])).tolist()
-        table = self._labels
-        ids = []
-        for begin, end in zip(range(0, len(buffer), stride), ends):
-            key = buffer[begin:end]
-            value = table.get(key)
+            # Successors sorted by label within each source (src is sorted): one integer sort.
+            stride = int(label.max()) + 2
+            key = src * stride + (label[edges.dst] + 1)
+            key.sort()
+            succ = key - src * stride
+        else:
+            succ = src
+        width = 1 + int(edges.out_degree.max(initial=0))
+        multipliers = _multipliers(width)
+        with np.errstate(over="ignore"):
+            hashes = own.astype(np.uint64) * multipliers[0]
+            if len(src):
+                terms = succ.astype(np.uint64) * multipliers[1 + edges.rank]
+                has_edges = edges.out_degree > 0
+                hashes[has_edges] += np.add.reduceat(terms, edges.start[has_edges], dtype=np.uint64)
+        order = np.argsort(hashes, kind="stable")
+        sorted_hashes = hashes[order]
+        new_group = np.ones(n, dtype=bool)
+        new_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
+        group_of_sorted = np.cumsum(new_group) - 1
+        first = order[new_group]
+        inverse = np.empty(n, dtype=np.int64)
+        inverse[order] = group_of_sorted
+        # Exactness: each node has its group leader's own label, out-degree and successors.
+        leader = first[inverse]
+        same = np.array_equal(own, own[leader]) and np.array_equal(edges.out_degree, edges.out_degree[leader])
+        if same and len(src):
+            at_leader = edges.start[leader[src]] + edges.rank
+            same = np.array_equal(succ, succ[at_leader])
+        if not same:
+            rows = _rows(own, succ, edges, np.arange(n), width)
+            keys = rows.view(np.dtype((np.void, rows.itemsize * width))).ravel()
+            _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+            return self._lookup(rows[first], _row_hashes(rows[first]))[inverse.ravel()]
+        return self._lookup(_rows(own, succ, edges, first, width), sorted_hashes[new_group])[inverse]
+
+    def _lookup(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """Ids of the distinct signature ``rows`` (hashes ``hashes``), adding the new ones."""
+        ids = np.full(len(rows), -1, dtype=np.int64)
+        if len(self._hashes):
+            pos = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
+            hit = self._hashes[pos] == hashes
+            candidate = self._hash_ids[pos[hit]]
+            stored = self._rows[candidate]
+            width = max(stored.shape[1], rows.shape[1])
+            same = np.all(_pad(stored, width) == _pad(rows[hit], width), axis=1)
+            ids[np.flatnonzero(hit)[same]] = candidate[same]
+        else:
+            hit = np.zeros(len(rows), dtype=bool)
+        missing = np.flatnonzero(ids < 0)
+        if not len(missing):
+            return ids
+        # A signature whose hash is taken (by a stored one or an earlier one of this batch) goes
+        # through the exact dict; the others enter the hash table.
+        _, first_of_hash = np.unique(hashes[missing], return_index=True)
+        indexed = np.zeros(len(missing), dtype=bool)
+        indexed[first_of_hash] = True
+        indexed &= ~hit[missing]
+        wide = np.zeros(len(rows), dtype=bool)
+        if rows.shape[1] > STORED_WIDTH:
+            wide = rows[:, STORED_WIDTH:].any(axis=1)
+            indexed &= ~wide[missing]
+        new = missing[indexed]
+        new = new[np.argsort(hashes[new], kind="stable")]  # the table stays sorted
+        ids[new] = self._new_ids(len(new), rows[new])
+        where = np.searchsorted(self._hashes, hashes[new])
+        self._hashes = np.insert(self._hashes, where, hashes[new])
+        self._hash_ids = np.insert(self._hash_ids, where, ids[new])
+        for i in missing[~indexed].tolist():
+            key = _signature_key(rows[i])
+            value = self._collided.get(key)
             if value is None:
-                value = table[key] = len(table)
-            ids.append(value)
-        return np.array(ids, dtype=np.int64)[inverse]
+                stored = None if wide[i] else rows[i : i + 1]
+                value = self._collided[key] = int(self._new_ids(1, stored)[0])
+            ids[i] = value
+        return ids
+
+
+STORED_WIDTH = 16
+"""Signatures with up to this many entries (own label + successors) are stored as rows of one
+matrix and found by hash; wider ones (rare high out-degrees) only through the exact dict, so the
+matrix stays narrow."""
+
+
+def _pad(rows: np.ndarray, width: int) -> np.ndarray:
+    if rows.shape[1] == width:
+        return rows
+    out = np.zeros((len(rows), width), dtype=rows.dtype)
+    out[:, : rows.shape[1]] = rows
+    return out
+
+
+def _signature_key(row: np.ndarray) -> bytes:
+    """The exact, padding-free key of a signature row."""
+    return np.trim_zeros(row, "b").tobytes()
 
 
 _HASH_MULTIPLIERS = np.random.default_rng(20231101).integers(1, 2**63, size=64, dtype=np.uint64) | np.uint64(1)
-"""Fixed odd multipliers of the row hash used to find distinct signatures (collisions are checked)."""
+"""Fixed odd multipliers of the row hash (column c times multiplier c; zero padding adds nothing)."""
 
 
-def _distinct_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(first, inverse)``: a representative row index of each distinct row, and each row's group.
+def _multipliers(width: int) -> np.ndarray:
+    """The first ``width`` hash multipliers (beyond 64: a fixed extension)."""
+    multipliers = _HASH_MULTIPLIERS
+    if width > len(multipliers):  # wider rows (huge out-degrees): splitmix64 of the column
+        with np.errstate(over="ignore"):
+            z = np.arange(len(multipliers), width, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        multipliers = np.concatenate([multipliers, (z ^ (z >> np.uint64(31))) | np.uint64(1)])
+    return multipliers[:width]
 
-    Rows are grouped by a 64-bit hash (one integer sort instead of a sort of byte strings); the
-    groups are then checked row by row, and a collision falls back to an exact byte-wise sort.
-    """
-    n, width = rows.shape
-    if width > len(_HASH_MULTIPLIERS):
-        return _distinct_rows_exact(rows)
+
+def _row_hashes(rows: np.ndarray) -> np.ndarray:
+    """64-bit hashes of signature rows, independent of their zero padding."""
     with np.errstate(over="ignore"):
-        hashes = (rows.astype(np.uint64) * _HASH_MULTIPLIERS[:width]).sum(axis=1, dtype=np.uint64)
-    order = np.argsort(hashes, kind="stable")
-    sorted_hashes = hashes[order]
-    new_group = np.ones(n, dtype=bool)
-    new_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
-    group_of_sorted = np.cumsum(new_group) - 1
-    leaders = order[new_group]
-    # Exactness: every row must equal its group's leader.
-    if not np.array_equal(rows[order], rows[leaders[group_of_sorted]]):
-        return _distinct_rows_exact(rows)
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = group_of_sorted
-    return leaders, inverse
+        return (rows.astype(np.uint64) * _multipliers(rows.shape[1])).sum(axis=1, dtype=np.uint64)
 
 
-def _distinct_rows_exact(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return first, inverse.ravel()
+def _rows(own: np.ndarray, succ: np.ndarray, edges: _Edges, nodes: np.ndarray, width: int) -> np.ndarray:
+    """Signature rows of ``nodes``: own label + 1, then the sorted successor labels + 1, 0-padded."""
+    rows = np.zeros((len(nodes), width), dtype=np.int64)
+    rows[:, 0] = own[nodes]
+    if len(edges.src):
+        position = np.full(len(own), -1, dtype=np.int64)
+        position[nodes] = np.arange(len(nodes))
+        row = position[edges.src]
+        kept = row >= 0
+        rows[row[kept], 1 + edges.rank[kept]] = succ[kept]
+    return rows
 
 
 def _histograms(
@@ -232,15 +373,16 @@ def _histograms(
 ) -> list[WLFeatures]:
     """Per-graph label counts, sorted by (iteration, label), from the batch's node labels."""
     n_iter = len(per_iteration)
-    block = np.concatenate([graph_of_node * n_iter + i for i in range(n_iter)])
     label = np.concatenate(per_iteration)
-    order = np.lexsort((label, block))
-    block, label = block[order], label[order]
-    new_run = np.ones(len(label), dtype=bool)
-    new_run[1:] = (label[1:] != label[:-1]) | (block[1:] != block[:-1])
+    # One integer key per (graph, iteration, label): a single sort groups them.
+    stride = int(label.max(initial=0)) + 1
+    key = np.concatenate([(graph_of_node * n_iter + i) * stride for i in range(n_iter)]) + label
+    key.sort()
+    new_run = np.ones(len(key), dtype=bool)
+    new_run[1:] = key[1:] != key[:-1]
     run_start = np.flatnonzero(new_run)
-    counts = np.diff(np.append(run_start, len(label))).astype(np.float64)
-    label, block = label[run_start], block[run_start]
+    counts = np.diff(np.append(run_start, len(key))).astype(np.float64)
+    block, label = np.divmod(key[run_start], stride)
     # bounds[j * n_iter + i] = first run of graph j, iteration i.
     bounds = np.searchsorted(block, np.arange(n_graphs * n_iter + 1))
     sq_cum = np.concatenate(([0.0], np.cumsum(counts * counts)))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from hnas.grammar.tree import Tree
+from hnas.objectives.budget import TrainingBudget
 from hnas.objectives.data import ImageData
 from hnas.objectives.errors import ObjectiveError
 from hnas.objectives.protocols import TrainingProtocol
@@ -41,6 +42,9 @@ class Objective(ABC):
     input_shape: tuple[int, int, int]
     nonnegative: bool | None = None
     """Whether every ``val_error`` is >= 0 (``--log`` needs it); ``None``: not declared."""
+    supports_fidelity: bool = False
+    """Whether ``evaluate`` takes ``budget=`` (a :class:`~hnas.objectives.budget.TrainingBudget`):
+    train to some epochs, save and continue from checkpoints (multi-fidelity searchers need it)."""
 
     @abstractmethod
     def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
@@ -84,6 +88,7 @@ class TrainingObjective(Objective):
     """
 
     nonnegative = True  # an error rate
+    supports_fidelity = True
 
     def __init__(
         self,
@@ -101,13 +106,15 @@ class TrainingObjective(Objective):
         self.proxy_batch_size = _check_proxy_batch_size("proxy_batch_size", proxy_batch_size)
         self.device = select_device(device)
 
-    def evaluate(self, tree: Tree, seed: int) -> EvaluationResult:
+    def evaluate(self, tree: Tree, seed: int, budget: TrainingBudget | None = None) -> EvaluationResult:
+        """Train and evaluate ``tree``; ``budget``: how far to train, from and to which checkpoint
+        (see :func:`~hnas.objectives.training.train_and_evaluate`)."""
         model = self.build(tree, seed)
         extras = {}
         if self.proxies:
             x, y = _proxy_batch(model, self.data, self.proxy_batch_size, seed, self.device)
             extras = score_proxies(model, x, y, self.proxies, seed=seed)
-        outcome = train_and_evaluate(model, self.data, self.protocol, seed=seed, device=self.device)
+        outcome = train_and_evaluate(model, self.data, self.protocol, seed=seed, device=self.device, budget=budget)
         return EvaluationResult(
             val_error=outcome.val_error,
             test_error=outcome.test_error,

@@ -10,6 +10,7 @@ from typing import Any
 
 from hnas.plugins import is_reference, load_plugins, normalise_reference
 from hnas.runner.errors import RunConfigError
+from hnas.runner.fidelity import fidelity_options, is_multi_fidelity
 from hnas.searchers import (
     OptionsError,
     Searcher,
@@ -44,6 +45,14 @@ class RunConfig:
     ``plugins`` (module names or ``.py`` files, see :mod:`hnas.plugins`) are loaded when the
     config is made and stored resolved (absolute paths); workers and resumed runs load them again.
     ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
+    ``min_epochs``, ``max_epochs`` and ``eta`` set the options of a multi-fidelity searcher
+    (``None``: its defaults; see :mod:`hnas.runner.fidelity`).
+
+    ``objectives``: the values to minimise (names of :mod:`hnas.objectives.costs`, e.g.
+    ``("val_error", "params")``; a comma-separated string is split): a multi-objective searcher
+    is told their vector; a single-objective searcher takes at most one (empty: ``val_error``).
+    ``max_params`` / ``max_flops``: hard limits checked on the untrained network before any
+    evaluation; a tree over them is a failed trial, never trained.
 
     ``searcher`` is a registered name, a :class:`~hnas.searchers.Searcher` subclass, or an
     instance (its class and options are used; the run's searcher is seeded with ``seed``).
@@ -67,10 +76,16 @@ class RunConfig:
     batch_size: int | None = None
     train_subset: int | None = None
     objective_options: Mapping[str, Any] = field(default_factory=dict)
+    min_epochs: int | None = None
+    max_epochs: int | None = None
+    eta: int | None = None
     n_workers: int = 1
     dask_scheduler: str | None = None
     torch_threads: int | None = None
     plugins: Sequence[str] = ()
+    objectives: Sequence[str] = ()
+    max_params: int | None = None
+    max_flops: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.plugins, str):
@@ -101,6 +116,7 @@ class RunConfig:
             _require(value is None or (_is_int(value) and value >= 1), name, "an integer >= 1", value)
         _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
         self.searcher_setup()
+        self._validate_objectives()
         _require(isinstance(self.canonical_key, str) and bool(self.canonical_key), "canonical_key",
                  "auto, none or a registered key name", self.canonical_key)  # fmt: skip
         if self.objective is not None and not isinstance(self.objective, str):
@@ -118,6 +134,34 @@ class RunConfig:
                 self.dask_scheduler,
             )
 
+    def _validate_objectives(self) -> None:
+        """``objectives`` are known names that fit the searcher; the cost limits are positive."""
+        from hnas.objectives.costs import check_objective_names
+        from hnas.objectives.errors import ObjectiveError
+
+        try:
+            names = self.objectives
+            self.objectives = check_objective_names(names if isinstance(names, str) else [str(n).strip() for n in names])
+        except ObjectiveError as error:
+            raise RunConfigError(f"objectives: {error}", field="objectives") from None
+        cls = self.searcher_setup()[0]
+        if cls.multi_objective and not self.objectives:
+            raise RunConfigError(
+                f"searcher {self.searcher_name} is multi-objective: name the objectives, e.g. val_error,params",
+                field="objectives",
+            )
+        if not cls.multi_objective and len(self.objectives) > 1:
+            raise RunConfigError(
+                f"searcher {self.searcher_name} minimises one objective, got {len(self.objectives)}; use a "
+                "multi-objective searcher (mo_random_search, mo_regularized_evolution, mo_bayesian_optimization)",
+                field="objectives",
+            )
+        _require(self.max_params is None or (_is_int(self.max_params) and self.max_params >= 1), "max_params",
+                 "an integer >= 1", self.max_params)  # fmt: skip
+        flops = self.max_flops
+        _require(flops is None or (isinstance(flops, int | float) and not isinstance(flops, bool) and flops > 0),
+                 "max_flops", "a number > 0", flops)  # fmt: skip
+
     def searcher_setup(self) -> tuple[type[Searcher], Any]:
         """The searcher class and its options (RunConfigError naming a bad searcher or option)."""
         if isinstance(self.searcher, type) and issubclass(self.searcher, Searcher):
@@ -129,7 +173,7 @@ class RunConfig:
             except ValueError as error:
                 raise RunConfigError(str(error), field="searcher") from None
         try:
-            return cls, build_searcher_options(cls, self.searcher_options)
+            return cls, build_searcher_options(cls, {**self.searcher_options, **fidelity_options(self, cls)})
         except OptionsError as error:
             raise RunConfigError(str(error), field=error.option or "searcher_options") from None
 
@@ -137,8 +181,8 @@ class RunConfig:
     def random_initial_trials(self) -> int | None:
         """How many first asks are random before a model-based searcher uses its model (its
         ``n_init`` option), or ``None`` for a searcher without such a phase."""
-        options = self.searcher_setup()[1]
-        n_init = getattr(options, "n_init", None)
+        cls, options = self.searcher_setup()
+        n_init = None if is_multi_fidelity(cls) else getattr(options, "n_init", None)
         return None if n_init is None else int(n_init)
 
     @property
@@ -230,6 +274,8 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
         except ValueError:
             record["searcher_options"] = old  # compared as stored: the difference is reported
     record.setdefault("canonical_key", "auto")
+    for key, default in (("objectives", []), ("max_params", None), ("max_flops", None)):
+        record.setdefault(key, default)
     return record
 
 

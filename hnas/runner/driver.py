@@ -30,6 +30,9 @@ from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, LostEvaluation, Task, make_executor
+from hnas.runner.fidelity import FidelityRun, check_fidelity_objective, is_multi_fidelity
+from hnas.runner.objective_vectors import TrialCosts, with_latency
+from hnas.runner.pareto_results import write_pareto_results
 from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
 from hnas.runner.store import STORE_FILENAME, RunStore, Trial, TrialStatus, remove_store
 
@@ -77,6 +80,8 @@ class RunSummary:
     n_unfinished: int = 0
     best_file: Path | None = None
     first_error: str | None = None
+    notes: tuple[str, ...] = ()
+    """Further lines of the summary (the Pareto front of a run with several objectives)."""
 
     @property
     def n_evaluations(self) -> int:
@@ -115,6 +120,7 @@ class RunSummary:
                 f"validation error: {_fmt(self.best.val_error)}  test error: {_fmt(self.best.test_error)}"
                 f"  objective: {_fmt(self.best.objective)}",
             ]
+        lines += self.notes
         lines.append(f"results: {self.results_csv}, plots: {', '.join(str(p) for p in self.plots)}")
         if self.interrupted or not self.finished:
             lines.append(f"rerun the same command to continue (run store: {self.working_directory})")
@@ -246,14 +252,19 @@ def restore_searcher(searcher: Searcher, store: RunStore) -> None:
     checkpoint = store.searcher_state()
     if checkpoint is None:  # a new run, or a salvaged store without a searcher state: learn the results again
         for trial in store.trials(TrialStatus.FINISHED):
-            searcher.tell(searcher.space.parse(trial.architecture), trial.objective)
+            searcher.tell(searcher.space.parse(trial.architecture), _told_loss(searcher, trial))
         return
     if "history" in checkpoint:  # a store of an older version: the whole searcher was pickled
         checkpoint = _upgrade_checkpoint(checkpoint, store, searcher.space)
     parse = searcher.space.parse
-    told = ((parse(t.architecture), t.objective, t.canonical_key) for t in store.told_trials())
+    told = ((parse(t.architecture), _told_loss(searcher, t), t.canonical_key) for t in store.told_trials())
     pending = ((parse(t.architecture), t.canonical_key) for t in store.trials((TrialStatus.PENDING, TrialStatus.RUNNING)))
     searcher.restore(checkpoint, told, pending)
+
+
+def _told_loss(searcher: Searcher, trial: Trial) -> Any:
+    """What ``searcher`` was told for a finished trial: its loss vector or its objective."""
+    return trial.objectives if searcher.multi_objective and trial.objectives is not None else trial.objective
 
 
 def _upgrade_checkpoint(state: dict[str, Any], store: RunStore, space: SearchSpace) -> dict[str, Any]:
@@ -294,8 +305,11 @@ class _Search:
         self.store = store
         self.space = load_space(config.search_space)
         self.searcher = build_searcher(config, self.space)
-        restore_searcher(self.searcher, store)
-        self.objective = _objective_for_workers(config)
+        self.fidelity = FidelityRun(self.searcher, store, self.space) if is_multi_fidelity(self.searcher) else None
+        if self.fidelity is None:
+            restore_searcher(self.searcher, store)
+        self.objective = with_latency(_objective_for_workers(config), config)
+        self.costs = TrialCosts.for_config(config, _objective_for_workers(config))
         self._executor = executor
         self._progress_enabled = progress
         self._session_start = time.monotonic()
@@ -319,10 +333,23 @@ class _Search:
             return None, {**outcome, "error": f"log: the objective value {val_error} is negative"}
         return math.log(max(val_error, LOG_FLOOR)), outcome
 
+    def results_of(self, trial_id: int, outcome: dict[str, Any]) -> tuple[float | None, Any, dict[str, Any]]:
+        """:meth:`loss_of`, with the counted costs and the loss vector of a run with ``objectives``:
+        ``(loss, loss vector or None, outcome to store)``; the loss is the vector's first entry."""
+        if self.costs is None:
+            loss, outcome = self.loss_of(outcome)
+            return loss, None, outcome
+        loss, outcome = self.loss_of(self.costs.with_costs(trial_id, self.trees[trial_id], outcome))
+        vector, outcome = self.costs.vector(loss, outcome)
+        if vector is None and self.config.objectives:
+            return None, None, outcome  # failed, or a named value is missing
+        return (loss if vector is None else vector[0]), vector, outcome
+
     def run(self) -> None:
         store, config = self.store, self.config
         store.requeue()
         queue: deque[int] = deque()
+        ready: deque[tuple[int, dict[str, Any]]] = deque()  # infeasible trials: finished without evaluation
         lost: Counter[int] = Counter()  # evaluations lost to a dying worker, per trial
         for trial in store.trials(TrialStatus.PENDING):
             self._remember(trial.id, self.space.parse(trial.architecture), trial.seed)
@@ -345,10 +372,13 @@ class _Search:
                     and evaluated + len(self.in_flight) < config.max_evaluations_total
                 ):
                     trial_id = queue.popleft() if queue else self._ask()
-                    worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id]))
+                    if self._infeasible(trial_id, ready):
+                        continue
+                    budget = None if self.fidelity is None else self.fidelity.budget(trial_id)
+                    worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id], budget))
                     store.mark_running(trial_id, worker)
                     self.in_flight.add(trial_id)
-                trial_id, outcome = executor.next_event()
+                trial_id, outcome = ready.popleft() if ready else executor.next_event()
                 if isinstance(outcome, LostEvaluation):  # run it again, unless it keeps killing its process
                     lost[trial_id] += 1
                     if lost[trial_id] < MAX_ATTEMPTS:
@@ -357,9 +387,12 @@ class _Search:
                         queue.appendleft(trial_id)
                         continue
                     outcome = {"result": None, "error": f"{outcome.reason}, in each of {MAX_ATTEMPTS} evaluations"}
-                loss, outcome = self.loss_of(outcome)
-                self.searcher.tell(self.trees[trial_id], loss)
-                store.finish_trial(trial_id, outcome, loss, self.searcher.checkpoint(), self.run_seconds())
+                loss, vector, outcome = self.results_of(trial_id, outcome)
+                told = vector if self.searcher.multi_objective else loss
+                self.searcher.tell(self.trees[trial_id] if self.fidelity is None else self.fidelity.job(trial_id), told)
+                store.finish_trial(trial_id, outcome, loss, self.searcher.checkpoint(), self.run_seconds(), vector)
+                if self.fidelity is not None:
+                    self.fidelity.finished(trial_id, loss is not None)
                 self.in_flight.discard(trial_id)
                 del self.trees[trial_id], self.seeds[trial_id]  # finished: only the searcher keeps it
                 evaluated += 1
@@ -373,6 +406,15 @@ class _Search:
                 store.requeue(sorted(self.in_flight))
             store.set_run_seconds(self.run_seconds())  # also the time of evaluations cut short
 
+    def _infeasible(self, trial_id: int, ready: deque[tuple[int, dict[str, Any]]]) -> bool:
+        """Whether the trial breaks a cost constraint: then it is queued in ``ready`` as failed,
+        in flight but never evaluated."""
+        rejected = None if self.costs is None else self.costs.screen(trial_id, self.trees[trial_id])
+        if rejected is not None:
+            ready.append((trial_id, rejected))
+            self.in_flight.add(trial_id)
+        return rejected is not None
+
     def _remember(self, trial_id: int, tree: Tree, seed: int) -> None:
         self.trees[trial_id] = tree
         self.seeds[trial_id] = seed
@@ -382,12 +424,16 @@ class _Search:
         from hnas.searchers import SpaceExhaustedError
 
         try:
-            tree = self.searcher.ask()
+            asked = self.searcher.ask()
         except SpaceExhaustedError as error:
             raise RunError(str(error)) from None
+        tree = asked if self.fidelity is None else asked.tree
         seed_of = lambda trial_id: trial_seed(self.config.seed, trial_id)  # noqa: E731
         key = None if self.searcher.canonical_key is None else self.searcher.key(tree)
-        trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
+        if self.fidelity is None:
+            trial_id, seed = self.store.add_trial(self.space.to_string(tree), seed_of, self.searcher.checkpoint(), key)
+        else:
+            trial_id, seed = self.fidelity.add_trial(asked, seed_of, self.searcher.checkpoint(), key)
         self._remember(trial_id, tree, seed)
         return trial_id
 
@@ -402,6 +448,7 @@ def _checked_objective(config: RunConfig, objective: Any) -> Any:
             "run without --log (log=False)",
             field="log",
         )
+    check_fidelity_objective(config, built)
     return built
 
 
@@ -482,6 +529,7 @@ def _start_and_run(
 def _summarise(store: RunStore, config: RunConfig, directory: Path, interrupted: bool) -> RunSummary:
     trials = store.trials()
     files = write_results(directory, trials, config)
+    pareto = write_pareto_results(directory, trials, config) if config.objectives else None
     failed = [t for t in trials if t.status == TrialStatus.FAILED]
     return RunSummary(
         working_directory=directory,
@@ -492,8 +540,9 @@ def _summarise(store: RunStore, config: RunConfig, directory: Path, interrupted:
         run_seconds=store.run_seconds(),
         interrupted=interrupted,
         results_csv=files.csv,
-        plots=files.plots,
+        plots=files.plots + (pareto.plots if pareto else ()),
         n_unfinished=sum(t.status not in TrialStatus.FINISHED for t in trials),
         best_file=files.best_architecture,
         first_error=failed[0].error if failed else None,
+        notes=pareto.lines if pareto else (),
     )

@@ -89,9 +89,13 @@ def apply_thread_settings(torch_threads: int | None) -> None:
         torch.set_num_threads(torch_threads)
 
 
-def evaluate_trial(objective: Any, tree: Tree, seed: int, torch_threads: int | None = None) -> dict[str, Any]:
+def evaluate_trial(
+    objective: Any, tree: Tree, seed: int, torch_threads: int | None = None, budget: Any = None
+) -> dict[str, Any]:
     """Evaluate ``tree`` with ``seed`` on ``objective`` (an :class:`ObjectiveSpec`, an object with
-    ``evaluate(tree, seed)`` or a callable); never raises for a failing architecture."""
+    ``evaluate(tree, seed)`` or a callable); never raises for a failing architecture. ``budget``
+    (a :class:`~hnas.objectives.budget.TrainingBudget`, multi-fidelity runs) is passed on as
+    ``evaluate(tree, seed, budget=budget)``."""
     apply_thread_settings(torch_threads)
     start = time.perf_counter()
     try:
@@ -100,7 +104,8 @@ def evaluate_trial(objective: Any, tree: Tree, seed: int, torch_threads: int | N
             from hnas.objectives.function import FunctionObjective
 
             evaluator = FunctionObjective(evaluator)
-        record = _result_record(evaluator.evaluate(tree, seed))
+        result = evaluator.evaluate(tree, seed) if budget is None else evaluator.evaluate(tree, seed, budget=budget)
+        record = _result_record(result)
         error = None
         val_error = record.get("val_error")
         if val_error is None or not math.isfinite(float(val_error)):

@@ -55,11 +55,13 @@ Event = tuple[int, "dict[str, Any] | LostEvaluation"]
 
 @dataclass(frozen=True)
 class Task:
-    """One evaluation to run: the trial's id, tree and evaluation seed."""
+    """One evaluation to run: the trial's id, tree and evaluation seed, and for a multi-fidelity
+    job its :class:`~hnas.objectives.budget.TrainingBudget` (``None``: the objective's training)."""
 
     trial_id: int
     tree: Tree
     seed: int
+    budget: Any = None
 
 
 class Executor(Protocol):
@@ -91,7 +93,7 @@ class InProcessExecutor:
         task, self._task = self._task, None
         if task is None:
             raise RuntimeError("next_event() without a submitted task")
-        return task.trial_id, evaluate_trial(self._objective, task.tree, task.seed, self._threads)
+        return task.trial_id, evaluate_trial(self._objective, task.tree, task.seed, self._threads, task.budget)
 
     def close(self) -> None:
         self._task = None
@@ -109,7 +111,7 @@ def _worker_main(connection: Connection, objective: Any, torch_threads: int, dri
             task = connection.recv()
             if task is None:
                 return
-            connection.send((task.trial_id, evaluate_trial(objective, task.tree, task.seed)))
+            connection.send((task.trial_id, evaluate_trial(objective, task.tree, task.seed, budget=task.budget)))
     except (EOFError, OSError):  # the driver closed the pipe or died: nothing to report to
         return
 
@@ -336,6 +338,7 @@ class DaskExecutor:
             task.tree,
             task.seed,
             self._threads,
+            task.budget,
             key=f"hnas-trial-{task.trial_id}-{os.getpid()}-{self._submitted}",
             pure=False,
         )
@@ -373,7 +376,9 @@ class _DriverGone(BaseException):
 _LIVE_TASK_STATES = ("executing", "long-running")
 
 
-def _evaluate_while_wanted(objective: Any, tree: Tree, seed: int, torch_threads: int | None) -> dict[str, Any]:
+def _evaluate_while_wanted(
+    objective: Any, tree: Tree, seed: int, torch_threads: int | None, budget: Any = None
+) -> dict[str, Any]:
     """:func:`evaluate_trial` as a Dask task that stops (at the next Python step of the evaluation)
     as soon as the scheduler releases it: its driver died or cancelled it, so no orphan evaluation
     keeps the worker busy."""
@@ -393,7 +398,7 @@ def _evaluate_while_wanted(objective: Any, tree: Tree, seed: int, torch_threads:
 
     threading.Thread(target=watch, name="hnas-driver-watch", daemon=True).start()
     try:
-        return evaluate_trial(objective, tree, seed, torch_threads)
+        return evaluate_trial(objective, tree, seed, torch_threads, budget)
     except _DriverGone:
         return {"result": None, "error": "stopped: no driver wants this result", "eval_seconds": None}
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from hnas.runner.errors import RunError
+from hnas.runner.results import best_trial
 from hnas.runner.store import Trial, TrialStatus, find_runs, load_config, load_trials
 
 __all__ = ["RunStatus", "run_status", "runs_table", "trial_duration"]
@@ -43,8 +44,8 @@ class RunStatus:
 
     @property
     def incumbent(self) -> Trial | None:
-        done = [t for t in self.of_status(TrialStatus.DONE) if t.objective is not None]
-        return min(done, key=lambda t: (t.objective, t.id), default=None)
+        """The best trial (in a multi-fidelity run, among those at the highest budget reached)."""
+        return best_trial(self.trials)
 
     @property
     def eta_seconds(self) -> float | None:

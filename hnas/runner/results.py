@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from hnas.runner.fidelity import best_at_full_budget
 from hnas.runner.store import Trial, TrialStatus
 
 if TYPE_CHECKING:
     from hnas.runner.config import RunConfig
 
 __all__ = [
-    "RESULTS_CSV", "BEST_ARCHITECTURE", "PLOT_EVALUATIONS", "PLOT_TIME", "CSV_COLUMNS", "ResultFiles",
+    "RESULTS_CSV", "BEST_ARCHITECTURE", "PLOT_EVALUATIONS", "PLOT_TIME", "CSV_COLUMNS", "FIDELITY_CSV_COLUMNS",
+    "ResultFiles",
     "architecture_outline", "best_trial", "incumbent_trace", "shorten", "trials_figure", "write_results",
 ]  # fmt: skip
 
@@ -29,6 +31,8 @@ CSV_COLUMNS = (
     "trial", "status", "objective", "incumbent", "val_error", "test_error", "params", "flops", "cost",
     "train_time", "epochs", "eval_seconds", "run_seconds", "seed", "attempts", "worker", "error", "architecture",
 )  # fmt: skip
+FIDELITY_CSV_COLUMNS = ("budget_epochs", "rung", "bracket", "continues")
+"""Inserted before ``architecture`` in the results of a multi-fidelity run."""
 
 
 class ResultFiles(NamedTuple):
@@ -40,20 +44,23 @@ class ResultFiles(NamedTuple):
 
 
 def best_trial(trials: Sequence[Trial]) -> Trial | None:
-    """The done trial with the lowest objective (the lowest id among equals), or None."""
-    done = [t for t in trials if t.status == TrialStatus.DONE and t.objective is not None]
+    """The done trial with the lowest objective (the lowest id among equals), or None; in a
+    multi-fidelity run, among the trials at the highest budget reached."""
+    done = [t for t in best_at_full_budget(trials) if t.status == TrialStatus.DONE and t.objective is not None]
     return min(done, key=lambda t: (t.objective, t.id)) if done else None
 
 
 def _incumbents(trials: Sequence[Trial]) -> list[tuple[int, Trial, float | None]]:
-    """``(evaluation number, trial, best objective so far or None)`` in the order trials finished."""
+    """``(evaluation number, trial, best objective so far or None)`` in the order trials finished
+    (in a multi-fidelity run, the best so far among trials at the highest budget reached)."""
+    counted = {t.id for t in best_at_full_budget(trials)}
     finished = sorted(
         (t for t in trials if t.status in TrialStatus.FINISHED), key=lambda t: (t.run_seconds or 0.0, t.id)
     )
     rows: list[tuple[int, Trial, float | None]] = []
     best: float | None = None
     for number, trial in enumerate(finished, start=1):
-        if trial.objective is not None and (best is None or trial.objective < best):
+        if trial.objective is not None and trial.id in counted and (best is None or trial.objective < best):
             best = trial.objective
         rows.append((number, trial, best))
     return rows
@@ -76,24 +83,31 @@ def write_results(directory: str | Path, trials: Sequence[Trial], config: RunCon
     rows = _incumbents(trials)
     incumbent_after = {trial.id: best for _, trial, best in rows}
     csv_path = directory / RESULTS_CSV
+    fidelity = any(t.budget_epochs is not None for t in trials)
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(_with_fidelity(list(CSV_COLUMNS), list(FIDELITY_CSV_COLUMNS), fidelity))
         for t in trials:
-            writer.writerow(
+            fields = [_cell(getattr(t, name)) for name in FIDELITY_CSV_COLUMNS]
+            writer.writerow(_with_fidelity(
                 [
                     t.id, t.status, _cell(t.objective), _cell(incumbent_after.get(t.id)), _cell(t.val_error),
                     _cell(t.test_error), _cell(t.params), _cell(t.flops), _cell(t.cost), _cell(t.train_time),
                     _cell(t.epochs), _cell(t.eval_seconds), _cell(t.run_seconds), t.seed, t.attempts,
                     _cell(t.worker), _cell(t.error), t.architecture,
-                ]
-            )  # fmt: skip
+                ], fields, fidelity,
+            ))  # fmt: skip
     best = best_trial(trials)
     best_path = None
     if best is not None:
         best_path = directory / BEST_ARCHITECTURE
         best_path.write_text(best.architecture + "\n")
     return ResultFiles(csv_path, _plot(directory, rows, config), best_path)
+
+
+def _with_fidelity(row: list[Any], fidelity_cells: list[Any], fidelity: bool) -> list[Any]:
+    """``row`` with the multi-fidelity cells before its last (the architecture) in such a run."""
+    return row[:-1] + fidelity_cells + row[-1:] if fidelity else row
 
 
 # ------------------------------------------------------------------------------------------ outline
@@ -242,11 +256,20 @@ def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float 
     done = [(x, t.objective) for x, (_, t, _) in zip(xs, rows) if t.objective is not None]
     failed = [x for x, (_, t, _) in zip(xs, rows) if t.objective is None]
     trace = [(x, best) for x, (_, _, best) in zip(xs, rows) if best is not None]
-    if done:
+    rungs = sorted({t.rung for _, t, _ in rows if t.rung is not None and t.objective is not None})
+    if done and rungs:  # multi-fidelity: a colour per rung
+        for rung in rungs:
+            points = [(x, t.objective) for x, (_, t, _) in zip(xs, rows) if t.rung == rung and t.objective is not None]
+            epochs = next(t.budget_epochs for _, t, _ in rows if t.rung == rung)
+            axes.scatter(*zip(*points), s=18, alpha=0.7, linewidths=0, zorder=3,
+                         label=f"rung {rung}: {epochs} epoch{'' if epochs == 1 else 's'} ({len(points)})")  # fmt: skip
+    elif done:
         axes.scatter(*zip(*done), s=18, color="tab:blue", alpha=0.7, linewidths=0, label=f"trial ({len(done)})",
                      zorder=3)  # fmt: skip
-        axes.step(*zip(*trace), where="post", color="tab:orange", linewidth=2, label="incumbent (best so far)",
-                  zorder=2)  # fmt: skip
+    if trace:
+        top = max((t.budget_epochs for _, t, _ in rows if t.budget_epochs is not None), default=None)
+        label = "incumbent (best so far)" if not rungs else f"incumbent at {top} epochs"
+        axes.step(*zip(*trace), where="post", color="tab:orange", linewidth=2, label=label, zorder=2)
     if failed:
         if done:  # head room: the crosses' row stays clear of the points
             low, high = axes.get_ylim()

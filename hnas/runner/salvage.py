@@ -175,4 +175,6 @@ def _trial(row: sqlite3.Row) -> Trial:
         raise ValueError(f"unknown status {values['status']!r}")
     values["learning_curve"] = [float(v) for v in json.loads(values["learning_curve"] or "[]")]
     values["extras"] = dict(json.loads(values["extras"] or "{}"))
-    return Trial(**{f.name: values[f.name] for f in fields(Trial)})
+    objectives = values.get("objectives")  # a column of newer stores
+    values["objectives"] = None if objectives is None else [float(v) for v in json.loads(objectives)]
+    return Trial(**{f.name: values[f.name] for f in fields(Trial) if f.name in values})  # older stores: defaults

@@ -97,6 +97,10 @@ CREATE INDEX IF NOT EXISTS trials_told ON trials (told);
 """
 _ADDED_COLUMNS = {"canonical_key": "TEXT", "told": "INTEGER"}
 """Columns newer than schema version 1: added to older stores when they are opened for writing."""
+_ADDED_COLUMNS.update(budget_epochs="INTEGER", rung="INTEGER", bracket="INTEGER", continues="INTEGER")
+"""Multi-fidelity jobs (:mod:`hnas.runner.fidelity`): epochs trained to, rung, bracket, the trial continued."""
+_ADDED_COLUMNS.update(objectives="TEXT")
+"""Multi-objective runs: the loss vector told to the searcher (JSON)."""
 _INDEXES = "CREATE INDEX IF NOT EXISTS trials_told ON trials (told);"
 
 
@@ -110,6 +114,10 @@ class Trial:
     many times an evaluation was started (more than one after a crash or a lost worker);
     ``canonical_key`` the architecture's canonical key (``None`` without one); ``told`` the
     position of its result among the results told to the searcher (``None`` until finished).
+    Multi-fidelity runs (:mod:`hnas.runner.fidelity`) also fill ``budget_epochs`` (the epochs the
+    job trains to), ``rung``, ``bracket`` and ``continues`` (the trial whose checkpoint it continues).
+    ``objectives`` is the loss vector of a run with ``objectives`` (``objective`` is then its first
+    entry), ``None`` otherwise.
     """
 
     id: int
@@ -136,12 +144,18 @@ class Trial:
     extras: dict[str, Any] = field(default_factory=dict)
     canonical_key: str | None = None
     told: int | None = None
+    budget_epochs: int | None = None
+    rung: int | None = None
+    bracket: int | None = None
+    continues: int | None = None
+    objectives: list[float] | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Trial:
         values = dict(row)
         values["learning_curve"] = json.loads(values["learning_curve"] or "[]")
         values["extras"] = json.loads(values["extras"] or "{}")
+        values["objectives"] = None if values.get("objectives") is None else json.loads(values["objectives"])
         return cls(**values)
 
 
@@ -482,16 +496,20 @@ class RunStore:
         seed_of: Callable[[int], int],
         searcher_state: Mapping[str, Any],
         canonical_key: str | None = None,
+        columns: Mapping[str, Any] | None = None,
     ) -> tuple[int, int]:
         """Insert a pending trial (its evaluation seed is ``seed_of(id)``) and the searcher state
-        after the ``ask`` that proposed it; returns the id and the seed."""
+        after the ``ask`` that proposed it; returns the id and the seed. ``columns``: values of
+        further columns (e.g. a multi-fidelity job's)."""
+        extra = dict(columns or {})
         with self._transaction():
             trial_id = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
             seed = int(seed_of(trial_id))
             self._db.execute(
-                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key)"
-                " VALUES (?, ?, 'pending', ?, ?, ?)",
-                (trial_id, architecture, seed, time.time(), canonical_key),
+                "INSERT INTO trials (id, architecture, status, seed, created_at, canonical_key"
+                + "".join(f", {name}" for name in extra) + ") VALUES (?, ?, 'pending', ?, ?, ?"
+                + ", ?" * len(extra) + ")",
+                (trial_id, architecture, seed, time.time(), canonical_key, *extra.values()),
             )
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
         return trial_id, seed
@@ -506,6 +524,7 @@ class RunStore:
             values["status"] = trial.status if trial.status in TrialStatus.FINISHED else TrialStatus.PENDING
             values["learning_curve"] = json.dumps(values["learning_curve"])
             values["extras"] = json.dumps(values["extras"])
+            values["objectives"] = None if values["objectives"] is None else json.dumps(values["objectives"])
             rows.append([values[name] for name in names])
         with self._transaction():
             if config is not None:
@@ -545,10 +564,11 @@ class RunStore:
         objective: float | None,
         searcher_state: Mapping[str, Any],
         run_seconds: float,
+        objectives: Sequence[float] | None = None,
     ) -> None:
         """Record a finished evaluation (done when ``objective`` is set, else failed) as the next
         told result, with the searcher state after its ``tell`` and the run's active time, in one
-        transaction."""
+        transaction; ``objectives``: the loss vector of a run with several objectives."""
         result = outcome.get("result") or {}
         eval_seconds = outcome.get("eval_seconds")
         cost = result.get("train_time")
@@ -578,5 +598,8 @@ class RunStore:
                     trial_id,
                 ),
             )
+            if objectives is not None:
+                vector = json.dumps([float(v) for v in objectives])
+                self._db.execute("UPDATE trials SET objectives = ? WHERE id = ?", (vector, trial_id))
             self._set_meta("searcher_state", pickle.dumps(dict(searcher_state), protocol=pickle.HIGHEST_PROTOCOL))
             self._set_meta("run_seconds", run_seconds)

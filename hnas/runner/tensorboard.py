@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from hnas.runner.errors import RunError
+from hnas.runner.fidelity import best_at_full_budget
 from hnas.runner.store import TrialStatus, load_trials
 
 __all__ = ["write_tensorboard", "require_tensorboard", "TENSORBOARD_DIRNAME"]
@@ -43,6 +44,7 @@ def write_tensorboard(run_dir: str | Path, log_dir: str | Path | None = None) ->
     writer = writer_class(str(log_dir))
     try:
         best = None
+        comparable = {t.id for t in best_at_full_budget(trials)}  # multi-fidelity: the full budget only
         for n, trial in enumerate(trials, start=1):
             walltime = start + (trial.run_seconds or 0.0)
             if trial.status == TrialStatus.FAILED:
@@ -55,7 +57,8 @@ def write_tensorboard(run_dir: str | Path, log_dir: str | Path | None = None) ->
                 for epoch, value in enumerate(trial.learning_curve, start=1):
                     writer.add_scalar(f"learning_curve/trial_{trial.id}", value, epoch, walltime=walltime)
                 writer.add_text("architecture", f"trial {trial.id}: `{trial.architecture}`", trial.id, walltime=walltime)
-                if trial.objective is not None and (best is None or trial.objective < best.objective):
+                better = best is None or (trial.objective is not None and trial.objective < best.objective)
+                if trial.objective is not None and trial.id in comparable and better:
                     best = trial
                     writer.add_text("incumbent", f"trial {trial.id}: `{trial.architecture}`", n, walltime=walltime)
             if best is not None:

@@ -24,6 +24,11 @@ A searcher implements (all public, nothing private to override):
 
 Register the class with :func:`hnas.searchers.register_searcher` to use it by name.
 
+Multi-objective searchers set ``multi_objective = True``: they are told a loss vector (a sequence
+of floats, every entry minimised, the same length each time) instead of a number, and
+``observations()`` returns the losses as an ``(n, m)`` array; they have no incumbent. A vector
+told to a single-objective searcher (or a number to a multi-objective one) is a ``ValueError``.
+
 Resume: :meth:`checkpoint` (the generator state and ``state_dict()``, O(1)) plus the told
 results and pending trees rebuild the searcher exactly with :meth:`restore`: it asks the same
 trees as the uninterrupted searcher would have.
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +70,9 @@ class Searcher(ABC):
     class Options:
         """No options."""
 
+    multi_objective: bool = False
+    """Whether the searcher is told loss vectors (see the module doc)."""
+
     def __init__(
         self,
         space: SearchSpace,
@@ -91,11 +99,11 @@ class Searcher(ABC):
         self.options = options
         self.rng = np.random.default_rng(self.seed)
         self.canonical_key = canonical_key
-        self._history: dict[Tree, float | None] = {}  # insertion order = order of tells
+        self._history: dict[Tree, float | tuple[float, ...] | None] = {}  # insertion order = order of tells
         self._pending: dict[Tree, None] = {}  # insertion order = order of asks
         self._keys: set[Hashable] = set()  # keys of told and pending trees
         self._observed_trees: list[Tree] = []
-        self._observed_losses: list[float] = []
+        self._observed_losses: list[float | tuple[float, ...]] = []
         self._incumbent: tuple[Tree, float] | None = None
 
     # ----------------------------------------------------------------------- called by users
@@ -111,8 +119,9 @@ class Searcher(ABC):
         self._keys.add(key)
         return tree
 
-    def tell(self, tree: Tree, loss: float | None) -> None:
-        """Record the loss of ``tree`` (``None``: the trial failed; it is never proposed again).
+    def tell(self, tree: Tree, loss: float | Sequence[float] | None) -> None:
+        """Record the loss of ``tree`` (``None``: the trial failed; it is never proposed again;
+        a sequence of losses for a multi-objective searcher).
 
         Usually ``tree`` was asked before; a tree that was not is recorded as an extra observation.
         """
@@ -132,7 +141,7 @@ class Searcher(ABC):
         return tuple(self._pending)
 
     @property
-    def history(self) -> tuple[tuple[Tree, float | None], ...]:
+    def history(self) -> tuple[tuple[Tree, float | tuple[float, ...] | None], ...]:
         """All told results in order, failed trials with loss ``None``."""
         return tuple(self._history.items())
 
@@ -146,8 +155,12 @@ class Searcher(ABC):
         return self._incumbent
 
     def observations(self) -> tuple[list[Tree], np.ndarray]:
-        """The successfully evaluated trees and their losses, in the order told."""
-        return list(self._observed_trees), np.array(self._observed_losses, dtype=float)
+        """The successfully evaluated trees and their losses, in the order told (an ``(n, m)``
+        array of loss vectors for a multi-objective searcher)."""
+        losses = np.array(self._observed_losses, dtype=float)
+        if self.multi_objective and not self._observed_losses:
+            losses = losses.reshape(0, 0)
+        return list(self._observed_trees), losses
 
     def sample_new(self) -> Tree:
         """A random sample of the space (by production weights) that is not known yet."""
@@ -168,7 +181,7 @@ class Searcher(ABC):
     def restore(
         self,
         checkpoint: dict[str, Any] | None,
-        told: Iterable[tuple[Tree, float | None, Hashable | None]],
+        told: Iterable[tuple[Tree, float | Sequence[float] | None, Hashable | None]],
         pending: Iterable[tuple[Tree, Hashable | None]] = (),
     ) -> None:
         """Continue a fresh searcher from a :meth:`checkpoint`, the told results ``(tree, loss,
@@ -201,12 +214,18 @@ class Searcher(ABC):
         """Restore what :meth:`state_dict` returned (called after the results were told again)."""
 
     # ----------------------------------------------------------------------------- internals
-    def _record(self, tree: Tree, loss: float | None, key: Hashable) -> None:
+    def _record(self, tree: Tree, loss: Any, key: Hashable) -> None:
         if not isinstance(tree, Tree):
             raise TypeError(f"tell() expects a Tree, got {type(tree).__name__}")
         if tree in self._history:
             raise ValueError(f"tell(): a result for this tree was already told: {tree}")
-        if loss is not None:
+        if loss is not None and self.multi_objective:
+            loss = self._checked_vector(loss)
+            self._observed_trees.append(tree)
+            self._observed_losses.append(loss)
+        elif loss is not None:
+            if isinstance(loss, Sequence | np.ndarray) and not isinstance(loss, str):
+                raise ValueError(f"tell(): {type(self).__name__} is single-objective: tell a number, got {loss!r}")
             try:
                 loss = float(loss)
             except (TypeError, ValueError):
@@ -221,3 +240,17 @@ class Searcher(ABC):
         self._history[tree] = loss
         self._keys.add(key)
         self.observe(tree, loss)
+
+    def _checked_vector(self, loss: Any) -> tuple[float, ...]:
+        """A multi-objective loss as a tuple of finite floats of the length told before."""
+        if not isinstance(loss, Sequence | np.ndarray) or isinstance(loss, str):
+            raise ValueError(f"tell(): {type(self).__name__} is multi-objective: tell a sequence of losses, got {loss!r}")
+        try:
+            vector = tuple(float(v) for v in loss)
+        except (TypeError, ValueError):
+            raise ValueError(f"tell(): losses must be numbers, got {loss!r}") from None
+        if not vector or not all(math.isfinite(v) for v in vector):
+            raise ValueError(f"tell(): losses must be finite and not empty, got {vector}; pass None for a failed trial")
+        if self._observed_losses and len(vector) != len(self._observed_losses[0]):
+            raise ValueError(f"tell(): expected {len(self._observed_losses[0])} losses, got {len(vector)}")
+        return vector

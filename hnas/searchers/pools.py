@@ -67,12 +67,21 @@ class AcquisitionProblem:
         """Scores of ``trees``, computing only those not met before (in one batch)."""
         new = [t for t in dict.fromkeys(trees) if t not in self._cache]
         if new:
-            values = np.asarray(self.score(new), dtype=float).tolist()
-            for tree, value in zip(new, values):
-                self._cache[tree] = value
-                if value > self._best_score and self.is_allowed(tree):
-                    self._best, self._best_score = tree, value
+            values = np.asarray(self.score(new), dtype=float)
+            self._cache.update(zip(new, values.tolist()))
+            self._update_best(new, values)
         return np.array([self._cache[t] for t in trees], dtype=float)
+
+    def _update_best(self, new: list[Tree], values: np.ndarray) -> None:
+        """The best allowed tree after meeting ``new`` in order: the first allowed one of the highest
+        score above the best so far. Candidates are checked best first and only until one is allowed
+        (``is_allowed`` may be costly, e.g. a canonical graph key), which gives the same tree as
+        checking each in order."""
+        better = np.flatnonzero(values > self._best_score)
+        for i in better[np.argsort(-values[better], kind="stable")].tolist():
+            if self.is_allowed(new[i]):
+                self._best, self._best_score = new[i], float(values[i])
+                return
 
     def best_allowed(self) -> Tree | None:
         """The highest-scoring allowed tree met so far (the first met on ties), if any."""

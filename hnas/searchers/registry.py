@@ -47,6 +47,8 @@ NONE = "none"
 def _builtin_searchers() -> None:
     from hnas.searchers.bayesian_optimization import BayesianOptimization
     from hnas.searchers.evolution import RegularizedEvolution
+    from hnas.searchers.multi_fidelity import ASHA, BOHyperband, Hyperband, SuccessiveHalving
+    from hnas.searchers.multi_objective import MOBayesianOptimization, MORandomSearch, MORegularizedEvolution
     from hnas.searchers.random_search import RandomSearch
     from hnas.searchers.reinforce import Reinforce
 
@@ -54,6 +56,13 @@ def _builtin_searchers() -> None:
     register_searcher("regularized_evolution", RegularizedEvolution)
     register_searcher("bayesian_optimization", BayesianOptimization)
     register_searcher("reinforce", Reinforce)
+    register_searcher("mo_random_search", MORandomSearch)
+    register_searcher("mo_regularized_evolution", MORegularizedEvolution)
+    register_searcher("mo_bayesian_optimization", MOBayesianOptimization)
+    register_searcher("successive_halving", SuccessiveHalving)
+    register_searcher("hyperband", Hyperband)
+    register_searcher("asha", ASHA)
+    register_searcher("bo_hyperband", BOHyperband)
 
 
 def _builtin_acquisitions() -> None:

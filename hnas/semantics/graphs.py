@@ -73,23 +73,31 @@ class _Analysis:
     def __init__(self, tree: Tree) -> None:
         self.plans: dict[int, EdgePlan | None] = {}
         self.height = 0
+        self._topologies: dict[str, object] = {}  # op -> topology (or None), looked up once per tree
         self.root_cut = self._cut(tree, 1)
 
     def _cut(self, node: Tree, depth: int) -> bool:
         """Whether ``node`` outputs nothing; records plans and the topology height on the way."""
-        if not node.children:
+        children = node.children
+        if not children:
             return node.op == ZERO
-        topology = lookup_topology(node.op)
-        if topology is None or len(node.children) != topology.arity:
-            what = "is a primitive" if is_primitive(node.op) else "is not a registered topology"
+        op = node.op
+        topologies = self._topologies
+        topology = topologies[op] if op in topologies else topologies.setdefault(op, lookup_topology(op))
+        if topology is None or len(children) != topology.arity:
+            what = "is a primitive" if is_primitive(op) else "is not a registered topology"
             if topology is not None:
                 what = f"has {topology.arity} edges"
-            raise SemanticsError(f"{node.op!r} {what} but has {len(node.children)} children in {node.symbol}")
+            raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
         if depth > self.height:
             self.height = depth
         cut = 0
-        for i, child in enumerate(node.children):
-            if self._cut(child, depth + 1):
+        deeper = depth + 1
+        for i, child in enumerate(children):
+            if child.children:
+                if self._cut(child, deeper):
+                    cut |= 1 << i
+            elif child.op == ZERO:
                 cut |= 1 << i
         plan = edge_plan(topology, cut)
         self.plans[id(node)] = plan
@@ -112,8 +120,19 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
         plan = plans[id(node)]
         states: list[list[int]] = [preds] * plan.n_slots
         children = node.children
+        deeper = depth + 1
         for i, src, dst, accumulate in plan.steps:
-            exits = emit(children[i], depth + 1, states[src])
+            child = children[i]
+            inputs = states[src]
+            if not child.children or deeper > max_depth or child.op == collapse_op:
+                # A node of the graph: emitted here rather than by a call (most children are).
+                n = len(labels)
+                labels.append(child.op)
+                sources.extend(inputs)
+                targets.extend([n] * len(inputs))
+                exits = [n]
+            else:
+                exits = emit(child, deeper, inputs)
             states[dst] = states[dst] + exits if accumulate else exits
         return states[-1]
 
@@ -151,7 +170,9 @@ def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable
         per_tree = cache[tree] = {}
     graphs = per_tree.get(n_levels)
     if graphs is None:
-        graphs = per_tree[n_levels] = build(tree, n_levels)
+        # Fewer levels are a prefix of more (e.g. the flattened graph alone of a canonical key).
+        wider = next((g for n, g in per_tree.items() if n > n_levels), None)
+        graphs = per_tree[n_levels] = wider[: n_levels + 1] if wider is not None else build(tree, n_levels)
     return graphs
 
 

@@ -138,3 +138,43 @@ def test_bad_components_and_settings_are_rejected() -> None:
         TreeWLFeatures(1, (2, 2, 2))
     with pytest.raises(TypeError, match="derivation trees"):
         features.features(["(CELL Cell ...)"])
+
+
+def test_graphs_met_before_reuse_their_features_and_give_the_same_kernel() -> None:
+    """Children share most hierarchy levels with their parents: those features are reused by graph
+    content, and the kernel equals the one extracted from scratch (also across compactions)."""
+    from test_wl import edited_trees
+
+    trees, n_levels = edited_trees(80, seed=11)
+    depths = (4,) + (2,) * n_levels
+    components = [(0, d) for d in range(5)] + [(j, 2) for j in range(1, n_levels + 1)]
+    warm = TreeWLFeatures(n_levels, depths, min_compact_labels=2000)
+    for start in range(0, len(trees), 9):  # parents first, children in later calls, as a pool breeds
+        warm.features(trees[start : start + 9])
+    scratch = TreeWLFeatures(n_levels, depths, max_content_graphs=0)
+    np.testing.assert_allclose(
+        warm.gram(trees, None, components), scratch.gram(trees, None, components), atol=1e-12, rtol=0
+    )
+    feats = warm.features(trees)
+    shared = {id(f[1]) for f in feats}
+    assert len(shared) < len(trees) // 4  # level 1 is extracted once per distinct graph, not per tree
+
+
+def test_features_go_as_deep_as_a_gram_needs_and_deeper_later() -> None:
+    """Candidates are extracted to the depth asked for; a deeper Gram later extracts them again,
+    and every Gram equals one from a fresh instance."""
+    space, trees = space_and_trees("nb201_variable_multi_multi", 25, seed=13)
+    n_levels = space.hierarchy_depth
+    depths = (4,) + (2,) * n_levels
+    features = TreeWLFeatures(n_levels, depths)
+    features.gram(trees, None, [(0, 1), (2, 2)])
+    assert {f[0].depth for f in features.features(trees, [0] * (n_levels + 1))} == {1}  # no deeper rounds
+    for components in ([(0, 1), (2, 2)], [(0, 4), (0, 1), (3, 1)], [(0, 2)]):
+        ours = features.gram(trees[:15], trees[10:], components)
+        expected = TreeWLFeatures(n_levels, depths).gram(trees[:15], trees[10:], components)
+        np.testing.assert_array_equal(ours, expected)
+        need = max(d for j, d in components if j == 0)
+        assert min(f[0].depth for f in features.features(trees, [need] + [0] * n_levels)) >= need
+    assert features.features(trees[:1], [1] + [0] * n_levels)[0][0].depth == 4  # deeper cache serves
+    with pytest.raises(ValueError, match="outside the extracted"):
+        features.features(trees, [5] + [0] * n_levels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 
 import networkx as nx
 import numpy as np
@@ -170,6 +171,13 @@ def test_nodes_with_many_successors() -> None:
             star.add_edge("hub", k)
         graphs.append(star)
     np.testing.assert_allclose(our_gram(WLFeaturizer(), graphs, 2), grakel_gram(graphs, 2), atol=1e-6, rtol=0)
+    # One graph per batch (wide signatures found again at any width), a compaction halfway, and
+    # the stored signature rows stay narrow (wide ones are kept by exact key).
+    from hnas.kernels.wl import STORED_WIDTH
+
+    featurizer, feats = featurised_in_batches(graphs + graphs[:1], 2, batch=1)
+    np.testing.assert_allclose(gram_of(featurizer, feats, 2), grakel_gram(graphs + graphs[:1], 2), atol=1e-6, rtol=0)
+    assert featurizer._rows.shape[1] <= STORED_WIDTH < 70
 
 
 def test_graph_arrays_give_the_same_kernel_as_networkx() -> None:
@@ -185,3 +193,91 @@ def test_graph_arrays_give_the_same_kernel_as_networkx() -> None:
     np.testing.assert_array_equal(our_gram(WLFeaturizer(), arrays, 3), our_gram(WLFeaturizer(), graphs, 3))
     with pytest.raises(ValueError, match=r"edges must join nodes 0\.\.1"):
         WLFeaturizer().features([GraphArrays(["a", "b"], np.array([0]), np.array([2]))], 1)
+
+
+def reference_histograms(graph: object, depth: int) -> list[Counter]:
+    """Exact WL label counts of iterations 0..depth, labels kept as nested tuples (no compression,
+    no hashing): an independent oracle of the label partition."""
+    labels = list(graph.labels)
+    successors: list[list[int]] = [[] for _ in labels]
+    for u, v in zip(graph.sources.tolist(), graph.targets.tolist()):
+        successors[u].append(v)
+    out = [Counter(labels)]
+    for _ in range(depth):
+        labels = [(labels[v], tuple(sorted((labels[w] for w in successors[v]), key=repr))) for v in range(len(labels))]
+        out.append(Counter(labels))
+    return out
+
+
+def reference_gram(graphs: list, depth: int) -> np.ndarray:
+    hist = [reference_histograms(g, depth) for g in graphs]
+    raw = np.array([[sum(sum(c * hb[i][k] for k, c in ha[i].items()) for i in range(depth + 1)) for hb in hist] for ha in hist], dtype=float)
+    return normalise_gram(raw, np.diag(raw).copy())
+
+
+def edited_trees(n: int, seed: int) -> list:
+    """Random samples of the hierarchical space and their mutants and (self-)crossovers, as a BO
+    pool breeds them."""
+    import warnings
+
+    from hnas.grammar import load_space
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        space = load_space("nb201_variable_multi_multi")
+    rng = np.random.default_rng(seed)
+    trees = [space.sample(rng) for _ in range(n // 4)]
+    while len(trees) < n:
+        a, b = (trees[i] for i in rng.choice(len(trees), size=2, replace=False))
+        kind = len(trees) % 3
+        child = space.mutate(a, rng) if kind == 0 else space.self_crossover(a, rng) if kind == 1 else space.crossover(a, b, rng)
+        trees.extend(child if isinstance(child, tuple) else [] if child is None else [child])
+    return trees[:n], space.hierarchy_depth
+
+
+def featurised_in_batches(graphs: list, depth: int, batch: int) -> tuple[WLFeaturizer, list]:
+    """Features of ``graphs`` extracted batch by batch (later batches look up the labels the earlier
+    ones added), with the dictionary compacted to the live features halfway."""
+    featurizer = WLFeaturizer()
+    feats: list = []
+    for start in range(0, len(graphs), batch):
+        feats += featurizer.features(graphs[start : start + batch], depth)
+        if start == batch * (len(graphs) // batch // 2):
+            new_id = featurizer.retain(used_labels(feats))
+            feats = [dataclasses.replace(f, indices=new_id[f.indices]) for f in feats]
+    return featurizer, feats
+
+
+def gram_of(featurizer: WLFeaturizer, feats: list, depth: int) -> np.ndarray:
+    x = feature_matrix(feats, featurizer.n_labels, 0, depth)
+    return normalise_gram(gram(x), np.array([f.sq_norms[depth] for f in feats]))
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_graphs_of_mutated_and_crossed_trees_match_an_exact_reference(depth: int) -> None:
+    """The hash-indexed label lookup gives exactly the WL kernel of uncompressed labels on the
+    hierarchical graphs of random, mutated and crossed-over trees, across batches and a compaction."""
+    from hnas.semantics import hierarchical_graph_arrays
+
+    trees, n_levels = edited_trees(24, seed=depth)
+    graphs = [g for t in trees for g in {id(g): g for g in hierarchical_graph_arrays(t, n_levels)}.values()]
+    featurizer, feats = featurised_in_batches(graphs, depth, batch=23)
+    np.testing.assert_allclose(gram_of(featurizer, feats, depth), reference_gram(graphs, depth), atol=1e-12, rtol=0)
+
+
+def test_hash_collisions_never_merge_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a row hash that collides constantly (the plain sum of a signature's entries), the exact
+    fallbacks still give every distinct signature its own label."""
+    from hnas.kernels import wl
+    from hnas.semantics import GraphArrays
+
+    monkeypatch.setattr(wl, "_HASH_MULTIPLIERS", np.ones(64, dtype=np.uint64))
+    rng = np.random.default_rng(23)
+    graphs = []
+    for g in (random_graph(rng) for _ in range(60)):
+        position = {v: i for i, v in enumerate(g)}
+        edges = np.array([(position[u], position[v]) for u, v in g.edges()], dtype=np.int64).reshape(-1, 2)
+        graphs.append(GraphArrays([g.nodes[v]["label"] for v in g], edges[:, 0], edges[:, 1]))
+    featurizer, feats = featurised_in_batches(graphs, 3, batch=7)
+    assert featurizer._collided  # the collision path was taken
+    np.testing.assert_allclose(gram_of(featurizer, feats, 3), reference_gram(graphs, 3), atol=1e-12, rtol=0)

@@ -8,8 +8,8 @@ import pytest
 
 from hnas.errors import UsageError
 from hnas.runner import RunConfig, RunError, load_trials
-from hnas.runner.inspect import run_status, runs_table
-from hnas.runner.store import RunStore
+from hnas.runner.inspect import RunStatus, run_status, runs_table
+from hnas.runner.store import RunStore, Trial
 from hnas.runner.tensorboard import require_tensorboard, write_tensorboard
 
 from hnas.cli.task import load_optimize_script, task_argv
@@ -141,3 +141,10 @@ def test_a_task_file_runs_resumes_and_logs_to_tensorboard(tmp_path):
     assert "TensorBoard logs:" in second.stdout and any((run / "tensorboard").iterdir())
     status = _hnas("status", str(run), cwd=tmp_path, timeout=60)
     assert "3/3 evaluations (3 done, 0 failed, 0 running, 0 pending), ETA 0m00s" in status.stdout
+
+
+def test_status_incumbent_of_a_multi_fidelity_run_is_the_best_full_training(tmp_path):
+    short = Trial(1, "a", "done", 0, objective=0.1, budget_epochs=1, rung=0)  # lower error, but 1 epoch
+    full = [Trial(i, "b", "done", 0, objective=error, budget_epochs=9, rung=2) for i, error in ((2, 0.4), (3, 0.3))]
+    assert RunStatus(tmp_path, {}, [short, *full]).incumbent.id == 3
+    assert RunStatus(tmp_path, {}, [short]).incumbent.id == 1  # nothing at a higher budget yet

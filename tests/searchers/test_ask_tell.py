@@ -8,12 +8,18 @@ import pickle
 import pytest
 
 from hnas.grammar import load_space
-from hnas.searchers import SpaceExhaustedError, make_searcher, searcher_names
+from hnas.searchers import SpaceExhaustedError, get_searcher_class, make_searcher, searcher_names
+from hnas.searchers.multi_fidelity import MultiFidelitySearcher
 from hnas.searchers.synthetic import op_quality_loss
 
 from searcher_helpers import drive
 
-SEARCHERS = searcher_names()
+SEARCHERS = [
+    n for n in searcher_names()
+    if not issubclass(get_searcher_class(n), MultiFidelitySearcher) and not get_searcher_class(n).multi_objective
+]
+# (the multi-fidelity searchers ask for jobs: tests/searchers/test_multi_fidelity.py; the multi-objective
+# ones are told loss vectors: tests/searchers/test_multi_objective_searchers.py)
 # Small BO settings keep each GP step cheap; BO proper starts after n_init asks.
 FAST = {
     "random_search": {},

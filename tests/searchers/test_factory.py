@@ -60,7 +60,7 @@ def test_flat_options_reach_the_searcher_and_its_components(cell_space):
 @pytest.mark.parametrize(
     ("name", "options", "error", "message"),
     [
-        ("annealing", {}, RegistryError, "unknown searcher 'annealing'; registered: bayesian_optimization"),
+        ("annealing", {}, RegistryError, "unknown searcher 'annealing'; registered: asha, bayesian_optimization"),
         ("random_search", {"pool_size": 10}, OptionsError, "searcher random_search takes no option 'pool_size' (its options: none)"),
         ("bayesian_optimization", {"poolsize": 10}, OptionsError, "takes no option 'poolsize' (its options: acquisition,"),
         ("bayesian_optimization", {"beta": 2.0}, OptionsError, "takes no option 'beta'"),  # EI has no beta

@@ -80,6 +80,23 @@ def test_graphs_are_cached_and_arrays_match_networkx(hierarchical_space):
     assert sizes == sorted(sizes) and sizes[-1] == len(graphs[0])  # deeper levels show more
 
 
+def test_fewer_levels_reuse_the_graphs_of_more(hierarchical_space):
+    """A canonical key's flattened graph (0 levels) after a kernel's levels: the same objects,
+    equal to a build of its own."""
+    rng = np.random.default_rng(12)
+    tree = hierarchical_space.sample(rng)
+    depth = hierarchical_space.hierarchy_depth
+    wide = hierarchical_graph_arrays(tree, depth)
+    narrow = hierarchical_graph_arrays(tree, 2)
+    assert all(a is b for a, b in zip(narrow, wide)) and len(narrow) == 3
+    from hnas.semantics.graphs import _build_arrays
+
+    fresh = _build_arrays(tree, 2)  # uncached
+    assert len(hierarchical_graph_arrays(hierarchical_space.sample(rng), 0)) == 1  # nothing wider: built
+    for a, b in zip(narrow, fresh):
+        assert a.labels == b.labels and np.array_equal(a.sources, b.sources) and np.array_equal(a.targets, b.targets)
+
+
 def test_flattened_graph_has_exactly_the_compiled_primitives(hierarchical_space):
     rng = np.random.default_rng(5)
     for _ in range(20):
