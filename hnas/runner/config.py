@@ -273,10 +273,31 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
             record["searcher_options"] = options_record(options)
         except ValueError:
             record["searcher_options"] = old  # compared as stored: the difference is reported
+    else:  # options added since the record was stored take their defaults
+        try:
+            defaults = options_record(get_searcher_class(record.get("searcher")).Options())
+        except (ValueError, TypeError):  # a searcher not registered here: compared as stored
+            defaults = {}
+        record["searcher_options"] = _with_defaults(record["searcher_options"], defaults)
     record.setdefault("canonical_key", "auto")
     for key, default in (("objectives", []), ("max_params", None), ("max_flops", None)):
         record.setdefault(key, default)
     return record
+
+
+def _with_defaults(stored: Any, defaults: Mapping[str, Any]) -> Any:
+    """``stored`` options with the keys it lacks taken from ``defaults``, also inside components of
+    the same name (a component stored under another name keeps exactly its stored options)."""
+    if not isinstance(stored, Mapping):
+        return stored
+    merged = dict(stored)
+    for key, default in defaults.items():
+        if key not in merged:
+            merged[key] = default
+        elif isinstance(default, Mapping) and isinstance(merged[key], Mapping):
+            if merged[key].get("name") == default.get("name"):
+                merged[key] = _with_defaults(merged[key], default)
+    return merged
 
 
 def config_differences(stored: Mapping[str, Any], current: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -165,6 +165,14 @@ def test_the_record_holds_the_searchers_resolved_options_and_reads_older_records
               "pool_strategy": "evolution", "p_self_crossover": 0.5}  # fmt: skip
     del old_bo["searcher_options"]
     assert config_differences(old_bo, RunConfig(searcher_options={"pool_size": 50, "surrogate_model": "gp"}).to_record()) == {}
+    # options added since a record was stored (BO's stall rule) take their defaults; set, they differ
+    before_stall = RunConfig().to_record()
+    for key in ("stall_patience", "stall_pool_strategy"):
+        del before_stall["searcher_options"][key]
+    del before_stall["searcher_options"]["pool_strategy"]["pool_size"]  # and inside a component
+    assert config_differences(before_stall, RunConfig().to_record()) == {}
+    changed = config_differences(before_stall, RunConfig(searcher_options={"stall_patience": 20}).to_record())
+    assert list(changed) == ["searcher_options"]
 
 
 def test_an_older_store_gains_the_new_columns_and_stays_readable(tmp_path):
