@@ -45,7 +45,7 @@ from hnas.surrogates.transforms import TARGET_TRANSFORMS, transform_targets
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["BayesianOptimization", "MIN_OBSERVATIONS", "evaluations_since_improvement"]
+__all__ = ["BayesianOptimization", "MIN_OBSERVATIONS", "maximise_acquisition", "evaluations_since_improvement"]
 
 MIN_OBSERVATIONS = 2
 """Evaluated trees needed before the GP is used; until then asks stay random (e.g. after failures)."""
@@ -64,6 +64,26 @@ def _component(value: Any, kind: str, base: type) -> Any:
         except ValueError as error:  # RegistryError
             raise OptionsError(f"option {kind}: {error}", kind) from None
     raise OptionsError(f"option {kind} must be a name or a {base.__name__}, got {value!r}", kind)
+
+
+def maximise_acquisition(
+    searcher: Searcher, model: Any, acquisition: Acquisition, strategy: PoolStrategy, trees: list[Tree],
+    targets: np.ndarray,
+) -> tuple[Tree | None, AcquisitionProblem]:
+    """The tree ``strategy`` finds with the highest ``acquisition`` under ``model`` (incumbent: the
+    lowest target), never one ``searcher`` knows, searched from the evaluated ``trees`` best first;
+    ``None`` when it found no allowed tree. Also the problem, with its statistics."""
+    best = float(targets.min())
+
+    def score(candidates: list[Tree]) -> np.ndarray:
+        mean, var = model.predict(candidates)
+        return acquisition(np.asarray(mean), np.asarray(var), best)
+
+    problem = AcquisitionProblem(
+        space=searcher.space, score=score, is_allowed=lambda tree: not searcher.is_known(tree), rng=searcher.rng
+    )
+    ranked = [trees[i] for i in np.argsort(targets, kind="stable")]
+    return strategy.propose(problem, ranked), problem
 
 
 class BayesianOptimization(Searcher):
@@ -148,19 +168,8 @@ class BayesianOptimization(Searcher):
         self.last_source = "stall" if stalled else "model"
         targets = transform_targets(self.options.target_transform, losses)
         model = self.fit(trees, targets)
-        best = float(targets.min())
-        acquisition = self.options.acquisition
-
-        def score(candidates: list[Tree]) -> np.ndarray:
-            mean, var = model.predict(candidates)
-            return acquisition(np.asarray(mean), np.asarray(var), best)
-
-        problem = AcquisitionProblem(
-            space=self.space, score=score, is_allowed=lambda tree: not self.is_known(tree), rng=self.rng
-        )
-        ranked = [trees[i] for i in np.argsort(losses, kind="stable")]
         strategy = self._stall_strategy if stalled else self.options.pool_strategy
-        proposal = strategy.propose(problem, ranked)
+        proposal, problem = maximise_acquisition(self, model, self.options.acquisition, strategy, trees, targets)
         self.last_acquisition = {
             "generations": problem.generations,
             "n_scored": problem.n_scored,

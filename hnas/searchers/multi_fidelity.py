@@ -51,9 +51,8 @@ import numpy as np
 
 from hnas.grammar.tree import Tree
 from hnas.searchers.base import Searcher
-from hnas.searchers.bayesian_optimization import BayesianOptimization
+from hnas.searchers.bayesian_optimization import BayesianOptimization, maximise_acquisition
 from hnas.searchers.options import OptionsError, check_int
-from hnas.searchers.pools import AcquisitionProblem
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
@@ -379,15 +378,7 @@ class BOHyperband(Hyperband):
         if tuple(trees) != self._fit_key:
             self.surrogate.fit(trees, targets)
             self._fit_key = tuple(trees)
-        best, acquisition, model = float(targets.min()), self.options.acquisition, self.surrogate
-
-        def score(candidates: list[Tree]) -> np.ndarray:
-            mean, var = model.predict(candidates)
-            return acquisition(np.asarray(mean), np.asarray(var), best)
-
-        problem = AcquisitionProblem(
-            space=self.space, score=score, is_allowed=lambda tree: not self.is_known(tree), rng=self.rng
+        proposal, _ = maximise_acquisition(
+            self, self.surrogate, self.options.acquisition, self.options.pool_strategy, trees, targets
         )
-        ranked = [trees[i] for i in np.argsort(losses, kind="stable")]
-        proposal = self.options.pool_strategy.propose(problem, ranked)
         return proposal if proposal is not None else self.sample_new()
