@@ -32,6 +32,7 @@ try:  # Ctrl-C while the modules import is one line too
     from hnas.plugins import load_plugins
     from hnas.runner import RunConfig, RunConfigError, run_search
     from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
+    from hnas.runner.fidelity import FIDELITY_KINDS
     from hnas.runner.tensorboard import require_tensorboard, write_tensorboard
     from hnas.searchers import EvolutionPool, OptionsError, accepted_options, get_searcher_class, parse_option_value
     from hnas.searchers.bayesian_optimization import BayesianOptimization
@@ -125,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max_epochs", type=_number(int, 1), default=None,
         help="multi-fidelity searchers: the highest fidelity; every learning-rate schedule spans it"
         f" (default {option_defaults(MultiFidelitySearcher.Options)['max_epochs']})")
+    add("--fidelity", choices=FIDELITY_KINDS, default="epochs",
+        help="multi-fidelity searchers: what the levels count, training epochs (default) or train_subset: the"
+             " number of training images (from --min_train_subset to --max_train_subset; every evaluation trains"
+             " the objective's epochs on that many first images, a promoted trial from zero)")
+    add("--min_train_subset", type=_number(int, 1), default=None,
+        help="with --fidelity train_subset (required then): the fewest training images of an evaluation")
+    add("--max_train_subset", type=_number(int, 1), default=None,
+        help="with --fidelity train_subset (required then): the most training images of an evaluation")
     add("--eta", type=_number(int, 2), default=None,
         help="multi-fidelity searchers: factor between fidelity levels and kept fraction 1/eta per rung"
         f" (default {option_defaults(MultiFidelitySearcher.Options)['eta']})")
@@ -170,6 +179,9 @@ def config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
             min_epochs=args.min_epochs,
             max_epochs=args.max_epochs,
             eta=args.eta,
+            fidelity=args.fidelity,
+            min_train_subset=args.min_train_subset,
+            max_train_subset=args.max_train_subset,
             n_workers=args.n_workers,
             dask_scheduler=args.dask_scheduler,
             torch_threads=args.torch_threads,

@@ -118,6 +118,14 @@ def _batches(n: int, batch_size: int, generator: torch.Generator) -> tuple[torch
     return torch.randperm(n, generator=generator).split(batch_size)[: _num_batches(n, batch_size)]
 
 
+def _train_subset(data: ImageData, n: int) -> ImageData:
+    """``data`` with its first ``n`` training images (the fixed order of :meth:`Split.first`, so a
+    larger subset contains a smaller one); EvaluationError when it has fewer."""
+    if n > len(data.train):
+        raise EvaluationError(f"cannot train on {n} images: the training split of {data.name} has {len(data.train)}")
+    return data.subsets(n)
+
+
 def train_and_evaluate(
     model: nn.Module,
     data: ImageData,
@@ -135,11 +143,17 @@ def train_and_evaluate(
     at the end. Without ``budget`` it trains ``protocol.epochs`` epochs; with one it trains to
     ``budget.epochs`` of a schedule over ``budget.max_epochs`` (``protocol.epochs`` is ignored),
     continuing from ``budget.resume`` and saving to ``budget.checkpoint`` when they are set (see
-    the module doc). Raises :class:`EvaluationError` when the training loss is not finite,
+    the module doc); with ``budget.train_images`` it trains on that many first training images
+    (the train-subset fidelity), ``protocol.epochs`` epochs unless ``budget.epochs`` is set. Raises :class:`EvaluationError` when the training loss is not finite,
     :class:`CheckpointError` when ``budget.resume`` cannot be continued from.
     """
     device = select_device(device)
-    epochs, horizon = (protocol.epochs, protocol.epochs) if budget is None else (budget.epochs, budget.max_epochs)
+    if budget is not None and budget.train_images is not None:
+        data = _train_subset(data, budget.train_images)
+    if budget is None or budget.epochs is None:
+        epochs = horizon = protocol.epochs
+    else:
+        epochs, horizon = budget.epochs, budget.max_epochs
     rng = np.random.default_rng(seed)
     initialize_parameters(model, torch_generator(rng))
     order = torch_generator(rng)

@@ -46,7 +46,8 @@ class RunConfig:
     config is made and stored resolved (absolute paths); workers and resumed runs load them again.
     ``n_workers``, ``dask_scheduler`` and ``torch_threads`` only choose where evaluations run.
     ``min_epochs``, ``max_epochs`` and ``eta`` set the options of a multi-fidelity searcher
-    (``None``: its defaults; see :mod:`hnas.runner.fidelity`).
+    (``None``: its defaults; see :mod:`hnas.runner.fidelity`). ``fidelity``: what its levels count,
+    ``epochs`` or ``train_subset`` (training images, from ``min_train_subset`` to ``max_train_subset``).
 
     ``objectives``: the values to minimise (names of :mod:`hnas.objectives.costs`, e.g.
     ``("val_error", "params")``; a comma-separated string is split): a multi-objective searcher
@@ -79,6 +80,9 @@ class RunConfig:
     min_epochs: int | None = None
     max_epochs: int | None = None
     eta: int | None = None
+    fidelity: str = "epochs"
+    min_train_subset: int | None = None
+    max_train_subset: int | None = None
     n_workers: int = 1
     dask_scheduler: str | None = None
     torch_threads: int | None = None
@@ -111,7 +115,7 @@ class RunConfig:
         for name in ("max_evaluations_total", "n_workers"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
-        for name in ("epochs", "batch_size", "train_subset", "torch_threads"):
+        for name in ("epochs", "batch_size", "train_subset", "torch_threads", "min_train_subset", "max_train_subset"):
             value = getattr(self, name)
             _require(value is None or (_is_int(value) and value >= 1), name, "an integer >= 1", value)
         _require(bool(self.search_space), "search_space", "a space name or grammar paths", self.search_space)
@@ -280,7 +284,8 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
             defaults = {}
         record["searcher_options"] = _with_defaults(record["searcher_options"], defaults)
     record.setdefault("canonical_key", "auto")
-    for key, default in (("objectives", []), ("max_params", None), ("max_flops", None)):
+    for key, default in (("objectives", []), ("max_params", None), ("max_flops", None), ("fidelity", "epochs"),
+                         ("min_train_subset", None), ("max_train_subset", None)):  # fmt: skip
         record.setdefault(key, default)
     return record
 

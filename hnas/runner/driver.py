@@ -305,7 +305,8 @@ class _Search:
         self.store = store
         self.space = load_space(config.search_space)
         self.searcher = build_searcher(config, self.space)
-        self.fidelity = FidelityRun(self.searcher, store, self.space) if is_multi_fidelity(self.searcher) else None
+        multi = is_multi_fidelity(self.searcher)
+        self.fidelity = FidelityRun(self.searcher, store, self.space, config.fidelity) if multi else None
         if self.fidelity is None:
             restore_searcher(self.searcher, store)
         self.objective = with_latency(_objective_for_workers(config), config)

@@ -12,6 +12,15 @@ filesystem every worker sees at the same path. Once a continuing trial is done, 
 continued from is deleted (it is not needed again); the others stay (a trial ASHA may still
 promote, the final ones).
 
+The fidelity is training epochs (``fidelity="epochs"``, the default) or the train-subset size
+(``fidelity="train_subset"``): then the searcher's levels, set by ``min_train_subset`` and
+``max_train_subset`` (``--min_train_subset``, ``--max_train_subset``), are numbers of training
+images, stored in ``budget_epochs`` with ``budget_kind`` ``train_subset`` (``results.csv`` names
+the column ``budget_train_subset``). Every evaluation trains the objective's own epochs on the
+first ``budget_epochs`` images of its training split (one fixed order, so a larger subset contains
+a smaller one); a promoted trial (``continues`` still names the trial it was promoted from, whose
+seed it keeps) is trained from zero on its larger subset: there are no checkpoints.
+
 On resume the searcher is rebuilt from every stored trial in id (= ask) order with its result
 (the objective, ``None`` if failed, pending if unfinished) and its O(1) checkpoint.
 """
@@ -32,13 +41,20 @@ if TYPE_CHECKING:
     from hnas.searchers.multi_fidelity import Job, MultiFidelitySearcher
 
 __all__ = [
-    "FIDELITY_FIELDS", "CHECKPOINT_FOLDER", "is_multi_fidelity", "fidelity_options", "check_fidelity_objective",
+    "FIDELITY_FIELDS", "FIDELITY_KINDS", "SUBSET_FIELDS", "CHECKPOINT_FOLDER", "is_multi_fidelity", "fidelity_options", "check_fidelity_objective",
     "checkpoint_path", "FidelityRun", "best_at_full_budget",
 ]  # fmt: skip
 
 FIDELITY_FIELDS = ("min_epochs", "max_epochs", "eta")
 """``RunConfig`` fields (``--min_epochs``, ``--max_epochs``, ``--eta``) that set the options of the
 same name of a multi-fidelity searcher (``None``: the searcher's default)."""
+
+FIDELITY_KINDS = ("epochs", "train_subset")
+"""What a multi-fidelity searcher's levels count (``RunConfig.fidelity``, ``--fidelity``)."""
+
+SUBSET_FIELDS = {"min_train_subset": "min_epochs", "max_train_subset": "max_epochs"}
+"""``RunConfig`` fields (``--min_train_subset``, ``--max_train_subset``) that set the searcher's
+levels, in training images, with ``fidelity="train_subset"`` (both required then)."""
 
 CHECKPOINT_FOLDER = "checkpoints"
 
@@ -53,10 +69,20 @@ def is_multi_fidelity(searcher: Any) -> bool:
 
 def fidelity_options(config: RunConfig, cls: type) -> dict[str, Any]:
     """The searcher options set by ``config``'s fidelity fields; RunConfigError naming the field
-    when the searcher has no fidelity, when the option is also in ``searcher_options``, or when
-    ``epochs`` is set for a multi-fidelity searcher (it chooses the epochs of each evaluation)."""
-    given = {name: getattr(config, name) for name in FIDELITY_FIELDS if getattr(config, name) is not None}
+    when the searcher has no fidelity, when the option is also in ``searcher_options``, when
+    ``epochs`` is set for a multi-fidelity searcher by epochs (it chooses the epochs of each
+    evaluation), or when the fields do not fit ``fidelity``."""
     multi = is_multi_fidelity(cls)
+    if config.fidelity not in FIDELITY_KINDS:
+        raise RunConfigError(f"fidelity must be one of {', '.join(FIDELITY_KINDS)}, got {config.fidelity!r}",
+                             field="fidelity")  # fmt: skip
+    if config.fidelity == "train_subset":
+        return _subset_options(config, multi)
+    for name in SUBSET_FIELDS:
+        if getattr(config, name) is not None:
+            raise RunConfigError(f"{name} sets the levels of fidelity train_subset; this run's fidelity is "
+                                 "epochs (set fidelity to train_subset, --fidelity train_subset)", field=name)  # fmt: skip
+    given = {name: getattr(config, name) for name in FIDELITY_FIELDS if getattr(config, name) is not None}
     if multi and config.epochs is not None:
         raise RunConfigError(
             f"epochs: searcher {config.searcher_name} chooses the epochs of each evaluation; "
@@ -75,12 +101,41 @@ def fidelity_options(config: RunConfig, cls: type) -> dict[str, Any]:
     return given
 
 
+def _subset_options(config: RunConfig, multi: bool) -> dict[str, Any]:
+    """``fidelity_options`` of the train-subset fidelity: its levels from ``min_train_subset`` and
+    ``max_train_subset`` (both required), ``eta`` as given."""
+    if not multi:
+        raise RunConfigError(
+            f"fidelity: searcher {config.searcher_name} has no fidelity; fidelity train_subset applies to the "
+            "multi-fidelity searchers (successive_halving, hyperband, asha, bo_hyperband)",
+            field="fidelity",
+        )
+    for name in ("min_epochs", "max_epochs"):
+        if getattr(config, name) is not None:
+            raise RunConfigError(f"{name}: with fidelity train_subset the levels are numbers of training images: "
+                                 f"set min_train_subset and max_train_subset instead", field=name)  # fmt: skip
+    options = {"eta": config.eta} if config.eta is not None else {}
+    for name, option in SUBSET_FIELDS.items():
+        if getattr(config, name) is None:
+            raise RunConfigError(f"{name}: fidelity train_subset needs min_train_subset and max_train_subset "
+                                 "(the fewest and most training images of an evaluation)", field=name)  # fmt: skip
+        options[option] = getattr(config, name)
+    if options["min_epochs"] > options["max_epochs"]:
+        raise RunConfigError(f"min_train_subset ({config.min_train_subset}) must not exceed max_train_subset "
+                             f"({config.max_train_subset})", field="min_train_subset")  # fmt: skip
+    for option in options:
+        if option in config.searcher_options:
+            raise RunConfigError(f"{option} is given twice: as a field and in searcher_options", field=option)
+    return options
+
+
 def check_fidelity_objective(config: RunConfig, objective: Any) -> None:
     """RunConfigError, before anything is evaluated, when a multi-fidelity searcher would drive an
     objective whose ``evaluate`` takes no ``budget`` (``supports_fidelity`` is not set)."""
     if is_multi_fidelity(config.searcher_setup()[0]) and not getattr(objective, "supports_fidelity", False):
+        what = "on a number of training images" if config.fidelity == "train_subset" else "for a number of epochs"
         raise RunConfigError(
-            f"searcher {config.searcher_name} trains for a number of epochs per evaluation, but objective "
+            f"searcher {config.searcher_name} trains {what} per evaluation, but objective "
             f"{config.objective_name} does not (supports_fidelity is not set): use a training objective "
             "such as digits or nb201_cifar10",
             field="objective",
@@ -94,12 +149,13 @@ def checkpoint_path(directory: str | Path, trial_id: int) -> Path:
 
 class FidelityRun:
     """The jobs of a multi-fidelity run by trial id: it restores the searcher from the store, adds
-    new jobs as trials and gives each evaluation its :class:`TrainingBudget`."""
+    new jobs as trials and gives each evaluation its :class:`TrainingBudget`; ``kind``: one of
+    :data:`FIDELITY_KINDS`."""
 
-    def __init__(self, searcher: MultiFidelitySearcher, store: RunStore, space: SearchSpace) -> None:
+    def __init__(self, searcher: MultiFidelitySearcher, store: RunStore, space: SearchSpace, kind: str = "epochs") -> None:
         from hnas.searchers.multi_fidelity import PENDING, Job
 
-        self.searcher, self.store, self.space = searcher, store, space
+        self.searcher, self.store, self.space, self.kind = searcher, store, space, kind
         self.jobs: dict[int, Job] = {}
         self._trial_of: dict[tuple[str, int], int] = {}  # (architecture, budget_epochs) -> trial id
         self._seeds: dict[int, int] = {}
@@ -129,16 +185,20 @@ class FidelityRun:
         parent = None if job.continues is None else self._trial_of[(architecture, job.continues)]
         if parent is not None:
             seed_of = lambda _: self._seeds[parent]  # noqa: E731
-        columns = {"budget_epochs": job.epochs, "rung": job.rung, "bracket": job.bracket, "continues": parent}
+        columns = {"budget_epochs": job.epochs, "rung": job.rung, "bracket": job.bracket, "continues": parent,
+                   "budget_kind": self.kind}  # fmt: skip
         trial_id, seed = self.store.add_trial(architecture, seed_of, checkpoint, key, columns)
         self._note(trial_id, architecture, job, seed)
         return trial_id, seed
 
     def budget(self, trial_id: int) -> TrainingBudget:
-        """How the evaluation of ``trial_id`` trains: to its epochs, from and to which checkpoint."""
+        """How the evaluation of ``trial_id`` trains: to its epochs, from and to which checkpoint
+        (train-subset fidelity: on its number of images, from zero)."""
         from hnas.objectives.budget import TrainingBudget
 
         job = self.jobs[trial_id]
+        if self.kind == "train_subset":
+            return TrainingBudget(None, None, train_images=job.epochs)
         directory = self.store.run_dir.resolve()
         resume = None
         if job.continues is not None:
@@ -149,7 +209,7 @@ class FidelityRun:
     def finished(self, trial_id: int, done: bool) -> None:
         """After a trial's result is committed: a done continued trial frees its parent's checkpoint."""
         job = self.jobs[trial_id]
-        if done and job.continues is not None:
+        if done and job.continues is not None and self.kind == "epochs":
             parent = self._trial_of[(self.space.to_string(job.tree), job.continues)]
             checkpoint_path(self.store.run_dir, parent).unlink(missing_ok=True)
 

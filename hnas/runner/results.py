@@ -32,7 +32,8 @@ CSV_COLUMNS = (
     "train_time", "epochs", "eval_seconds", "run_seconds", "seed", "attempts", "worker", "error", "architecture",
 )  # fmt: skip
 FIDELITY_CSV_COLUMNS = ("budget_epochs", "rung", "bracket", "continues")
-"""Inserted before ``architecture`` in the results of a multi-fidelity run."""
+"""Inserted before ``architecture`` in the results of a multi-fidelity run (``budget_epochs`` is
+named ``budget_train_subset`` when the levels are numbers of training images)."""
 
 
 class ResultFiles(NamedTuple):
@@ -86,7 +87,8 @@ def write_results(directory: str | Path, trials: Sequence[Trial], config: RunCon
     fidelity = any(t.budget_epochs is not None for t in trials)
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(_with_fidelity(list(CSV_COLUMNS), list(FIDELITY_CSV_COLUMNS), fidelity))
+        header = [_budget_column(trials), *FIDELITY_CSV_COLUMNS[1:]]
+        writer.writerow(_with_fidelity(list(CSV_COLUMNS), header, fidelity))
         for t in trials:
             fields = [_cell(getattr(t, name)) for name in FIDELITY_CSV_COLUMNS]
             writer.writerow(_with_fidelity(
@@ -103,6 +105,12 @@ def write_results(directory: str | Path, trials: Sequence[Trial], config: RunCon
         best_path = directory / BEST_ARCHITECTURE
         best_path.write_text(best.architecture + "\n")
     return ResultFiles(csv_path, _plot(directory, rows, config), best_path)
+
+
+def _budget_column(trials: list[Trial]) -> str:
+    """The name of the budget column: what the levels of the run's trials count."""
+    subset = any(t.budget_kind == "train_subset" for t in trials)
+    return "budget_train_subset" if subset else FIDELITY_CSV_COLUMNS[0]
 
 
 def _with_fidelity(row: list[Any], fidelity_cells: list[Any], fidelity: bool) -> list[Any]:
@@ -260,15 +268,15 @@ def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float 
     if done and rungs:  # multi-fidelity: a colour per rung
         for rung in rungs:
             points = [(x, t.objective) for x, (_, t, _) in zip(xs, rows) if t.rung == rung and t.objective is not None]
-            epochs = next(t.budget_epochs for _, t, _ in rows if t.rung == rung)
+            level = next(t for _, t, _ in rows if t.rung == rung)
             axes.scatter(*zip(*points), s=18, alpha=0.7, linewidths=0, zorder=3,
-                         label=f"rung {rung}: {epochs} epoch{'' if epochs == 1 else 's'} ({len(points)})")  # fmt: skip
+                         label=f"rung {rung}: {_level(level)} ({len(points)})")  # fmt: skip
     elif done:
         axes.scatter(*zip(*done), s=18, color="tab:blue", alpha=0.7, linewidths=0, label=f"trial ({len(done)})",
                      zorder=3)  # fmt: skip
     if trace:
-        top = max((t.budget_epochs for _, t, _ in rows if t.budget_epochs is not None), default=None)
-        label = "incumbent (best so far)" if not rungs else f"incumbent at {top} epochs"
+        top = max((t for _, t, _ in rows if t.budget_epochs is not None), key=lambda t: t.budget_epochs, default=None)
+        label = "incumbent (best so far)" if not rungs or top is None else f"incumbent at {_level(top)}"
         axes.step(*zip(*trace), where="post", color="tab:orange", linewidth=2, label=label, zorder=2)
     if failed:
         if done:  # head room: the crosses' row stays clear of the points
@@ -281,3 +289,9 @@ def _draw_trials(axes: Any, xs: list[float], rows: list[tuple[int, Trial, float 
         axes.text(0.5, 0.5, message, transform=axes.transAxes, ha="center", va="center", fontsize=11,
                   color="tab:red" if failed else "0.3")  # fmt: skip
         axes.set_yticks([])
+
+
+def _level(trial: Trial) -> str:
+    """A trial's fidelity level in words: ``3 epochs``, ``1 epoch``, ``200 images``."""
+    n = trial.budget_epochs
+    return f"{n} {'image' if trial.budget_kind == 'train_subset' else 'epoch'}{'' if n == 1 else 's'}"

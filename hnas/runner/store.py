@@ -101,6 +101,8 @@ _ADDED_COLUMNS.update(budget_epochs="INTEGER", rung="INTEGER", bracket="INTEGER"
 """Multi-fidelity jobs (:mod:`hnas.runner.fidelity`): epochs trained to, rung, bracket, the trial continued."""
 _ADDED_COLUMNS.update(objectives="TEXT")
 """Multi-objective runs: the loss vector told to the searcher (JSON)."""
+_ADDED_COLUMNS.update(budget_kind="TEXT")
+"""Multi-fidelity jobs: what ``budget_epochs`` counts, ``epochs`` or ``train_subset`` (images)."""
 _INDEXES = "CREATE INDEX IF NOT EXISTS trials_told ON trials (told);"
 
 
@@ -115,7 +117,9 @@ class Trial:
     ``canonical_key`` the architecture's canonical key (``None`` without one); ``told`` the
     position of its result among the results told to the searcher (``None`` until finished).
     Multi-fidelity runs (:mod:`hnas.runner.fidelity`) also fill ``budget_epochs`` (the epochs the
-    job trains to), ``rung``, ``bracket`` and ``continues`` (the trial whose checkpoint it continues).
+    job trains to), ``rung``, ``bracket`` and ``continues`` (the trial whose checkpoint it continues),
+    and ``budget_kind``: ``train_subset`` when ``budget_epochs`` counts training images instead
+    (``epochs``, or ``None`` in stores older than this column: epochs).
     ``objectives`` is the loss vector of a run with ``objectives`` (``objective`` is then its first
     entry), ``None`` otherwise.
     """
@@ -149,6 +153,7 @@ class Trial:
     bracket: int | None = None
     continues: int | None = None
     objectives: list[float] | None = None
+    budget_kind: str | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> Trial:

@@ -51,3 +51,26 @@ class FidelityObjective(SyntheticObjective):
         self._log("end", tree, seed)
         return EvaluationResult(val_error=curve[-1], train_time=self.delay * trained, epochs=len(curve),
                                 learning_curve=tuple(curve), extras={"trained": float(trained)})
+
+
+def subset_error(tree: Tree, images: int) -> float:
+    """The 'validation error' after training on ``images`` training images."""
+    return op_quality_loss(tree) + 10.0 / images
+
+
+class SubsetObjective(SyntheticObjective):
+    """The train-subset fidelity: its error is :func:`subset_error` of the budget's images; it
+    records the images it trained on and fails if it was asked to resume or save a checkpoint."""
+
+    name = "synthetic_subset"
+    supports_fidelity = True
+
+    def evaluate(self, tree: Tree, seed: int, budget: TrainingBudget | None = None) -> EvaluationResult:
+        if budget is None or budget.train_images is None:
+            raise AssertionError("a train-subset run passes a budget of training images")
+        if (budget.epochs, budget.max_epochs, budget.checkpoint, budget.resume) != (None, None, None, None):
+            raise EvaluationError(f"a train-subset budget trains its own epochs from zero, got {budget}")
+        self._log("start", tree, seed)
+        self._log("end", tree, seed)
+        return EvaluationResult(val_error=subset_error(tree, budget.train_images), epochs=1,
+                                extras={"images": float(budget.train_images)})  # fmt: skip
