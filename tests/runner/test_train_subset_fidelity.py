@@ -139,3 +139,33 @@ def test_a_train_subset_budget_trains_the_first_images_for_the_protocols_epochs(
     with pytest.raises(EvaluationError, match="cannot train on 201 images: the training split of digits has 200"):
         train_and_evaluate(small_cnn(), digits, protocol, seed=5, device="cpu",
                            budget=TrainingBudget(None, None, train_images=201))  # fmt: skip
+
+
+@pytest.mark.slow
+def test_real_training_promotion_over_train_subsets_is_a_training_from_zero(tmp_path):
+    """digits, successive halving 3 x 50 images -> 1 x 150 images, 1 epoch each: the promoted
+    trial is exactly one fresh training on the first 150 images with its seed."""
+    from hnas.objectives import get_objective
+
+    options = {"eval_subset": 100}
+    run = RunConfig(search_space=SPACE, objective="digits", searcher="successive_halving", seed=0, train_subset=150,
+                    objective_options=options, epochs=1, fidelity="train_subset", min_train_subset=50,
+                    max_train_subset=150, max_evaluations_total=4)  # fmt: skip
+    assert run_search(run, tmp_path / "run").n_done == 4
+    trials = load_trials(tmp_path / "run")
+    assert [(t.budget_epochs, t.budget_kind, t.epochs) for t in trials] == [(50, "train_subset", 1)] * 3 + [
+        (150, "train_subset", 1)]  # fmt: skip
+    promoted = trials[-1]
+    assert promoted.continues in (1, 2, 3) and trials[promoted.continues - 1].seed == promoted.seed
+    objective = get_objective("digits", train_subset=150, epochs=1, **options)
+    tree = load_space(SPACE).parse(promoted.architecture)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the run's worker process
+    try:
+        fresh = objective.evaluate(tree, promoted.seed, budget=TrainingBudget(None, None, train_images=150))
+        parent = objective.evaluate(tree, promoted.seed, budget=TrainingBudget(None, None, train_images=50))
+    finally:
+        torch.set_num_threads(threads)
+    assert list(fresh.learning_curve) == promoted.learning_curve
+    assert (fresh.val_error, fresh.test_error) == (promoted.val_error, promoted.test_error)
+    assert list(parent.learning_curve) == trials[promoted.continues - 1].learning_curve
