@@ -144,7 +144,8 @@ def train_and_evaluate(
     ``budget.epochs`` of a schedule over ``budget.max_epochs`` (``protocol.epochs`` is ignored),
     continuing from ``budget.resume`` and saving to ``budget.checkpoint`` when they are set (see
     the module doc); with ``budget.train_images`` it trains on that many first training images
-    (the train-subset fidelity), ``protocol.epochs`` epochs unless ``budget.epochs`` is set. Raises :class:`EvaluationError` when the training loss is not finite,
+    (the train-subset fidelity), ``protocol.epochs`` epochs unless ``budget.epochs`` is set.
+    Raises :class:`EvaluationError` when the training loss is not finite,
     :class:`CheckpointError` when ``budget.resume`` cannot be continued from.
     """
     device = select_device(device)

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from hnas.searchers.multi_fidelity import Job, MultiFidelitySearcher
 
 __all__ = [
-    "FIDELITY_FIELDS", "FIDELITY_KINDS", "SUBSET_FIELDS", "CHECKPOINT_FOLDER", "is_multi_fidelity", "fidelity_options", "check_fidelity_objective",
+    "FIDELITY_FIELDS", "FIDELITY_KINDS", "SUBSET_FIELDS", "CHECKPOINT_FOLDER", "is_multi_fidelity",
+    "fidelity_options", "check_fidelity_objective",
     "checkpoint_path", "FidelityRun", "best_at_full_budget",
 ]  # fmt: skip
 
@@ -80,8 +81,8 @@ def fidelity_options(config: RunConfig, cls: type) -> dict[str, Any]:
         return _subset_options(config, multi)
     for name in SUBSET_FIELDS:
         if getattr(config, name) is not None:
-            raise RunConfigError(f"{name} sets the levels of fidelity train_subset; this run's fidelity is "
-                                 "epochs (set fidelity to train_subset, --fidelity train_subset)", field=name)  # fmt: skip
+            raise RunConfigError(f"{name} sets the levels of fidelity train_subset; this run's fidelity is epochs "
+                                 "(set fidelity to train_subset, --fidelity train_subset)", field=name)  # fmt: skip
     given = {name: getattr(config, name) for name in FIDELITY_FIELDS if getattr(config, name) is not None}
     if multi and config.epochs is not None:
         raise RunConfigError(
@@ -152,7 +153,9 @@ class FidelityRun:
     new jobs as trials and gives each evaluation its :class:`TrainingBudget`; ``kind``: one of
     :data:`FIDELITY_KINDS`."""
 
-    def __init__(self, searcher: MultiFidelitySearcher, store: RunStore, space: SearchSpace, kind: str = "epochs") -> None:
+    def __init__(
+        self, searcher: MultiFidelitySearcher, store: RunStore, space: SearchSpace, kind: str = "epochs"
+    ) -> None:
         from hnas.searchers.multi_fidelity import PENDING, Job
 
         self.searcher, self.store, self.space, self.kind = searcher, store, space, kind

@@ -9,10 +9,12 @@ import pytest
 import torch
 from fidelity_objectives import SubsetObjective, subset_error
 from runner_objectives import SPACE, SyntheticObjective
+from torch import nn
 
 from hnas.grammar import load_space
+from hnas.objectives import EMBEDDED, load_task, train_and_evaluate
 from hnas.objectives.budget import TrainingBudget
-from hnas.objectives.errors import ObjectiveError
+from hnas.objectives.errors import EvaluationError, ObjectiveError
 from hnas.runner import RunConfig, RunConfigError, load_trials, run_search
 from hnas.runner.fidelity import CHECKPOINT_FOLDER
 from hnas.runner.results import CSV_COLUMNS
@@ -109,9 +111,6 @@ def test_optimize_flags_for_the_train_subset_fidelity(capsys):
 
 
 def test_a_train_subset_budget_trains_the_first_images_for_the_protocols_epochs():
-    from hnas.objectives import EMBEDDED, load_task, train_and_evaluate
-    from torch import nn
-
     def small_cnn() -> nn.Module:
         return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),
                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10))  # fmt: skip
@@ -134,8 +133,6 @@ def test_a_train_subset_budget_trains_the_first_images_for_the_protocols_epochs(
         TrainingBudget(None, None, train_images=0)
     with pytest.raises(ObjectiveError, match="epochs must be an integer >= 1"):
         TrainingBudget(None, 3, train_images=10)
-    from hnas.objectives.errors import EvaluationError
-
     with pytest.raises(EvaluationError, match="cannot train on 201 images: the training split of digits has 200"):
         train_and_evaluate(small_cnn(), digits, protocol, seed=5, device="cpu",
                            budget=TrainingBudget(None, None, train_images=201))  # fmt: skip
