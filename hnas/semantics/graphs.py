@@ -27,7 +27,7 @@ from weakref import WeakKeyDictionary
 import networkx as nx
 import numpy as np
 
-from hnas.grammar.terminals import ZERO, is_primitive, lookup_topology
+from hnas.grammar.terminals import ZERO, Topology, is_primitive, lookup_topology
 from hnas.grammar.tree import Tree
 from hnas.semantics.errors import SemanticsError
 from hnas.semantics.structure import EdgePlan, edge_plan
@@ -73,7 +73,9 @@ class _Analysis:
     def __init__(self, tree: Tree) -> None:
         self.plans: dict[int, EdgePlan | None] = {}
         self.height = 0
-        self._topologies: dict[str, object] = {}  # op -> topology (or None), looked up once per tree
+        # op -> (topology, {cut mask: plan}), looked up once per tree: a plan by op and mask is a
+        # dict lookup instead of hashing the topology for edge_plan's cache at every node
+        self._ops: dict[str, tuple[Topology, int, dict[int, EdgePlan | None]]] = {}
         self.root_cut = self._cut(tree, 1)
 
     def _cut(self, node: Tree, depth: int) -> bool:
@@ -82,13 +84,18 @@ class _Analysis:
         if not children:
             return node.op == ZERO
         op = node.op
-        topologies = self._topologies
-        topology = topologies[op] if op in topologies else topologies.setdefault(op, lookup_topology(op))
-        if topology is None or len(children) != topology.arity:
-            what = "is a primitive" if is_primitive(op) else "is not a registered topology"
-            if topology is not None:
-                what = f"has {topology.arity} edges"
-            raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
+        entry = self._ops.get(op)
+        if entry is None:
+            topology = lookup_topology(op)
+            if topology is None or len(children) != topology.arity:
+                what = "is a primitive" if is_primitive(op) else "is not a registered topology"
+                if topology is not None:
+                    what = f"has {topology.arity} edges"
+                raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
+            entry = self._ops[op] = (topology, topology.arity, {})
+        topology, arity, by_mask = entry
+        if len(children) != arity:
+            raise SemanticsError(f"{op!r} has {arity} edges but has {len(children)} children in {node.symbol}")
         if depth > self.height:
             self.height = depth
         cut = 0
@@ -99,7 +106,7 @@ class _Analysis:
                     cut |= 1 << i
             elif child.op == ZERO:
                 cut |= 1 << i
-        plan = edge_plan(topology, cut)
+        plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
         self.plans[id(node)] = plan
         return plan is None
 
@@ -157,9 +164,13 @@ def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, .
 
 def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     analysis = _Analysis(tree)
-    flattened = _emit(tree, analysis, math.inf)
-    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
-    return (flattened, *levels)
+    # Graphs already built with fewer levels (e.g. the flattened graph alone of a canonical key)
+    # are the first ones of these: only the missing levels are emitted.
+    known = max(_ARRAY_CACHE.get(tree, {}).values(), key=len, default=None)
+    flattened = known[0] if known is not None else _emit(tree, analysis, math.inf)
+    first = 1 if known is None else len(known)
+    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(first, n_levels + 1)]
+    return (flattened, *(known[1:] if known is not None else ()), *levels)
 
 
 def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:
