@@ -27,7 +27,7 @@ from weakref import WeakKeyDictionary
 import networkx as nx
 import numpy as np
 
-from hnas.grammar.terminals import ZERO, Topology, is_primitive, lookup_topology
+from hnas.grammar.terminals import ZERO, Topology, is_primitive, lookup_topology, topology_names
 from hnas.grammar.tree import Tree
 from hnas.semantics.errors import SemanticsError
 from hnas.semantics.structure import EdgePlan, edge_plan
@@ -67,48 +67,71 @@ _ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[GraphArrays, ...]]] = Weak
 _NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
 
 
+_MEMO_SIZE = 100_000
+"""Topology nodes whose analysis is memoised (most nodes of a mutated or crossed-over tree are the
+parent's own objects); past this many the memo starts afresh."""
+
+_memo: dict[int, tuple[Tree, EdgePlan | None, int]] = {}
+_memo_topologies: dict[str, Topology | None] = {}
+
+
+def _node_memo() -> dict[int, tuple[Tree, EdgePlan | None, int]]:
+    """``id(node) -> (node, plan, topology height of its subtree)`` for analysed topology nodes. An
+    entry holds its node, so the id stays that node's; an entry's subtree nodes are in the same dict
+    (a full memo is replaced, never pruned), and so is everything an analysis reads. Starts afresh
+    when the registered topologies change."""
+    global _memo, _memo_topologies
+    topologies = {name: lookup_topology(name) for name in topology_names()}
+    if len(_memo) > _MEMO_SIZE or topologies != _memo_topologies:
+        _memo, _memo_topologies = {}, topologies
+    return _memo
+
+
 class _Analysis:
-    """Edge plans of every topology node of a tree (None: its output receives nothing)."""
+    """Edge plans of every topology node of a tree (None: its output receives nothing), memoised
+    per node across trees (:func:`_node_memo`)."""
 
     def __init__(self, tree: Tree) -> None:
-        self.plans: dict[int, EdgePlan | None] = {}
-        self.height = 0
-        # op -> (topology, {cut mask: plan}), looked up once per tree: a plan by op and mask is a
-        # dict lookup instead of hashing the topology for edge_plan's cache at every node
+        self.plans = _node_memo()
+        # op -> (topology, arity, {cut mask: plan}), looked up once per tree: a plan by op and mask
+        # is a dict lookup instead of hashing the topology for edge_plan's cache at every node
         self._ops: dict[str, tuple[Topology, int, dict[int, EdgePlan | None]]] = {}
-        self.root_cut = self._cut(tree, 1)
+        self.root_cut, self.height = self._cut(tree) if tree.children else (tree.op == ZERO, 0)
 
-    def _cut(self, node: Tree, depth: int) -> bool:
-        """Whether ``node`` outputs nothing; records plans and the topology height on the way."""
+    def _cut(self, node: Tree) -> tuple[bool, int]:
+        """Whether topology node ``node`` outputs nothing, and the topology height of its subtree;
+        records the plans of its subtree on the way."""
+        plans = self.plans
+        entry = plans.get(id(node))
+        if entry is not None:
+            return entry[1] is None, entry[2]
         children = node.children
-        if not children:
-            return node.op == ZERO
         op = node.op
-        entry = self._ops.get(op)
-        if entry is None:
+        described = self._ops.get(op)
+        if described is None:
             topology = lookup_topology(op)
             if topology is None or len(children) != topology.arity:
                 what = "is a primitive" if is_primitive(op) else "is not a registered topology"
                 if topology is not None:
                     what = f"has {topology.arity} edges"
                 raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
-            entry = self._ops[op] = (topology, topology.arity, {})
-        topology, arity, by_mask = entry
+            described = self._ops[op] = (topology, topology.arity, {})
+        topology, arity, by_mask = described
         if len(children) != arity:
             raise SemanticsError(f"{op!r} has {arity} edges but has {len(children)} children in {node.symbol}")
-        if depth > self.height:
-            self.height = depth
-        cut = 0
-        deeper = depth + 1
+        cut = height = 0
         for i, child in enumerate(children):
             if child.children:
-                if self._cut(child, deeper):
+                child_cut, child_height = self._cut(child)
+                if child_cut:
                     cut |= 1 << i
+                if child_height > height:
+                    height = child_height
             elif child.op == ZERO:
                 cut |= 1 << i
         plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
-        self.plans[id(node)] = plan
-        return plan is None
+        plans[id(node)] = (node, plan, height + 1)
+        return plan is None, height + 1
 
 
 def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | None = None) -> GraphArrays:
@@ -124,7 +147,7 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
             sources.extend(preds)
             targets.extend([n] * len(preds))
             return [n]
-        plan = plans[id(node)]
+        plan = plans[id(node)][1]
         states: list[list[int]] = [preds] * plan.n_slots
         children = node.children
         deeper = depth + 1
