@@ -189,7 +189,8 @@ def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     analysis = _Analysis(tree)
     # Graphs already built with fewer levels (e.g. the flattened graph alone of a canonical key)
     # are the first ones of these: only the missing levels are emitted.
-    known = max(_ARRAY_CACHE.get(tree, {}).values(), key=len, default=None)
+    built = _ARRAY_CACHE.get(tree, {}).values()
+    known = max((graphs for graphs in built if len(graphs) <= n_levels + 1), key=len, default=None)
     flattened = known[0] if known is not None else _emit(tree, analysis, math.inf)
     first = 1 if known is None else len(known)
     levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(first, n_levels + 1)]
