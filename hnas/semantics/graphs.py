@@ -67,16 +67,18 @@ _ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[GraphArrays, ...]]] = Weak
 _NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
 
 
-_MEMO_SIZE = 100_000
-"""Topology nodes whose analysis is memoised (most nodes of a mutated or crossed-over tree are the
-parent's own objects); past this many the memo starts afresh."""
+_MEMO_SIZE = 50_000
+"""Entries of the node memo (analyses of topology nodes, cell fragments; most nodes of a mutated or
+crossed-over tree are the parent's own objects, about ten new entries per bred tree); past this
+many the memo starts afresh."""
 
-_memo: dict[int, tuple[Tree, EdgePlan | None, int]] = {}
+_memo: dict = {}
 _memo_topologies: dict[str, Topology | None] = {}
 
 
-def _node_memo() -> dict[int, tuple[Tree, EdgePlan | None, int]]:
-    """``id(node) -> (node, plan, topology height of its subtree)`` for analysed topology nodes. An
+def _node_memo() -> dict:
+    """``id(node) -> (node, plan, topology height of its subtree)`` for analysed topology nodes, and
+    ``(id(node), levels) -> Fragment`` for emitted cells (:data:`_FRAGMENT_HEIGHT`). An
     entry holds its node, so the id stays that node's; an entry's subtree nodes are in the same dict
     (a full memo is replaced, never pruned), and so is everything an analysis reads. Starts afresh
     when the registered topologies change."""
@@ -134,11 +136,42 @@ class _Analysis:
         return plan is None, height + 1
 
 
+_FRAGMENT_HEIGHT = 3
+"""Subtrees nesting exactly this many topologies (the cells of the shipped hierarchical space) are
+emitted once per level depth and spliced into every graph that contains them: a bred child shares
+all but one or two of its cells with its parent. Fragments are kept in the node memo."""
+
+Fragment = tuple[Tree, list[str], list[int], list[int], list[int]]
+
+
 def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | None = None) -> GraphArrays:
     labels = [INPUT_LABEL]
     sources: list[int] = []
     targets: list[int] = []
-    plans = analysis.plans
+    emit = _emitter(analysis.plans, max_depth, collapse_op, labels, sources, targets)
+    exits = [] if analysis.root_cut else emit(tree, 1, [0])
+    out = len(labels)
+    labels.append(OUTPUT_LABEL)
+    sources.extend(exits)
+    targets.extend([out] * len(exits))
+    return GraphArrays(labels, np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64))
+
+
+def _emitter(
+    plans: dict, max_depth: float, collapse_op: str | None, labels: list[str], sources: list[int], targets: list[int]
+) -> Callable[[Tree, int, list[int]], list[int]]:
+    """``emit(node, depth, preds)``: appends the graph of ``node`` (at ``depth``, fed by ``preds``) to
+    the lists and returns its exit nodes."""
+
+    def fragment(child: Tree, levels: int) -> Fragment:
+        """The graph of ``child`` expanded ``levels`` deep, numbered from 0, its input as node -1."""
+        key = (id(child), levels)
+        known = plans.get(key)
+        if known is None:
+            built: tuple[list[str], list[int], list[int]] = ([], [], [])
+            exits = _emitter(plans, levels, None, *built)(child, 1, [-1])
+            known = plans[key] = (child, *built, exits)
+        return known
 
     def emit(node: Tree, depth: int, preds: list[int]) -> list[int]:
         if not node.children or depth > max_depth or node.op == collapse_op:
@@ -161,17 +194,29 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
                 sources.extend(inputs)
                 targets.extend([n] * len(inputs))
                 exits = [n]
+            elif collapse_op is None and (height := plans[id(child)][2]) == _FRAGMENT_HEIGHT:
+                _, f_labels, f_sources, f_targets, f_exits = fragment(child, min(max_depth - depth, height))
+                off = len(labels)
+                labels.extend(f_labels)
+                if len(inputs) == 1:
+                    p = inputs[0]
+                    sources.extend([s + off if s >= 0 else p for s in f_sources])
+                    targets.extend([t + off for t in f_targets])
+                else:  # an edge from the input: one edge from each input node, in order
+                    for s, t in zip(f_sources, f_targets):
+                        if s >= 0:
+                            sources.append(s + off)
+                            targets.append(t + off)
+                        else:
+                            sources.extend(inputs)
+                            targets.extend([t + off] * len(inputs))
+                exits = [x + off for x in f_exits]
             else:
                 exits = emit(child, deeper, inputs)
             states[dst] = states[dst] + exits if accumulate else exits
         return states[-1]
 
-    exits = [] if analysis.root_cut else emit(tree, 1, [0])
-    out = len(labels)
-    labels.append(OUTPUT_LABEL)
-    sources.extend(exits)
-    targets.extend([out] * len(exits))
-    return GraphArrays(labels, np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64))
+    return emit
 
 
 def _check_levels(n_levels: int) -> int:

@@ -1,4 +1,5 @@
-"""The graph analysis memo (per topology node, across trees) gives the graphs built from scratch."""
+"""The graph memo (analyses of topology nodes, and cell fragments spliced into graphs, across trees)
+gives the graphs emitted from scratch."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from hnas.semantics.graphs import hierarchical_graph_arrays, topology_depth
 
 
 def _fresh_arrays(tree: Tree, n_levels: int) -> tuple:
-    """The graphs of ``tree`` with an empty memo and no per-tree cache (nothing reused)."""
-    saved = graphs._memo, graphs._ARRAY_CACHE
-    graphs._memo, graphs._ARRAY_CACHE = {}, WeakKeyDictionary()
+    """The graphs of ``tree`` emitted node by node: an empty memo, no per-tree cache, no spliced
+    fragments (nothing reused)."""
+    saved = graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT
+    graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT = {}, WeakKeyDictionary(), 0
     try:
         return graphs._build_arrays(tree, n_levels)
     finally:
-        graphs._memo, graphs._ARRAY_CACHE = saved
+        graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT = saved
 
 
 def _build_uncached(tree: Tree):
