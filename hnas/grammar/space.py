@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeVar
@@ -29,6 +30,10 @@ T = TypeVar("T")
 _PAIR_TRIES = 32
 """Random subtree pairs tried before crossover enumerates all compatible pairs."""
 
+_SITES_CACHE_SIZE = 512
+"""Trees whose sites (by nonterminal, and the mutable ones) a space keeps, least recently used out:
+an evolutionary pool breeds the same parents many times (a pool of 200 fits)."""
+
 
 class SearchSpace:
     """The architectures a grammar derives, under the zero-disconnect constraint.
@@ -48,6 +53,7 @@ class SearchSpace:
         self._shared = frozenset(self._analysis.shared)
         self._local = self._analysis.local_counts()
         self._count_cache: dict[bool, int] = {}
+        self._sites_cache: OrderedDict[Tree, tuple[list[Site], dict[str, list[Site]]]] = OrderedDict()
         main_template = None
         if self._shared and self._local[grammar.start] == 1:
             placeholders = {nt: Tree(nt, t) for t, nt in grammar.shared.items()}
@@ -135,7 +141,7 @@ class SearchSpace:
         """Re-derive one random subtree from its nonterminal; the result always differs from ``tree``."""
         _require_tree(tree)
         uniform = uniform_stream(rng)
-        candidates = [s for s in sites(tree, self._shared) if self._local[s.node.symbol] >= 2]
+        candidates = self._sites(tree)[0][:]
         blocks = shared_blocks(tree, self._shared) if self._shared else {}
         deriver = self._deriver
         while candidates:
@@ -198,11 +204,34 @@ class SearchSpace:
         z = 1 if self._deriver.can_be(symbol, True) else 0
         return z, self._local[symbol] - z
 
-    def _groups(self, tree: Tree) -> dict[str, list[Site]]:
+    def _sites(self, tree: Tree) -> tuple[list[Site], dict[str, list[Site]]]:
+        """The sites of ``tree`` with an alternative derivation (mutation candidates, preorder) and
+        all its sites by nonterminal (crossover); memoised per tree (bounded, least recently used
+        out). Sites are read-only: callers copy a list before changing it."""
+        cache = self._sites_cache
+        entry = cache.get(tree)
+        if entry is not None:
+            cache.move_to_end(tree)
+            return entry
+        local = self._local
+        mutable: list[Site] = []
         groups: dict[str, list[Site]] = {}
         for site in sites(tree, self._shared):
-            groups.setdefault(site.node.symbol, []).append(site)
-        return groups
+            symbol = site.node.symbol
+            if local[symbol] >= 2:
+                mutable.append(site)
+            group = groups.get(symbol)
+            if group is None:
+                groups[symbol] = [site]
+            else:
+                group.append(site)
+        entry = cache[tree] = (mutable, groups)
+        if len(cache) > _SITES_CACHE_SIZE:
+            cache.popitem(last=False)
+        return entry
+
+    def _groups(self, tree: Tree) -> dict[str, list[Site]]:
+        return self._sites(tree)[1]
 
     def _zero_ok(self, site: Site) -> bool:
         """Whether the node at ``site`` may become ``zero`` without disconnecting its parent topology."""

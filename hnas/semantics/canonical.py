@@ -29,7 +29,6 @@ then (rarely) get different keys, a missed merge, never a false one.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from functools import lru_cache
 from weakref import WeakKeyDictionary
 
@@ -80,21 +79,25 @@ def _contract_identities(graph: GraphArrays) -> tuple[list[str], list[list[int]]
     ``sum(multiplicity * output)`` of its predecessors, exactly what it received through the
     identity node (an identity beside a direct edge ``p -> w`` doubles ``p``'s contribution)."""
     n = len(graph.labels)
-    succ: list[Counter[int]] = [Counter() for _ in range(n)]
-    pred: list[Counter[int]] = [Counter() for _ in range(n)]
+    # multiplicities as plain dicts (a Counter's Python-level methods cost more than the work here)
+    succ: list[dict[int, int]] = [{} for _ in range(n)]
+    pred: list[dict[int, int]] = [{} for _ in range(n)]
     for u, v in zip(graph.sources.tolist(), graph.targets.tolist()):
-        succ[u][v] += 1
-        pred[v][u] += 1
+        out, into = succ[u], pred[v]
+        out[v] = out.get(v, 0) + 1
+        into[u] = into.get(u, 0) + 1
     order = _topological_order([list(p) for p in pred], [list(s) for s in succ])
     removed = set()
     for v in order:
         if graph.labels[v] not in IDENTITY_OPS:
             continue
         for p, a in pred[v].items():
-            del succ[p][v]
+            out = succ[p]
+            del out[v]
             for w, b in succ[v].items():
-                succ[p][w] += a * b
-                pred[w][p] += a * b
+                out[w] = out.get(w, 0) + a * b
+                into = pred[w]
+                into[p] = into.get(p, 0) + a * b
         for w in succ[v]:
             del pred[w][v]
         removed.add(v)
@@ -155,12 +158,10 @@ class _Search:
         self.preds = preds
         self.succs = succs
         self.twin_class = {}
-        for v in range(len(labels)):  # interchangeable nodes share a class
-            signature = (labels[v], tuple(sorted(preds[v])), tuple(sorted(succs[v])))
+        signatures = [(labels[v], tuple(sorted(preds[v])), tuple(sorted(succs[v]))) for v in range(len(labels))]
+        for v, signature in enumerate(signatures):  # interchangeable nodes share a class
             self.twin_class.setdefault(signature, v)
-        self.twin_of = [
-            self.twin_class[(labels[v], tuple(sorted(preds[v])), tuple(sorted(succs[v])))] for v in range(len(labels))
-        ]
+        self.twin_of = [self.twin_class[signature] for signature in signatures]
         self.branches = 0
 
     def describe(self, colours: list[int]) -> str:

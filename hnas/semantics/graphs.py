@@ -9,7 +9,9 @@ exactly the network :func:`hnas.semantics.compile_network` builds.
 ``hierarchical_graphs(tree, n_levels)`` returns ``(flattened, level_1, ..., level_n)``: level k
 expands the topologies at nesting depth <= k (the root topology has depth 1); a deeper subtree is
 one node labelled with its root op (e.g. ``Cell``). Levels beyond the tree's depth are the
-flattened graph itself. Results are cached per tree.
+flattened graph itself. Results are cached per tree; the analyses of topology nodes and the
+graphs of cells are memoised across trees (bounded), so a bred tree redoes only what it does not
+share with its parent.
 
 Fast path: :func:`hierarchical_graph_arrays` returns the same graphs as :class:`GraphArrays`
 ``(labels, sources, targets)`` (node labels in node order and int64 edge endpoint arrays),
@@ -27,7 +29,7 @@ from weakref import WeakKeyDictionary
 import networkx as nx
 import numpy as np
 
-from hnas.grammar.terminals import ZERO, is_primitive, lookup_topology
+from hnas.grammar.terminals import ZERO, Topology, is_primitive, lookup_topology, topology_names
 from hnas.grammar.tree import Tree
 from hnas.semantics.errors import SemanticsError
 from hnas.semantics.structure import EdgePlan, edge_plan
@@ -67,48 +69,111 @@ _ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[GraphArrays, ...]]] = Weak
 _NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
 
 
+_MEMO_SIZE = 50_000
+"""Entries of the node memo (analyses of topology nodes, cell fragments; most nodes of a mutated or
+crossed-over tree are the parent's own objects, about ten new entries per bred tree); past this
+many the memo starts afresh."""
+
+_memo: dict = {}
+_memo_topologies: dict[str, Topology | None] = {}
+
+
+def _node_memo() -> dict:
+    """``id(node) -> (node, plan, topology height of its subtree)`` for analysed topology nodes, and
+    ``(id(node), levels) -> Fragment`` for emitted cells (:data:`_FRAGMENT_HEIGHT`). An
+    entry holds its node, so the id stays that node's; an entry's subtree nodes are in the same dict
+    (a full memo is replaced, never pruned), and so is everything an analysis reads. Starts afresh
+    when the registered topologies change."""
+    global _memo, _memo_topologies
+    topologies = {name: lookup_topology(name) for name in topology_names()}
+    if len(_memo) > _MEMO_SIZE or topologies != _memo_topologies:
+        _memo, _memo_topologies = {}, topologies
+    return _memo
+
+
 class _Analysis:
-    """Edge plans of every topology node of a tree (None: its output receives nothing)."""
+    """Edge plans of every topology node of a tree (None: its output receives nothing), memoised
+    per node across trees (:func:`_node_memo`)."""
 
     def __init__(self, tree: Tree) -> None:
-        self.plans: dict[int, EdgePlan | None] = {}
-        self.height = 0
-        self._topologies: dict[str, object] = {}  # op -> topology (or None), looked up once per tree
-        self.root_cut = self._cut(tree, 1)
+        self.plans = _node_memo()
+        # op -> (topology, arity, {cut mask: plan}), looked up once per tree: a plan by op and mask
+        # is a dict lookup instead of hashing the topology for edge_plan's cache at every node
+        self._ops: dict[str, tuple[Topology, int, dict[int, EdgePlan | None]]] = {}
+        self.root_cut, self.height = self._cut(tree) if tree.children else (tree.op == ZERO, 0)
 
-    def _cut(self, node: Tree, depth: int) -> bool:
-        """Whether ``node`` outputs nothing; records plans and the topology height on the way."""
+    def _cut(self, node: Tree) -> tuple[bool, int]:
+        """Whether topology node ``node`` outputs nothing, and the topology height of its subtree;
+        records the plans of its subtree on the way."""
+        plans = self.plans
+        entry = plans.get(id(node))
+        if entry is not None:
+            return entry[1] is None, entry[2]
         children = node.children
-        if not children:
-            return node.op == ZERO
         op = node.op
-        topologies = self._topologies
-        topology = topologies[op] if op in topologies else topologies.setdefault(op, lookup_topology(op))
-        if topology is None or len(children) != topology.arity:
-            what = "is a primitive" if is_primitive(op) else "is not a registered topology"
-            if topology is not None:
-                what = f"has {topology.arity} edges"
-            raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
-        if depth > self.height:
-            self.height = depth
-        cut = 0
-        deeper = depth + 1
+        described = self._ops.get(op)
+        if described is None:
+            topology = lookup_topology(op)
+            if topology is None or len(children) != topology.arity:
+                what = "is a primitive" if is_primitive(op) else "is not a registered topology"
+                if topology is not None:
+                    what = f"has {topology.arity} edges"
+                raise SemanticsError(f"{op!r} {what} but has {len(children)} children in {node.symbol}")
+            described = self._ops[op] = (topology, topology.arity, {})
+        topology, arity, by_mask = described
+        if len(children) != arity:
+            raise SemanticsError(f"{op!r} has {arity} edges but has {len(children)} children in {node.symbol}")
+        cut = height = 0
         for i, child in enumerate(children):
             if child.children:
-                if self._cut(child, deeper):
+                child_cut, child_height = self._cut(child)
+                if child_cut:
                     cut |= 1 << i
+                if child_height > height:
+                    height = child_height
             elif child.op == ZERO:
                 cut |= 1 << i
-        plan = edge_plan(topology, cut)
-        self.plans[id(node)] = plan
-        return plan is None
+        plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
+        plans[id(node)] = (node, plan, height + 1)
+        return plan is None, height + 1
+
+
+_FRAGMENT_HEIGHT = 3
+"""Subtrees nesting exactly this many topologies (the cells of the shipped hierarchical space) are
+emitted once per level depth and spliced into every graph that contains them: a bred child shares
+all but one or two of its cells with its parent. Fragments are kept in the node memo."""
+
+Fragment = tuple[Tree, list[str], list[int], list[int], list[int]]
 
 
 def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | None = None) -> GraphArrays:
     labels = [INPUT_LABEL]
     sources: list[int] = []
     targets: list[int] = []
-    plans = analysis.plans
+    emit = _emitter(analysis.plans, max_depth, collapse_op, labels, sources, targets)
+    exits = [] if analysis.root_cut else emit(tree, 1, [0])
+    out = len(labels)
+    labels.append(OUTPUT_LABEL)
+    sources.extend(exits)
+    targets.extend([out] * len(exits))
+    return GraphArrays(labels, np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64))
+
+
+def _emitter(
+    plans: dict, max_depth: float, collapse_op: str | None, labels: list[str], sources: list[int], targets: list[int]
+) -> Callable[[Tree, int, list[int]], list[int]]:
+    """``emit(node, depth, preds)``: appends the graph of ``node`` (at ``depth``, fed by ``preds``) to
+    the lists and returns its exit nodes."""
+
+    def fragment(child: Tree, levels: int) -> Fragment:
+        """The graph of ``child`` expanded ``levels`` deep, numbered from 0, its input as node -1."""
+        key = (id(child), levels)
+        known = plans.get(key)
+        if known is None:
+            built: tuple[list[str], list[int], list[int]] = ([], [], [])
+            exits = _emitter(plans, levels, None, *built)(child, 1, [-1])
+            known = plans[key] = (child, *built, exits)
+        return known
 
     def emit(node: Tree, depth: int, preds: list[int]) -> list[int]:
         if not node.children or depth > max_depth or node.op == collapse_op:
@@ -117,7 +182,7 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
             sources.extend(preds)
             targets.extend([n] * len(preds))
             return [n]
-        plan = plans[id(node)]
+        plan = plans[id(node)][1]
         states: list[list[int]] = [preds] * plan.n_slots
         children = node.children
         deeper = depth + 1
@@ -131,17 +196,29 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
                 sources.extend(inputs)
                 targets.extend([n] * len(inputs))
                 exits = [n]
+            elif collapse_op is None and (height := plans[id(child)][2]) == _FRAGMENT_HEIGHT:
+                _, f_labels, f_sources, f_targets, f_exits = fragment(child, min(max_depth - depth, height))
+                off = len(labels)
+                labels.extend(f_labels)
+                if len(inputs) == 1:
+                    p = inputs[0]
+                    sources.extend([s + off if s >= 0 else p for s in f_sources])
+                    targets.extend([t + off for t in f_targets])
+                else:  # an edge from the input: one edge from each input node, in order
+                    for s, t in zip(f_sources, f_targets):
+                        if s >= 0:
+                            sources.append(s + off)
+                            targets.append(t + off)
+                        else:
+                            sources.extend(inputs)
+                            targets.extend([t + off] * len(inputs))
+                exits = [x + off for x in f_exits]
             else:
                 exits = emit(child, deeper, inputs)
             states[dst] = states[dst] + exits if accumulate else exits
         return states[-1]
 
-    exits = [] if analysis.root_cut else emit(tree, 1, [0])
-    out = len(labels)
-    labels.append(OUTPUT_LABEL)
-    sources.extend(exits)
-    targets.extend([out] * len(exits))
-    return GraphArrays(labels, np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64))
+    return emit
 
 
 def _check_levels(n_levels: int) -> int:
@@ -157,9 +234,14 @@ def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, .
 
 def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     analysis = _Analysis(tree)
-    flattened = _emit(tree, analysis, math.inf)
-    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
-    return (flattened, *levels)
+    # Graphs already built with fewer levels (e.g. the flattened graph alone of a canonical key)
+    # are the first ones of these: only the missing levels are emitted.
+    built = _ARRAY_CACHE.get(tree, {}).values()
+    known = max((graphs for graphs in built if len(graphs) <= n_levels + 1), key=len, default=None)
+    flattened = known[0] if known is not None else _emit(tree, analysis, math.inf)
+    first = 1 if known is None else len(known)
+    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(first, n_levels + 1)]
+    return (flattened, *(known[1:] if known is not None else ()), *levels)
 
 
 def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:

@@ -1,0 +1,97 @@
+"""The graph memo (analyses of topology nodes, and cell fragments spliced into graphs, across trees)
+gives the graphs emitted from scratch."""
+
+from __future__ import annotations
+
+from weakref import WeakKeyDictionary
+
+import numpy as np
+import pytest
+
+from hnas.grammar import load_space, register_topology
+from hnas.grammar.tree import Tree
+from hnas.semantics import graphs
+from hnas.semantics.graphs import hierarchical_graph_arrays, topology_depth
+
+
+def _fresh_arrays(tree: Tree, n_levels: int) -> tuple:
+    """The graphs of ``tree`` emitted node by node: an empty memo, no per-tree cache, no spliced
+    fragments (nothing reused)."""
+    saved = graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT
+    graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT = {}, WeakKeyDictionary(), 0
+    try:
+        return graphs._build_arrays(tree, n_levels)
+    finally:
+        graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT = saved
+
+
+def _build_uncached(tree: Tree):
+    """The flattened graph of ``tree`` built again with the memo as it is (no per-tree cache)."""
+    saved = graphs._ARRAY_CACHE
+    graphs._ARRAY_CACHE = WeakKeyDictionary()
+    try:
+        return graphs._build_arrays(tree, 0)[0]
+    finally:
+        graphs._ARRAY_CACHE = saved
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(
+        x.labels == y.labels and np.array_equal(x.sources, y.sources) and np.array_equal(x.targets, y.targets)
+        for x, y in zip(a, b)
+    )
+
+
+@pytest.fixture(scope="module")
+def bred() -> list[Tree]:
+    """Random, mutated, crossed-over and self-crossed trees of the hierarchical space: children share
+    most subtree objects with their parents, so their analysis mostly hits the memo."""
+    space = load_space("nb201_variable_multi_multi")
+    rng = np.random.default_rng(7)
+    trees = [space.sample(rng) for _ in range(8)]
+    for _ in range(40):
+        a, b = trees[rng.integers(len(trees))], trees[rng.integers(len(trees))]
+        trees.append(space.mutate(a, rng))
+        pair = space.crossover(a, b, rng)
+        trees.extend(pair or ())
+        child = space.self_crossover(a, rng)
+        if child is not None:
+            trees.append(child)
+    return trees
+
+
+def test_memoised_graphs_equal_graphs_from_scratch(bred):
+    n_levels = 6
+    for tree in bred:
+        memoised = hierarchical_graph_arrays(tree, n_levels)
+        assert _same(memoised, _fresh_arrays(tree, n_levels))
+        assert topology_depth(tree) == 6  # the space's trees nest six topologies deep
+    assert len(graphs._memo) < sum(t.size() for t in bred)  # shared subtrees were analysed once
+
+
+def test_graphs_built_after_the_flattened_one_equal_graphs_from_scratch(bred):
+    """A canonical key builds the flattened graph alone first; the levels added later match."""
+    for tree in bred[:20]:
+        copy = Tree(tree.symbol, tree.op, tree.children)  # a new object: no per-tree cache yet
+        flat = hierarchical_graph_arrays(copy, 0)
+        wider = hierarchical_graph_arrays(copy, 4)
+        assert wider[0] is flat[0]
+        assert _same(wider, _fresh_arrays(tree, 4))
+
+
+def test_memo_follows_a_replaced_topology():
+    register_topology("TestMemoSwap2", [(1, 2), (2, 3)])
+    tree = Tree("S", "TestMemoSwap2", (Tree("A", "conv"), Tree("A", "pool")))
+    chain = hierarchical_graph_arrays(tree, 0)[0]
+    assert (chain.sources.tolist(), chain.targets.tolist()) == ([0, 1, 2], [1, 2, 3])
+    register_topology("TestMemoSwap2", [(1, 2), (1, 2)], replace=True)  # now two parallel edges
+    fork = _build_uncached(tree)  # the same node objects: the memo must not keep the old plan
+    assert chain.labels == fork.labels
+    assert sorted(zip(fork.sources.tolist(), fork.targets.tolist())) == [(0, 1), (0, 2), (1, 3), (2, 3)]
+
+
+def test_memo_starts_afresh_past_its_size(monkeypatch, bred):
+    monkeypatch.setattr(graphs, "_MEMO_SIZE", 50)
+    for tree in bred[:10]:
+        assert _same(graphs._build_arrays(tree, 3), _fresh_arrays(tree, 3))
+        assert len(graphs._memo) <= 50 + tree.size()
