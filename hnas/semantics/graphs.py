@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import NamedTuple
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 import networkx as nx
 import numpy as np
@@ -79,11 +79,13 @@ _memo_topologies: dict[str, Topology | None] = {}
 
 
 def _node_memo() -> dict:
-    """``id(node) -> (node, plan, topology height of its subtree)`` for analysed topology nodes, and
-    ``(id(node), levels) -> Fragment`` for emitted cells (:data:`_FRAGMENT_HEIGHT`). An
-    entry holds its node, so the id stays that node's; an entry's subtree nodes are in the same dict
-    (a full memo is replaced, never pruned), and so is everything an analysis reads. Starts afresh
-    when the registered topologies change."""
+    """``id(node) -> (weak reference to node, plan, topology height of its subtree)`` for analysed
+    topology nodes, and ``(id(node), levels) -> Fragment`` for emitted cells
+    (:data:`_FRAGMENT_HEIGHT`). An entry counts only while its node lives and is that node (checked
+    by identity: a dead node's id may be reused), so the memo keeps no tree alive (the kernels'
+    per-tree caches and their label compaction depend on trees dying). A live node's subtree nodes
+    live too, so their entries are in the same dict (a full memo is replaced, never pruned), and so
+    is everything an analysis reads. Starts afresh when the registered topologies change."""
     global _memo, _memo_topologies
     topologies = {name: lookup_topology(name) for name in topology_names()}
     if len(_memo) > _MEMO_SIZE or topologies != _memo_topologies:
@@ -107,7 +109,7 @@ class _Analysis:
         records the plans of its subtree on the way."""
         plans = self.plans
         entry = plans.get(id(node))
-        if entry is not None:
+        if entry is not None and entry[0]() is node:
             return entry[1] is None, entry[2]
         children = node.children
         op = node.op
@@ -134,7 +136,7 @@ class _Analysis:
             elif child.op == ZERO:
                 cut |= 1 << i
         plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
-        plans[id(node)] = (node, plan, height + 1)
+        plans[id(node)] = (ref(node), plan, height + 1)
         return plan is None, height + 1
 
 
@@ -143,7 +145,7 @@ _FRAGMENT_HEIGHT = 3
 emitted once per level depth and spliced into every graph that contains them: a bred child shares
 all but one or two of its cells with its parent. Fragments are kept in the node memo."""
 
-Fragment = tuple[Tree, list[str], list[int], list[int], list[int]]
+Fragment = tuple[Callable[[], Tree | None], list[str], list[int], list[int], list[int]]
 
 
 def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | None = None) -> GraphArrays:
@@ -169,10 +171,10 @@ def _emitter(
         """The graph of ``child`` expanded ``levels`` deep, numbered from 0, its input as node -1."""
         key = (id(child), levels)
         known = plans.get(key)
-        if known is None:
+        if known is None or known[0]() is not child:
             built: tuple[list[str], list[int], list[int]] = ([], [], [])
             exits = _emitter(plans, levels, None, *built)(child, 1, [-1])
-            known = plans[key] = (child, *built, exits)
+            known = plans[key] = (ref(child), *built, exits)
         return known
 
     def emit(node: Tree, depth: int, preds: list[int]) -> list[int]:
