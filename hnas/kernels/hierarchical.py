@@ -31,6 +31,7 @@ from functools import cache
 from weakref import WeakKeyDictionary
 
 import numpy as np
+import scipy.sparse as sp
 
 from hnas.grammar.tree import Tree
 from hnas.kernels.wl import (
@@ -92,6 +93,8 @@ class TreeWLFeatures:
         # Features of graphs met before, by (depth, graph content), least recently used first.
         self._by_content: OrderedDict[tuple, WLFeatures] = OrderedDict()
         self._max_content = max_content_graphs
+        self._generation = 0  # label numbering: changes with every compaction
+        self._reference: _Reference | None = None  # the latest cross-Gram's right-hand side
 
     @property
     def n_labels(self) -> int:
@@ -151,6 +154,7 @@ class TreeWLFeatures:
             (key, renumbered[id(f)]) for key, f in self._by_content.items() if id(f) in renumbered
         )
         self._compact_at = max(self._min_compact_labels, 2 * self._featurizer.n_labels)
+        self._generation += 1
 
     def _extract(self, trees: list[Tree], need: tuple[int, ...]) -> dict[Tree, tuple[WLFeatures, ...]]:
         per_tree = []
@@ -213,7 +217,13 @@ class TreeWLFeatures:
         Components on the same graph share their sparse products: depths ``d0 < d1 < ...`` cost
         one product per iteration range ``0..d0, d0+1..d1, ...``; a level whose graph is the
         flattened graph for all these trees costs nothing more.
+
+        A cross Gram (``trees_b`` given: e.g. candidates against a GP's training trees) keeps the
+        right-hand side's stacked feature matrix for the next call with the same ``trees_b`` and
+        components, and computes every component in one sparse product.
         """
+        if trees_b is not None and len(trees_a) and len(trees_b) and len(components):
+            return self._cross_gram(trees_a, trees_b, tuple(components))
         feats = self.features([*trees_a, *(() if trees_b is None else trees_b)], self._need(components))
         feats_a = feats[: len(trees_a)]
         feats_b = feats_a if trees_b is None else feats[len(trees_a) :]
@@ -245,6 +255,20 @@ class TreeWLFeatures:
                         out[c] = normalised
         return out
 
+    def _cross_gram(self, trees_a: Sequence[Tree], trees_b: Sequence[Tree], components: tuple[Component, ...]) -> np.ndarray:
+        need = self._need(components)
+        while True:  # a compaction during the extraction renumbers labels: build the reference again
+            reference = self._reference
+            if reference is None or not reference.matches(trees_b, components, self._generation):
+                feats_b = self.features(trees_b, need)
+                reference = self._reference = _Reference(
+                    list(trees_b), components, self._generation, feats_b, self._featurizer.n_labels
+                )
+            feats_a = self.features(trees_a, need)
+            if reference.generation == self._generation:
+                break
+        return reference.gram(feats_a)
+
     def _need(self, components: Sequence[Component]) -> tuple[int, ...]:
         """Per graph, the largest depth ``components`` use (0 for a graph they do not use)."""
         need = [0] * self.n_graphs
@@ -263,6 +287,75 @@ class TreeWLFeatures:
         return np.array(
             [[1.0 if f[j].sq_norms[depth] > 0 else 0.0 for f in feats] for j, depth in components]
         )
+
+
+class _Reference:
+    """The right-hand side of cross Grams: ``trees`` (held, so identity checks are sound), their
+    components' features stacked side by side (component ``c`` in columns ``c * width ...``), as the
+    transposed matrix a product needs, and their squared norms; valid for one label numbering."""
+
+    def __init__(
+        self, trees: list[Tree], components: tuple[Component, ...], generation: int,
+        features: list[tuple[WLFeatures, ...]], n_labels: int,
+    ) -> None:  # fmt: skip
+        self.trees, self.components, self.generation = trees, components, generation
+        self.width = n_labels  # labels added later have no count here: their products are 0
+        self.transposed = _stacked(features, components, self.width, blocks=True).T.tocsr()
+        self.sq_norms = np.array([[f[j].sq_norms[d] for f in features] for j, d in components])
+
+    def matches(self, trees: Sequence[Tree], components: tuple[Component, ...], generation: int) -> bool:
+        return (
+            generation == self.generation
+            and components == self.components
+            and len(trees) == len(self.trees)
+            and all(a is b for a, b in zip(trees, self.trees))
+        )
+
+    def gram(self, features: list[tuple[WLFeatures, ...]]) -> np.ndarray:
+        """Normalised Grams of ``features`` against the reference, ``(components, len(features), n)``."""
+        n_comp, n = len(self.components), len(self.trees)
+        # Labels beyond the reference's width (new since it was built) match nothing in it.
+        raw = (_stacked(features, self.components, self.width) @ self.transposed).toarray()
+        raw = raw.reshape(len(features), n_comp, n).transpose(1, 0, 2)
+        sq_a = np.array([[f[j].sq_norms[d] for f in features] for j, d in self.components])
+        out = np.empty_like(raw)
+        for c in range(n_comp):
+            out[c] = normalise_gram(raw[c], sq_a[c], self.sq_norms[c])
+        return out
+
+
+def _stacked(
+    features: list[tuple[WLFeatures, ...]], components: tuple[Component, ...], width: int, *, blocks: bool = False
+) -> sp.csr_matrix:
+    """The counts of iterations ``0..d`` of graph ``j`` for each component ``(j, d)``, component
+    ``c`` shifted to columns ``c * width ...`` (labels ``>= width`` dropped): one row per tree with
+    every component side by side, or (``blocks``) one row per component and tree, component-major,
+    so that ``rows @ blocks.T`` holds every component's products side by side."""
+    pieces = [
+        _counts(feats[j], d, width, c * width) for c, (j, d) in enumerate(components) for feats in features
+    ]  # component-major
+    n_rows = len(pieces) if blocks else len(features)
+    if not blocks:  # tree-major, then all components of a tree in one row
+        pieces = [pieces[c * len(features) + t] for t in range(len(features)) for c in range(len(components))]
+    lengths = np.array([len(idx) for idx, _ in pieces], dtype=np.int64)
+    if not blocks:
+        lengths = lengths.reshape(len(features), len(components)).sum(1)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return sp.csr_matrix(
+        (np.concatenate([v for _, v in pieces]), np.concatenate([i for i, _ in pieces]), indptr),
+        shape=(n_rows, len(components) * width),
+    )
+
+
+def _counts(f: WLFeatures, depth: int, width: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label columns (shifted by ``offset``) and counts of iterations ``0..depth``, labels below ``width``."""
+    end = f.ptr[depth + 1]
+    indices, counts = f.indices[:end], f.counts[:end]
+    if len(indices) and indices.max() >= width:  # sorted within each iteration only
+        keep = indices < width
+        indices, counts = indices[keep], counts[keep]
+    return indices + offset, counts
 
 
 def _content_key(graph: LabelledGraph, depth: int) -> tuple | None:

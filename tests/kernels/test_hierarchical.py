@@ -178,3 +178,23 @@ def test_features_go_as_deep_as_a_gram_needs_and_deeper_later() -> None:
     assert features.features(trees[:1], [1] + [0] * n_levels)[0][0].depth == 4  # deeper cache serves
     with pytest.raises(ValueError, match="outside the extracted"):
         features.features(trees, [5] + [0] * n_levels)
+
+
+def test_cross_grams_reuse_their_reference_across_label_compactions() -> None:
+    """The right-hand side of cross Grams is kept between calls; a compaction in between (labels
+    renumbered) rebuilds it, and every call equals the joint Gram."""
+    space, trees = space_and_trees("nb201_variable_multi_multi", 60, seed=5)
+    components = ((0, 2), (1, 2), (3, 1))
+    joint = TreeWLFeatures(space.hierarchy_depth, (4, 2, 2, 2)).gram(trees, None, components)
+    staged = TreeWLFeatures(space.hierarchy_depth, (4, 2, 2, 2))
+    staged.features(space_and_trees("nb201_variable_multi_multi", 20, seed=6)[1])  # lowest label ids, freed
+    gc.collect()
+    reference = trees[:20]
+    for start in (20, 30, 40, 50):
+        cross = staged.gram(trees[start : start + 10], reference, components)
+        np.testing.assert_allclose(cross, joint[:, start : start + 10, :20], atol=1e-12)
+        del cross
+        if start == 30:  # the freed trees' labels are dropped, the others renumbered
+            n_labels = staged.n_labels
+            staged._compact()
+            assert staged.n_labels < n_labels
