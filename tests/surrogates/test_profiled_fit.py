@@ -79,11 +79,10 @@ def test_fit_reaches_the_optimum_from_the_grid_start_on_real_data(real_stack) ->
         assert fitted.nll[b] == pytest.approx(nll, rel=1e-9) and fitted.scale[b] == pytest.approx(scale, rel=1e-9)
         assert RATIO_BOUNDS[0] <= fitted.noise[b] <= RATIO_BOUNDS[1]
         # The grid (uniform weights) is reproduced independently, and row 0 is its noise_init entry.
-        grid = [dense_profiled_nll(blocks[b], np.full(blocks.shape[1], 1 / blocks.shape[1]), r, y)[0] for r in RATIO_GRID]
+        uniform = np.full(blocks.shape[1], 1 / blocks.shape[1])
+        grid = [dense_profiled_nll(blocks[b], uniform, r, y)[0] for r in RATIO_GRID]
         assert fitted.history[1, b] == pytest.approx(min(grid), rel=1e-10)
-        assert fitted.history[0, b] == pytest.approx(
-            dense_profiled_nll(blocks[b], np.full(blocks.shape[1], 1 / blocks.shape[1]), 1e-3, y)[0], rel=1e-10
-        )
+        assert fitted.history[0, b] == pytest.approx(dense_profiled_nll(blocks[b], uniform, 1e-3, y)[0], rel=1e-10)
         # A reference optimiser without the analytic gradient (finite differences, run to a
         # standstill) from the same start finds nothing better.
         objective = ProfiledObjective(blocks[b], y)
