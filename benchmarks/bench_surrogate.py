@@ -10,7 +10,7 @@ Measures, each as the best of ``--repeats`` runs (wall clock, or process CPU tim
   ``hnas.semantics`` are timed separately, since they are cached per tree), with cached features,
   and the same Gram computed with grakel (``WeisfeilerLehman(n_iter=2)`` on each graph, fit from
   the networkx graphs) for comparison;
-- GP fit (gp_hierarchical: five flattened-graph depths, 20 Adam steps, features cached) at
+- GP fit (gp_hierarchical: five flattened-graph depths, the profiled fit, features cached) at
   n_train = 10/50/100;
 - prediction on a pool of 200 trees after a fit on 100, with cached pool features, and for a
   pool never seen (its graphs and features built during the call);

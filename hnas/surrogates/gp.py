@@ -2,11 +2,13 @@
 
 The training covariance is ``K = sum_c softmax(w)_c K_c + noise * I`` where the ``K_c`` are fixed,
 precomputed Gram matrices (e.g. WL kernels of the flattened graph and of each hierarchy level).
-:func:`fit_hyperparameters` fits ``w`` and the noise on the negative log marginal likelihood with
-gpytorch (an :class:`~gpytorch.models.ExactGP` whose inputs are integer indices into the blocks),
-for a batch of candidate block stacks at once (one per WL depth of the flattened graph), and keeps
-each candidate's best step. :class:`BlockPosterior` then holds one candidate's parameters and
-predicts from cross blocks only: the training Cholesky factor is computed once.
+:func:`fit_hyperparameters` (the paper's fit) fits ``w`` and the noise on the negative log marginal
+likelihood with gpytorch (an :class:`~gpytorch.models.ExactGP` whose inputs are integer indices into
+the blocks), for a batch of candidate block stacks at once (one per WL depth of the flattened
+graph), and keeps each candidate's best step. :func:`fit_profiled` (the default) also fits an
+output scale, in closed form, and refines ``w`` and the noise ratio with scipy's L-BFGS-B on an
+analytic gradient (:class:`ProfiledObjective`). :class:`BlockPosterior` then holds one candidate's
+parameters and predicts from cross blocks only: the training Cholesky factor is computed once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 import gpytorch
 import numpy as np
 import torch
+from scipy import linalg, optimize
+from scipy.linalg import lapack
 
 __all__ = [
     "BlockKernel",
@@ -24,6 +28,7 @@ __all__ = [
     "FittedHyperparameters",
     "fit_hyperparameters",
     "fit_profiled",
+    "ProfiledObjective",
     "BlockPosterior",
 ]
 
@@ -153,90 +158,132 @@ def fit_hyperparameters(
     return FittedHyperparameters(best_weights, best_noise, best_nll, history)
 
 
-def _profiled_nll(chol: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """NLL of ``y ~ N(0, s A)`` at the best scale ``s = y' A^-1 y / n`` (``chol``: Cholesky of A,
-    batched), and that scale."""
-    n = y.shape[-1]
-    z = torch.linalg.solve_triangular(chol, y.expand(*chol.shape[:-1]).unsqueeze(-1), upper=False)
-    scale = ((z * z).sum((-2, -1)) / n).clamp_min(MIN_SCALE)
-    logdet = 2.0 * chol.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-    return 0.5 * n * (1.0 + torch.log(2 * math.pi * scale)) + 0.5 * logdet, scale
-
-
 MIN_SCALE = 1e-8
 """Smallest output scale (all-equal targets would give 0)."""
 RATIO_BOUNDS = (1e-6, 1.0)
 """Interval of the noise-to-signal ratio ``r`` of :func:`fit_profiled` (noise = scale * r)."""
 RATIO_GRID = tuple(float(r) for r in np.logspace(-5, 0, 11))
-"""Initial ratios tried (with uniform weights) before L-BFGS refines the best one."""
+"""Initial ratios tried (with uniform weights) before L-BFGS-B refines the best one."""
+FTOL = 1e-12
+"""L-BFGS-B stops when an iteration lowers the NLL by less than this, relative (scipy's default,
+2.2e-9, stopped some fits ~0.01 above the optimum while a weight was still sliding to 0)."""
+
+
+def _cholesky(a: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of the symmetric ``a``, or None where ``a`` is not numerically positive
+    definite. Only one triangle of ``a`` is read; a Fortran-ordered ``a`` is factored in place, and
+    the factor's upper triangle is left as it was (not zeroed)."""
+    chol, info = lapack.dpotrf(a, lower=1, clean=0, overwrite_a=1)
+    return chol if info == 0 else None
+
+
+def _profiled_nll(chol: np.ndarray, y: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """NLL of ``y ~ N(0, s A)`` at the best scale ``s = y' A^-1 y / n`` (``chol``: :func:`_cholesky`
+    of A), that scale (at least :data:`MIN_SCALE`) and ``alpha = A^-1 y``."""
+    n = len(y)
+    alpha = lapack.dpotrs(chol, y, lower=1)[0]
+    scale = max(float(y @ alpha) / n, MIN_SCALE)
+    logdet = 2.0 * float(np.log(chol.diagonal()).sum())
+    return 0.5 * n * (1.0 + math.log(2 * math.pi * scale)) + 0.5 * logdet, scale, alpha
+
+
+class ProfiledObjective:
+    """The profiled NLL of :func:`fit_profiled` for one block stack ``(C, n, n)`` as a function of
+    ``theta = (w_1..w_C, log r)`` (only ``log r`` when C = 1), with its analytic gradient.
+
+    With ``A = sum_c p_c K_c + r I``, ``p = softmax(w)``, ``alpha = A^-1 y`` and ``s = y' alpha / n``:
+    ``d nll = 0.5 tr(A^-1 dA) - 0.5 alpha' dA alpha / s`` (the scale's own term vanishes at its
+    optimum; where ``s`` sits at :data:`MIN_SCALE` it is constant and the second term drops), with
+    ``dA / dp_c = K_c`` and ``dA / d log r = r I``, then the softmax's Jacobian. A matrix that is not
+    positive definite gives ``(inf, 0)``.
+    """
+
+    def __init__(self, blocks: np.ndarray, y: np.ndarray) -> None:
+        self.y = np.asarray(y, dtype=np.float64)
+        self.n_comp, self.n = blocks.shape[0], blocks.shape[-1]
+        self._blocks = np.ascontiguousarray(blocks, dtype=np.float64)
+        self._flat = self._blocks.reshape(self.n_comp, -1)
+        # <M, K_c> for a symmetric M from M's upper triangle alone: off-diagonal entries count twice.
+        self._upper_flat = (self._blocks * (2.0 * np.triu(np.ones((self.n, self.n)), 1) + np.eye(self.n))).reshape(
+            self.n_comp, -1
+        )
+
+    def weights(self, theta: np.ndarray) -> np.ndarray:
+        """The softmax weights ``p`` at ``theta``."""
+        if self.n_comp == 1:
+            return np.ones(1)
+        w = np.exp(theta[:-1] - theta[:-1].max())
+        return w / w.sum()
+
+    def matrix(self, theta: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """``A = sum_c p_c K_c + r I`` at ``theta`` (a new array; ``weights``: ``p`` if known)."""
+        a = ((self.weights(theta) if weights is None else weights) @ self._flat).reshape(self.n, self.n)
+        a.flat[:: self.n + 1] += math.exp(theta[-1])
+        return a.T  # symmetric; Fortran order lets LAPACK factor it in place
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """NLL and its gradient at ``theta``."""
+        p = self.weights(theta)
+        chol = _cholesky(self.matrix(theta, p))
+        grad = np.zeros_like(theta)
+        if chol is None:
+            return math.inf, grad
+        nll, scale, alpha = _profiled_nll(chol, self.y)
+        inv = lapack.dpotri(chol, lower=1, overwrite_c=1)[0].T  # A^-1 in the upper triangle only
+        coef = 1.0 / scale if scale > MIN_SCALE else 0.0
+        grad[-1] = 0.5 * math.exp(theta[-1]) * (inv.trace() - coef * (alpha @ alpha))
+        if self.n_comp > 1:
+            g_p = 0.5 * (self._upper_flat @ inv.ravel() - coef * ((self._blocks @ alpha) @ alpha))
+            grad[:-1] = p * (g_p - p @ g_p)
+        return nll, grad
 
 
 def fit_profiled(
-    blocks: np.ndarray, y: np.ndarray, *, n_steps: int = 30, noise_init: float = 1e-3
+    blocks: np.ndarray, y: np.ndarray, *, n_steps: int = 40, noise_init: float = 1e-3
 ) -> FittedHyperparameters:
     """Fit ``K = s (sum_c softmax(w)_c K_c + r I)`` by marginal likelihood, with the scale ``s``
     profiled out in closed form: a grid over the ratio ``r`` (:data:`RATIO_GRID`, uniform
-    weights) picks the start, then L-BFGS (``n_steps`` iterations) refines ``w`` and ``log r``.
+    weights) picks the start, then L-BFGS-B (at most ``n_steps`` iterations, analytic gradient:
+    :class:`ProfiledObjective`) refines ``w`` and ``log r`` within :data:`RATIO_BOUNDS`; its result
+    is kept only where it beats the grid's best.
 
     Same shapes and result as :func:`fit_hyperparameters`, plus ``scale (B,)``; ``noise`` is the
     *ratio* r (the noise variance is ``scale * r``). ``history`` row 0 is the NLL at uniform weights
     and r = ``noise_init`` (the paper's starting point), row 1 at the grid's best ratio, row 2 at
-    the result.
+    the result. Block stacks that are not positive definite at a ratio count as NLL +inf there.
     """
     if blocks.ndim != 4 or blocks.shape[-1] != blocks.shape[-2] or blocks.shape[-1] != len(y):
         raise ValueError(f"blocks must have shape (B, C, n, n) with n = len(y) = {len(y)}, got {blocks.shape}")
-    n_batch, n_comp, n = blocks.shape[0], blocks.shape[1], blocks.shape[-1]
-    blocks_t = torch.as_tensor(blocks, dtype=torch.float64)
-    y_t = torch.as_tensor(np.asarray(y, dtype=np.float64))
-    eye = torch.eye(n, dtype=torch.float64)
-    lo, hi = math.log(RATIO_BOUNDS[0]), math.log(RATIO_BOUNDS[1])
-
-    def nll_of(raw_w: torch.Tensor, log_r: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
-        k = torch.einsum("c,cij->ij", torch.softmax(raw_w, -1), blocks_t[b])
-        ratio = log_r.clamp(lo, hi).exp()
-        chol, info = torch.linalg.cholesky_ex(k + ratio[..., None, None] * eye)
-        nll, scale = _profiled_nll(chol, y_t)
-        return torch.where(info == 0, nll, torch.full_like(nll, math.inf)), scale
-
-    with torch.no_grad():
-        grid = torch.log(torch.tensor((noise_init, *RATIO_GRID), dtype=torch.float64))
-        mean_k = blocks_t.mean(1)  # uniform weights
-        chol, info = torch.linalg.cholesky_ex(mean_k[:, None] + grid.exp()[None, :, None, None] * eye)
-        grid_nll = torch.where(info == 0, _profiled_nll(chol, y_t)[0], torch.full(info.shape, math.inf))
-        start = grid[grid_nll.argmin(1)]
-    history = [grid_nll[:, 0].numpy(), grid_nll.min(1).values.numpy()]
+    n_batch, n_comp = blocks.shape[:2]
+    y = np.asarray(y, dtype=np.float64)
+    bounds = [(None, None)] * (n_comp if n_comp > 1 else 0) + [tuple(math.log(b) for b in RATIO_BOUNDS)]
+    grid = np.log((noise_init, *RATIO_GRID))
+    history = np.full((3, n_batch), math.inf)
     weights = np.full((n_batch, n_comp), 1.0 / n_comp)
-    ratio = start.exp().numpy()
-    # One L-BFGS per candidate: a shared line search would couple them.
-    for b in range(n_batch if n_steps > 0 else 0):
-        raw_w = torch.zeros(n_comp, dtype=torch.float64, requires_grad=True)
-        log_r = start[b].clone().requires_grad_(True)
-        optimiser = torch.optim.LBFGS(
-            [raw_w, log_r] if n_comp > 1 else [log_r], max_iter=n_steps, line_search_fn="strong_wolfe"
-        )
-
-        def closure() -> torch.Tensor:
-            optimiser.zero_grad()
-            nll = nll_of(raw_w, log_r, b)[0]
-            if torch.isfinite(nll):
-                nll.backward()
-            return nll
-
-        optimiser.step(closure)
-        with torch.no_grad():
-            if nll_of(raw_w, log_r, b)[0].item() < history[1][b]:
-                weights[b] = torch.softmax(raw_w, -1).numpy()
-                ratio[b] = log_r.clamp(lo, hi).exp().item()
-    with torch.no_grad():
-        chol = torch.linalg.cholesky(
-            torch.einsum("bc,bcij->bij", torch.as_tensor(weights), blocks_t)
-            + torch.as_tensor(ratio)[:, None, None] * eye
-        )
-        best_nll, best_scale = _profiled_nll(chol, y_t)
-    history.append(best_nll.numpy())
-    return FittedHyperparameters(
-        weights, ratio, best_nll.numpy(), np.stack(history), scale=best_scale.numpy()
-    )
+    ratio = np.empty(n_batch)
+    scale = np.ones(n_batch)
+    for b in range(n_batch):
+        objective = ProfiledObjective(blocks[b], y)
+        theta = np.zeros(len(bounds))
+        grid_nll = np.empty(len(grid))
+        for i, log_r in enumerate(grid):
+            theta[-1] = log_r
+            chol = _cholesky(objective.matrix(theta))
+            grid_nll[i] = math.inf if chol is None else _profiled_nll(chol, y)[0]
+        history[0, b], history[1, b] = grid_nll[0], grid_nll.min()
+        theta[-1] = grid[int(np.argmin(grid_nll))]
+        if n_steps > 0 and np.isfinite(history[1, b]):
+            result = optimize.minimize(
+                objective, theta, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": n_steps, "ftol": FTOL}
+            )
+            if result.fun < history[1, b]:  # else (no gain, or inf/NaN) keep the grid's best
+                theta = result.x
+        weights[b] = objective.weights(theta)
+        ratio[b] = math.exp(theta[-1])
+        chol = _cholesky(objective.matrix(theta))
+        if chol is not None:
+            history[2, b], scale[b], _ = _profiled_nll(chol, y)
+    return FittedHyperparameters(weights, ratio, history[2].copy(), history, scale=scale)
 
 
 class BlockPosterior:
@@ -255,34 +302,36 @@ class BlockPosterior:
         self.scale = float(scale)
         k = np.tensordot(self.weights, train_blocks, axes=1)
         k[np.diag_indices_from(k)] += self.noise
-        self._set(torch.linalg.cholesky(torch.as_tensor(k)), np.asarray(y, dtype=np.float64))
+        self._set(np.linalg.cholesky(k), np.asarray(y, dtype=np.float64))
 
-    def _set(self, chol: torch.Tensor, y: np.ndarray) -> None:
+    def _set(self, chol: np.ndarray, y: np.ndarray) -> None:
         self._chol = chol
         self._y = y
-        y_t = torch.as_tensor(y).unsqueeze(-1)
-        self._alpha = torch.cholesky_solve(y_t, chol)
+        self._alpha = linalg.cho_solve((chol, True), y, check_finite=False)
         n = len(y)
         self.nll = float(
-            0.5 * (y_t * self._alpha).sum() / self.scale
-            + chol.diagonal().log().sum()
+            0.5 * (y @ self._alpha) / self.scale
+            + np.log(chol.diagonal()).sum()
             + 0.5 * n * math.log(self.scale)
             + 0.5 * n * math.log(2 * math.pi)
         )
         """Negative log marginal likelihood of the training targets under these parameters."""
+
+    def _solve_lower(self, rhs: np.ndarray) -> np.ndarray:
+        return linalg.solve_triangular(self._chol, rhs, lower=True, check_finite=False)
 
     def condition(self, cross_blocks: np.ndarray, new_blocks: np.ndarray, y_new: np.ndarray) -> BlockPosterior:
         """The posterior with k more observations ``y_new`` (standardised) at new points, same
         parameters: ``cross_blocks (C, k, n)`` against the training points, ``new_blocks (C, k, k)``
         among the new points. The factor grows by a block row (O(n^2 k)); equal to building the
         posterior on all n + k points."""
-        k_cross = torch.as_tensor(np.tensordot(self.weights, cross_blocks, axes=1))
+        k_cross = np.tensordot(self.weights, cross_blocks, axes=1)
         k_new = np.tensordot(self.weights, new_blocks, axes=1)
         k_new[np.diag_indices_from(k_new)] += self.noise
-        b = torch.linalg.solve_triangular(self._chol, k_cross.T, upper=False).T  # (k, n)
-        corner = torch.linalg.cholesky(torch.as_tensor(k_new) - b @ b.T)
+        b = self._solve_lower(k_cross.T).T  # (k, n)
+        corner = np.linalg.cholesky(k_new - b @ b.T)
         n, m = self._chol.shape[0], corner.shape[0]
-        chol = torch.zeros((n + m, n + m), dtype=torch.float64)
+        chol = np.zeros((n + m, n + m))
         chol[:n, :n] = self._chol
         chol[n:, :n] = b
         chol[n:, n:] = corner
@@ -294,8 +343,8 @@ class BlockPosterior:
     def predict(self, cross_blocks: np.ndarray, prior_var: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent mean and variance at m new points from ``cross_blocks (C, m, n)`` and the
         points' prior variances per block ``prior_var (C, m)``."""
-        k_cross = torch.as_tensor(np.tensordot(self.weights, cross_blocks, axes=1))
-        mean = (k_cross @ self._alpha).squeeze(-1)
-        v = torch.linalg.solve_triangular(self._chol, k_cross.T, upper=False)
-        var = torch.as_tensor(self.weights @ prior_var) - (v * v).sum(0)
-        return mean.numpy(), (self.scale * var.clamp_min(0.0)).numpy()
+        k_cross = np.tensordot(self.weights, cross_blocks, axes=1)
+        mean = k_cross @ self._alpha
+        v = self._solve_lower(k_cross.T)
+        var = self.weights @ prior_var - (v * v).sum(0)
+        return mean, self.scale * np.maximum(var, 0.0)

@@ -8,7 +8,7 @@ standardised; predictions come back in the original scale.
 
 Two fits (``fit=``): ``"profiled"`` (the default of ``gp``/``gp_hierarchical``) fits an output
 scale ``s`` (in closed form), the noise and the weights by marginal likelihood (a grid over the
-noise ratio, then L-BFGS: :func:`hnas.surrogates.gp.fit_profiled`); ``"paper"`` (``gp_paper``,
+noise ratio, then L-BFGS-B: :func:`hnas.surrogates.gp.fit_profiled`); ``"paper"`` (``gp_paper``,
 ``gp_hierarchical_paper``) is the paper's: no output scale (s = 1), noise from 1e-3 and 20 Adam
 steps (:func:`hnas.surrogates.gp.fit_hyperparameters`). :meth:`WLGaussianProcess.condition` adds
 observations (e.g. fantasies of pending trials) with the fitted parameters kept.
@@ -82,7 +82,7 @@ class WLGaussianProcess:
     ) -> None:
         if fit not in FITS:
             raise ValueError(f"unknown fit {fit!r}; choose one of {', '.join(FITS)}")
-        n_steps = (20 if fit == "paper" else 30) if n_steps is None else n_steps
+        n_steps = (20 if fit == "paper" else 40) if n_steps is None else n_steps
         if not depths or len(set(depths)) != len(depths) or min(depths) < 0:
             raise ValueError(f"depths must be distinct non-negative WL depths, got {list(depths)}")
         if n_steps < 0 or lr <= 0:
@@ -224,7 +224,7 @@ def make_wl_gp(
 
     Options: ``depths`` (WL depths of the flattened graph to choose from; WL: ``(2,)``, hWL:
     ``(0, 1, 2, 3, 4)``), ``level_depth`` (2, hWL only), ``fit`` (``profiled`` or ``paper``),
-    ``n_steps`` (L-BFGS iterations, 30; paper: Adam steps, 20), ``lr`` (0.1) and ``noise_init``
+    ``n_steps`` (L-BFGS-B iterations, 40; paper: Adam steps, 20), ``lr`` (0.1) and ``noise_init``
     (1e-3) of the paper's fit. Features are cached per tree in a process-wide cache shared by
     surrogates of the same kind.
     """
