@@ -21,7 +21,7 @@ __all__ = ["Tree", "bracket_string"]
 class Tree:
     """An immutable, hashable node of a derivation tree; equal trees compare and hash equal."""
 
-    __slots__ = ("symbol", "op", "children", "_hash", "_str", "__weakref__")
+    __slots__ = ("symbol", "op", "children", "_hash", "_str", "_tally", "__weakref__")
 
     symbol: str | None
     op: str
@@ -34,6 +34,7 @@ class Tree:
         setattr_(self, "children", children)
         setattr_(self, "_hash", None)
         setattr_(self, "_str", None)
+        setattr_(self, "_tally", None)  # hnas.grammar.treeops.tally's memo
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Tree is immutable")

@@ -6,23 +6,32 @@ from collections.abc import Callable, Collection, Hashable, Mapping
 
 from hnas.grammar.tree import Tree
 
-__all__ = ["Site", "sites", "replace_at", "get_at", "unify", "shared_blocks", "rebuild"]
+__all__ = ["Site", "sites", "tally", "nth_site", "replace_at", "get_at", "unify", "shared_blocks", "rebuild"]
 
 Path = tuple[int, ...]
+
+Tally = tuple[int, dict[str, int]]
+"""The nodes with a nonterminal in a (sub)tree: their number, and their number per nonterminal in
+the order each nonterminal first occurs in preorder."""
+
+_NO_SITES: Tally = (0, {})
 
 
 class Site:
     """A node of a tree and how it is reached. ``path`` (child indices from the root) is built on
     first use, so listing every site of a deep tree costs time linear in its size; ``parent`` is
     None at the root; ``owner`` is the path of the innermost shared block containing the node (the
-    node itself if it is one), None in the main tree; ``index``: the node's position in its parent."""
+    node itself if it is one), None in the main tree; ``index``: the node's position in its parent.
+    A site found by :func:`nth_site` is given its path and has no ``up``."""
 
     __slots__ = ("node", "parent", "index", "_up", "_owner", "_path")
 
-    def __init__(self, node: Tree, parent: Tree | None, up: Site | None, index: int, owner: Site | None) -> None:
+    def __init__(
+        self, node: Tree, parent: Tree | None, up: Site | None, index: int, owner: Site | None, path: Path | None = None
+    ) -> None:
         self.node, self.parent, self.index = node, parent, index
         self._up, self._owner = up, owner
-        self._path: Path | None = None
+        self._path = path
 
     @property
     def path(self) -> Path:
@@ -63,6 +72,70 @@ def sites(tree: Tree, shared: Collection[str]) -> list[Site]:
         for i in range(len(children) - 1, -1, -1):
             push((children[i], site, i, site._owner))
     return out
+
+
+def tally(tree: Tree) -> Tally:
+    """The :data:`Tally` of ``tree``'s sites as :func:`sites` lists them in a grammar without shared
+    blocks (every node with a nonterminal). Memoised on each node, children first, so a tree that
+    shares all but a few nodes with a tallied one (a mutant, a crossover child) costs only those."""
+    memo = tree._tally
+    if memo is not None:
+        return memo
+    setattr_ = object.__setattr__
+    stack = [tree]
+    while stack:
+        node = stack[-1]
+        untallied = [child for child in node.children if child._tally is None]
+        if untallied:  # tally them first, then come back to this node
+            stack.extend(untallied)
+            continue
+        stack.pop()
+        symbol = node.symbol
+        if symbol is None:
+            setattr_(node, "_tally", _NO_SITES)
+            continue
+        total = 1
+        counts = {symbol: 1}
+        get = counts.get
+        for child in node.children:
+            n, sub = child._tally
+            if n:
+                total += n
+                for s, k in sub.items():
+                    counts[s] = get(s, 0) + k
+        setattr_(node, "_tally", (total, counts))
+    return tree._tally
+
+
+def nth_site(tree: Tree, i: int, symbol: str | None = None, excluded: Collection[str] = ()) -> Site:
+    """The site of ``tree`` (a tree without shared blocks) at position ``i`` of the preorder list of its
+    nodes with nonterminal ``symbol`` (``None``: with any nonterminal not in ``excluded``): one descent
+    along the children's tallies, without listing the sites."""
+    count: Callable[[Tally], int]
+    if symbol is not None:
+        count = lambda t: t[1].get(symbol, 0)  # noqa: E731
+    elif excluded:
+        count = lambda t: t[0] - sum(t[1].get(s, 0) for s in excluded)  # noqa: E731
+    else:
+        count = lambda t: t[0]  # noqa: E731
+    tally(tree)
+    if not 0 <= i < count(tree._tally):
+        raise IndexError(f"site {i} of {count(tree._tally)}")
+    node, parent, index = tree, None, 0
+    path: list[int] = []
+    while True:
+        here = node.symbol
+        if here == symbol if symbol is not None else here not in excluded:
+            if not i:
+                return Site(node, parent, None, index, None, tuple(path))
+            i -= 1
+        for j, child in enumerate(node.children):
+            k = count(child._tally)
+            if i < k:
+                node, parent, index = child, node, j
+                path.append(j)
+                break
+            i -= k
 
 
 def get_at(tree: Tree, path: Path) -> Tree:
