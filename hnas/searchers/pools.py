@@ -37,6 +37,7 @@ from hnas.searchers.options import OptionsError, check_int, check_probability
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
+    from hnas.searchers.base import Searcher
 
 __all__ = ["AcquisitionProblem", "PoolStrategy", "EvolutionPool", "RandomPool", "MutationPool"]
 
@@ -45,12 +46,26 @@ Score = Callable[[list[Tree]], np.ndarray]
 
 @dataclass
 class AcquisitionProblem:
-    """What a pool strategy works on: the space, the scorer and the trees it may not return."""
+    """What a pool strategy works on: the space, the scorer and the trees it may not return.
+
+    ``is_allowed`` decides whether a tree may be returned (it may be costly: a canonical graph key)
+    and is asked lazily, only for trees that could be the best; ``is_fresh`` (optional) is a cheap
+    pre-check that random samples must pass (e.g. not equal to a told or pending tree)."""
 
     space: SearchSpace
     score: Score
     is_allowed: Callable[[Tree], bool]
     rng: np.random.Generator
+    is_fresh: Callable[[Tree], bool] | None = None
+
+    @classmethod
+    def of_searcher(cls, searcher: Searcher, score: Score) -> AcquisitionProblem:
+        """The problem of finding, in ``searcher``'s space with its generator, the best-scoring tree
+        that ``searcher`` does not know (:meth:`~hnas.searchers.base.Searcher.is_known`)."""
+        return cls(
+            searcher.space, score, lambda tree: not searcher.is_known(tree), searcher.rng,
+            is_fresh=lambda tree: not searcher.is_known_tree(tree),
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
         self._cache: dict[Tree, float] = {}
@@ -91,13 +106,16 @@ class AcquisitionProblem:
         return self._best_score
 
     def random_samples(self, n: int) -> list[Tree]:
-        """Up to ``n`` distinct allowed random samples (fewer when the space runs out)."""
+        """Up to ``n`` distinct random samples that pass ``is_fresh`` (fewer when the space runs out).
+        They are not checked with ``is_allowed``: one that is not allowed may be scored and bred,
+        never returned (see :meth:`best_allowed`)."""
         out: dict[Tree, None] = {}
+        is_fresh = self.is_fresh
         for _ in range(4 * n):
             if len(out) >= n:
                 break
             tree = self.space.sample(self.rng)
-            if self.is_allowed(tree):
+            if is_fresh is None or is_fresh(tree):
                 out[tree] = None
         return list(out)
 
@@ -167,9 +185,10 @@ class EvolutionPool(PoolStrategy):
         space, rng = problem.space, problem.rng
         size = max(2, math.ceil(self.tournament_fraction * len(pool)))
         n_children = max(1, round(self.offspring_fraction * self.pool_size))
+        scores = pool_scores.tolist()
         children: list[Tree] = []
         while len(children) < n_children:
-            parent = _tournament(pool, pool_scores, size, rng)
+            parent = _tournament(pool, scores, size, rng)
             if rng.random() < self.p_crossover:
                 if rng.random() < self.p_self_crossover:
                     child = space.self_crossover(parent, rng)
@@ -177,7 +196,7 @@ class EvolutionPool(PoolStrategy):
                         children.append(child)
                         continue
                 else:
-                    pair = space.crossover(parent, _tournament(pool, pool_scores, size, rng), rng)
+                    pair = space.crossover(parent, _tournament(pool, scores, size, rng), rng)
                     if pair is not None:
                         children.extend(pair)
                         continue
@@ -185,9 +204,17 @@ class EvolutionPool(PoolStrategy):
         return children
 
 
-def _tournament(pool: list[Tree], pool_scores: np.ndarray, size: int, rng: np.random.Generator) -> Tree:
-    picks = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-    return pool[max(picks, key=lambda i: (pool_scores[i], -i))]
+def _tournament(pool: list[Tree], scores: list[float], size: int, rng: np.random.Generator) -> Tree:
+    """The best of ``size`` distinct random members of ``pool``, the first in the pool on ties: what
+    ``max(picks, key=lambda i: (scores[i], -i))`` gives (NaN scores included), without the tuples."""
+    picks = rng.choice(len(pool), size=min(size, len(pool)), replace=False).tolist()
+    best = picks[0]
+    best_score = scores[best]
+    for i in picks:
+        score = scores[i]
+        if score > best_score or (score == best_score and i < best):
+            best, best_score = i, score
+    return pool[best]
 
 
 @dataclass(frozen=True)
