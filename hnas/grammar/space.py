@@ -31,13 +31,18 @@ _PAIR_TRIES = 32
 """Random subtree pairs tried before crossover enumerates all compatible pairs."""
 
 _SITES_CACHE_SIZE = 512
-"""Trees whose listed sites (:class:`_Listed`: grammars with shared blocks) a space keeps, least
-recently used out: an evolutionary pool breeds the same parents many times (a pool of 200 fits)."""
+"""Trees whose listed sites (:class:`_Listed`) a space keeps, least recently used out: an
+evolutionary pool breeds the same parents many times (a pool of 200 fits)."""
+
+_TALLY_MAX_NONTERMINALS = 64
+"""Grammars without shared blocks and with at most this many nonterminals tally their trees' sites
+(:class:`_Tallied`); a node's tally has an entry per nonterminal below it, so a grammar with more
+(e.g. a chain of thousands of nonterminals, whose trees would need quadratic memory) lists them."""
 
 
 class _Listed:
-    """The sites of a tree with shared blocks, listed (each block at its first occurrence): the
-    mutation candidates (sites with an alternative derivation, preorder) and the sites by nonterminal."""
+    """The sites of a tree, listed (each shared block at its first occurrence): the mutation
+    candidates (sites with an alternative derivation, preorder) and the sites by nonterminal."""
 
     __slots__ = ("mutable", "groups", "counts")
 
@@ -70,9 +75,10 @@ class _Listed:
 
 
 class _Tallied:
-    """The same for a tree of a grammar without shared blocks, found in the tallies memoised on its
-    nodes (:func:`~hnas.grammar.treeops.tally`) instead of listed: a child shares all but a few nodes
-    with its parent, so indexing it costs those few nodes, and a site costs one descent."""
+    """The same for a tree of a grammar without shared blocks (and not too many nonterminals), found
+    in the tallies memoised on its nodes (:func:`~hnas.grammar.treeops.tally`) instead of listed: a
+    child shares all but a few nodes with its parent, so indexing it costs those few nodes, and a
+    site costs one descent."""
 
     __slots__ = ("tree", "counts", "n_mutable", "immutable")
 
@@ -88,7 +94,7 @@ class _Tallied:
         return nth_site(self.tree, i, symbol)
 
     def group(self, symbol: str) -> list[Site]:
-        return [nth_site(self.tree, i, symbol) for i in range(self.counts[symbol])]
+        return [site for site in sites(self.tree, ()) if site.node.symbol == symbol]
 
 
 _Index = _Listed | _Tallied
@@ -113,6 +119,7 @@ class SearchSpace:
         self._local = self._analysis.local_counts()
         self._count_cache: dict[bool, int] = {}
         self._immutable = frozenset(symbol for symbol, n in self._local.items() if n < 2)
+        self._tallied = not self._shared and len(grammar.rules) <= _TALLY_MAX_NONTERMINALS
         self._sites_cache: OrderedDict[Tree, _Listed] = OrderedDict()
         main_template = None
         if self._shared and self._local[grammar.start] == 1:
@@ -267,9 +274,10 @@ class SearchSpace:
         return z, self._local[symbol] - z
 
     def _index(self, tree: Tree) -> _Index:
-        """The mutation candidates and the sites by nonterminal of ``tree``: tallied without shared
-        blocks, else listed and memoised per tree (bounded, least recently used out)."""
-        if not self._shared:
+        """The mutation candidates and the sites by nonterminal of ``tree``: tallied where the grammar
+        allows (see ``_TALLY_MAX_NONTERMINALS``), else listed and memoised per tree (bounded, least
+        recently used out)."""
+        if self._tallied:
             return _Tallied(tree, self._immutable)
         cache = self._sites_cache
         entry = cache.get(tree)

@@ -54,9 +54,18 @@ class Tree:
 
     def __hash__(self) -> int:
         h = self._hash
-        if h is None:
-            for node in _postorder(self, lambda n: n._hash is None):
-                object.__setattr__(node, "_hash", hash((node.symbol, node.op, tuple([c._hash for c in node.children]))))
+        if h is None:  # hash the unhashed nodes, children first (a new tree shares most nodes with others)
+            setattr_ = object.__setattr__
+            stack = [self]
+            while stack:
+                node = stack[-1]
+                unhashed = [child for child in node.children if child._hash is None]
+                if unhashed:
+                    stack.extend(unhashed)
+                    continue
+                stack.pop()
+                if node._hash is None:  # a node met twice is hashed once
+                    setattr_(node, "_hash", hash((node.symbol, node.op, tuple([c._hash for c in node.children]))))
             h = self._hash
         return h
 

@@ -91,6 +91,8 @@ def tally(tree: Tree) -> Tally:
             continue
         stack.pop()
         symbol = node.symbol
+        if node._tally is not None:  # a node met twice is tallied once
+            continue
         if symbol is None:
             setattr_(node, "_tally", _NO_SITES)
             continue
@@ -111,16 +113,15 @@ def nth_site(tree: Tree, i: int, symbol: str | None = None, excluded: Collection
     """The site of ``tree`` (a tree without shared blocks) at position ``i`` of the preorder list of its
     nodes with nonterminal ``symbol`` (``None``: with any nonterminal not in ``excluded``): one descent
     along the children's tallies, without listing the sites."""
-    count: Callable[[Tally], int]
-    if symbol is not None:
-        count = lambda t: t[1].get(symbol, 0)  # noqa: E731
-    elif excluded:
-        count = lambda t: t[0] - sum(t[1].get(s, 0) for s in excluded)  # noqa: E731
-    else:
-        count = lambda t: t[0]  # noqa: E731
-    tally(tree)
-    if not 0 <= i < count(tree._tally):
-        raise IndexError(f"site {i} of {count(tree._tally)}")
+
+    def count(t: Tally) -> int:
+        if symbol is not None:
+            return t[1].get(symbol, 0)
+        return t[0] - sum(t[1].get(s, 0) for s in excluded) if excluded else t[0]
+
+    n = count(tally(tree))
+    if not 0 <= i < n:
+        raise IndexError(f"site {i} of {n}")
     node, parent, index = tree, None, 0
     path: list[int] = []
     while True:
@@ -130,7 +131,8 @@ def nth_site(tree: Tree, i: int, symbol: str | None = None, excluded: Collection
                 return Site(node, parent, None, index, None, tuple(path))
             i -= 1
         for j, child in enumerate(node.children):
-            k = count(child._tally)
+            n, counts = child._tally
+            k = counts.get(symbol, 0) if symbol is not None else count(child._tally) if excluded else n
             if i < k:
                 node, parent, index = child, node, j
                 path.append(j)

@@ -137,9 +137,13 @@ def removal_space(tmp_path) -> SearchSpace:
     return load_space(write(tmp_path, "removal.cfg", grammar))
 
 
-@pytest.mark.parametrize("name", ["nb201_variable_multi_multi", "nb201_fixed_1_none", "darts", "removal"])
-def test_breeding_equals_the_reference_with_the_same_draws(name, tmp_path, counted_streams):
+@pytest.mark.parametrize("name", ["nb201_variable_multi_multi", "listed", "nb201_fixed_1_none", "darts", "removal"])
+def test_breeding_equals_the_reference_with_the_same_draws(name, tmp_path, counted_streams, monkeypatch):
+    if name == "listed":  # the hierarchical space with its sites listed, as large grammars have them
+        monkeypatch.setattr(space_module, "_TALLY_MAX_NONTERMINALS", 0)
+        name = "nb201_variable_multi_multi"
     space = removal_space(tmp_path) if name == "removal" else load_space(name)
+    assert space._tallied == (name != "nb201_fixed_1_none" and space_module._TALLY_MAX_NONTERMINALS > 0)
     rng = np.random.default_rng(11)
     population = [space.sample(rng) for _ in range(8)]
     n_ops = 60 if name == "nb201_variable_multi_multi" else 150
