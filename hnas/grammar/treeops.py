@@ -97,15 +97,20 @@ def tally(tree: Tree) -> Tally:
             setattr_(node, "_tally", _NO_SITES)
             continue
         total = 1
-        counts = {symbol: 1}
-        get = counts.get
+        counts = None
         for child in node.children:
             n, sub = child._tally
-            if n:
-                total += n
+            if not n:
+                continue
+            total += n
+            if counts is None:  # the first child's tally, copied in one go after the node's own symbol
+                counts = {symbol: 0, **sub}
+                counts[symbol] += 1
+                get = counts.get
+            else:
                 for s, k in sub.items():
                     counts[s] = get(s, 0) + k
-        setattr_(node, "_tally", (total, counts))
+        setattr_(node, "_tally", (total, {symbol: 1} if counts is None else counts))
     return tree._tally
 
 
