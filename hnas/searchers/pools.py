@@ -50,7 +50,8 @@ class AcquisitionProblem:
 
     ``is_allowed`` decides whether a tree may be returned (it may be costly: a canonical graph key)
     and is asked lazily, only for trees that could be the best; ``is_fresh`` (optional) is a cheap
-    pre-check that random samples must pass (e.g. not equal to a told or pending tree)."""
+    necessary condition for it (e.g. not equal to a told or pending tree), asked first, and the
+    only check of random samples."""
 
     space: SearchSpace
     score: Score
@@ -93,8 +94,9 @@ class AcquisitionProblem:
         (``is_allowed`` may be costly, e.g. a canonical graph key), which gives the same tree as
         checking each in order."""
         better = np.flatnonzero(values > self._best_score)
+        is_fresh = self.is_fresh
         for i in better[np.argsort(-values[better], kind="stable")].tolist():
-            if self.is_allowed(new[i]):
+            if (is_fresh is None or is_fresh(new[i])) and self.is_allowed(new[i]):
                 self._best, self._best_score = new[i], float(values[i])
                 return
 

@@ -47,11 +47,14 @@ def test_random_samples_skip_told_and_pending_trees_without_computing_keys(nine)
         searcher.tell(tree, 1.0)
     searcher._pending[everything[4]] = None  # pending, as after an ask
     keyed.clear()
-    problem = AcquisitionProblem.of_searcher(searcher, lambda trees: np.zeros(len(trees)))
+    rank = {tree: float(i) for i, tree in enumerate(everything)}
+    problem = AcquisitionProblem.of_searcher(searcher, lambda trees: np.array([-rank[t] for t in trees]))
     samples = problem.random_samples(9)
     assert sorted(samples) == everything[5:]  # all four unknown trees, once each, nothing known
     assert keyed == []  # no canonical key computed for the pool's samples
     assert [searcher.is_known_tree(t) for t in everything] == [True] * 5 + [False] * 4
+    problem.scores(everything)  # the five known trees score best: rejected without their keys
+    assert problem.best_allowed() == everything[5] and keyed == [everything[5]]
 
 
 @pytest.mark.parametrize("strategy", [RandomPool(pool_size=20), EvolutionPool(pool_size=20), MutationPool(pool_size=20)])
