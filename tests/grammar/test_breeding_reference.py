@@ -175,7 +175,10 @@ def test_tallies_and_nth_site_agree_with_the_listed_sites(hierarchical, tmp_path
     rng = np.random.default_rng(2)
     small = removal_space(tmp_path)
     trees = [hierarchical.sample(rng) for _ in range(5)] + [small.sample(rng) for _ in range(20)]
-    trees += [hierarchical.mutate(t, rng) for t in trees[:5]]  # share all but a few nodes with a tallied tree
+    # children share all but a few nodes with a tallied parent
+    trees += [hierarchical.mutate(t, rng) for t in trees[:5]] + [hierarchical.self_crossover(t, rng) for t in trees[:5]]
+    trees += [*hierarchical.crossover(trees[0], trees[1], rng), *small.crossover(trees[5], trees[6], rng)]
+    assert None not in trees  # (these seeds give every edit)
     for tree in trees:
         every = [(s.path, s.node, s.parent, s.index) for s in sites(tree, ())]
         total, counts = tally(tree)
