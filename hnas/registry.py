@@ -29,6 +29,8 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, loader: Callable[[], None] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self.version = 0
+        """Incremented by every registration, so a cache derived from the entries can tell it is stale."""
         self._loader = loader
         self._loading = False
 
@@ -42,6 +44,7 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} is already registered; pass replace=True to replace it"
             )
         self._entries[name] = entry
+        self.version += 1
         return entry
 
     def get(self, name: str) -> T:

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_ARITY",
     "Topology",
     "register_topology",
+    "topologies_version",
     "declare_primitive",
     "lookup_topology",
     "is_primitive",
@@ -172,6 +173,11 @@ def primitive_names() -> frozenset[str]:
 def topology_names() -> frozenset[str]:
     """Registered topology names (the ``LinearN`` family is open-ended and not listed)."""
     return frozenset(_TOPOLOGIES.names())
+
+
+def topologies_version() -> int:
+    """Changes whenever a topology is registered or replaced (for caches of topology analyses)."""
+    return _TOPOLOGIES.version
 
 
 for _name, _edges in {

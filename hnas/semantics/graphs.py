@@ -29,7 +29,7 @@ from weakref import WeakKeyDictionary, ref
 import networkx as nx
 import numpy as np
 
-from hnas.grammar.terminals import ZERO, Topology, is_primitive, lookup_topology, topology_names
+from hnas.grammar.terminals import ZERO, Topology, is_primitive, lookup_topology, topologies_version
 from hnas.grammar.tree import Tree
 from hnas.semantics.errors import SemanticsError
 from hnas.semantics.structure import EdgePlan, edge_plan
@@ -75,7 +75,7 @@ crossed-over tree are the parent's own objects, about ten new entries per bred t
 many the memo starts afresh."""
 
 _memo: dict = {}
-_memo_topologies: dict[str, Topology | None] = {}
+_memo_version = -1
 
 
 def _node_memo() -> dict:
@@ -85,11 +85,11 @@ def _node_memo() -> dict:
     by identity: a dead node's id may be reused), so the memo keeps no tree alive (the kernels'
     per-tree caches and their label compaction depend on trees dying). A live node's subtree nodes
     live too, so their entries are in the same dict (a full memo is replaced, never pruned), and so
-    is everything an analysis reads. Starts afresh when the registered topologies change."""
-    global _memo, _memo_topologies
-    topologies = {name: lookup_topology(name) for name in topology_names()}
-    if len(_memo) > _MEMO_SIZE or topologies != _memo_topologies:
-        _memo, _memo_topologies = {}, topologies
+    is everything an analysis reads. Starts afresh when a topology is registered or replaced."""
+    global _memo, _memo_version
+    version = topologies_version()
+    if len(_memo) > _MEMO_SIZE or version != _memo_version:
+        _memo, _memo_version = {}, version
     return _memo
 
 
