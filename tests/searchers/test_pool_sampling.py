@@ -88,3 +88,19 @@ def test_tournament_picks_the_first_maximum_of_score_and_position():
         picks = np.random.default_rng(seed).choice(30, size=7, replace=False)
         expected = max(picks, key=lambda i: (scores[i], -i))  # as the pool ranked before
         assert _tournament(pool, scores.tolist(), 7, np.random.default_rng(seed)) == expected
+
+
+def test_an_evolution_checks_only_the_tree_it_returns_when_that_one_is_allowed(nine):
+    checked: list[Tree] = []
+
+    def is_allowed(tree: Tree) -> bool:
+        checked.append(tree)
+        return True
+
+    def score(trees: list[Tree]) -> np.ndarray:
+        return np.array([sum(c.op == "conv3x3" for c in t.children) for t in trees], dtype=float)
+
+    problem = AcquisitionProblem(nine, score, is_allowed, np.random.default_rng(0), is_fresh=lambda t: True)
+    best = EvolutionPool(pool_size=6, min_generations=3).propose(problem, [])
+    assert problem.generations >= 3
+    assert checked == [best] == [nine.parse("(A Linear2 (O conv3x3) (O conv3x3))")]
