@@ -18,7 +18,7 @@ from hnas.grammar.cfg import Grammar
 from hnas.grammar.derivation import Deriver, uniform_stream
 from hnas.grammar.errors import GrammarError
 from hnas.grammar.tree import Tree
-from hnas.grammar.treeops import Site, get_at, replace_at, shared_blocks, sites, unify
+from hnas.grammar.treeops import Site, get_at, nth_site, replace_at, shared_blocks, sites, tally, unify
 
 if TYPE_CHECKING:
     import nltk
@@ -31,8 +31,73 @@ _PAIR_TRIES = 32
 """Random subtree pairs tried before crossover enumerates all compatible pairs."""
 
 _SITES_CACHE_SIZE = 512
-"""Trees whose sites (by nonterminal, and the mutable ones) a space keeps, least recently used out:
-an evolutionary pool breeds the same parents many times (a pool of 200 fits)."""
+"""Trees whose listed sites (:class:`_Listed`) a space keeps, least recently used out: an
+evolutionary pool breeds the same parents many times (a pool of 200 fits)."""
+
+_TALLY_MAX_NONTERMINALS = 64
+"""Grammars without shared blocks and with at most this many nonterminals tally their trees' sites
+(:class:`_Tallied`); a node's tally has an entry per nonterminal below it, so a grammar with more
+(e.g. a chain of thousands of nonterminals, whose trees would need quadratic memory) lists them."""
+
+
+class _Listed:
+    """The sites of a tree, listed (each shared block at its first occurrence): the mutation
+    candidates (sites with an alternative derivation, preorder) and the sites by nonterminal."""
+
+    __slots__ = ("mutable", "groups", "counts")
+
+    def __init__(self, tree: Tree, shared: frozenset[str], immutable: frozenset[str]) -> None:
+        self.mutable: list[Site] = []
+        self.groups: dict[str, list[Site]] = {}
+        for site in sites(tree, shared):
+            symbol = site.node.symbol
+            if symbol not in immutable:
+                self.mutable.append(site)
+            group = self.groups.get(symbol)
+            if group is None:
+                self.groups[symbol] = [site]
+            else:
+                group.append(site)
+        self.counts = {symbol: len(group) for symbol, group in self.groups.items()}
+
+    @property
+    def n_mutable(self) -> int:
+        return len(self.mutable)
+
+    def mutable_site(self, k: int) -> Site:
+        return self.mutable[k]
+
+    def site(self, symbol: str, i: int) -> Site:
+        return self.groups[symbol][i]
+
+    def group(self, symbol: str) -> list[Site]:
+        return self.groups[symbol]
+
+
+class _Tallied:
+    """The same for a tree of a grammar without shared blocks (and not too many nonterminals), found
+    in the tallies memoised on its nodes (:func:`~hnas.grammar.treeops.tally`) instead of listed: a
+    child shares all but a few nodes with its parent, so indexing it costs those few nodes, and a
+    site costs one descent."""
+
+    __slots__ = ("tree", "counts", "n_mutable", "immutable")
+
+    def __init__(self, tree: Tree, immutable: frozenset[str]) -> None:
+        total, self.counts = tally(tree)
+        self.tree, self.immutable = tree, immutable
+        self.n_mutable = total - sum(self.counts.get(symbol, 0) for symbol in immutable)
+
+    def mutable_site(self, k: int) -> Site:
+        return nth_site(self.tree, k, None, self.immutable)
+
+    def site(self, symbol: str, i: int) -> Site:
+        return nth_site(self.tree, i, symbol)
+
+    def group(self, symbol: str) -> list[Site]:
+        return [site for site in sites(self.tree, ()) if site.node.symbol == symbol]
+
+
+_Index = _Listed | _Tallied
 
 
 class SearchSpace:
@@ -53,7 +118,9 @@ class SearchSpace:
         self._shared = frozenset(self._analysis.shared)
         self._local = self._analysis.local_counts()
         self._count_cache: dict[bool, int] = {}
-        self._sites_cache: OrderedDict[Tree, tuple[list[Site], dict[str, list[Site]]]] = OrderedDict()
+        self._immutable = frozenset(symbol for symbol, n in self._local.items() if n < 2)
+        self._tallied = not self._shared and len(grammar.rules) <= _TALLY_MAX_NONTERMINALS
+        self._sites_cache: OrderedDict[Tree, _Listed] = OrderedDict()
         main_template = None
         if self._shared and self._local[grammar.start] == 1:
             placeholders = {nt: Tree(nt, t) for t, nt in grammar.shared.items()}
@@ -141,18 +208,20 @@ class SearchSpace:
         """Re-derive one random subtree from its nonterminal; the result always differs from ``tree``."""
         _require_tree(tree)
         uniform = uniform_stream(rng)
-        candidates = self._sites(tree)[0][:]
+        index = self._index(tree)
+        n = index.n_mutable  # candidates left: positions 0..n-1 of the mutable sites, as ``moved`` permutes them
+        moved: dict[int, int] = {}
         blocks = shared_blocks(tree, self._shared) if self._shared else {}
         deriver = self._deriver
-        while candidates:
-            k = int(uniform() * len(candidates))
-            site = candidates[k]
+        while n:
+            k = int(uniform() * n)
+            site = index.mutable_site(moved.get(k, k))
             symbol = site.node.symbol
             zero_ok = deriver.can_be(symbol, True) and self._zero_ok(site)
             z, nz = self._class_counts(symbol)
-            if (nz if not zero_ok else nz + z) < 2:
-                candidates[k] = candidates[-1]
-                candidates.pop()
+            if (nz if not zero_ok else nz + z) < 2:  # no alternative here: the last candidate takes its place
+                n -= 1
+                moved[k] = moved.get(n, n)
                 continue
             zero = deriver.draw_class(symbol, zero_ok, True, uniform)
             new = deriver.derive(symbol, zero, uniform, blocks)
@@ -179,7 +248,7 @@ class SearchSpace:
                 return None  # a swap undone by the shared blocks, or one that just exchanges the parents
             return children
 
-        return _pick_pair(self._groups(a), self._groups(b), attempt, uniform_stream(rng), disjoint=False)
+        return _pick_pair(self._index(a), self._index(b), attempt, uniform_stream(rng), disjoint=False)
 
     def self_crossover(self, tree: Tree, rng: np.random.Generator) -> Tree | None:
         """Swap two different, non-overlapping subtrees with the same nonterminal inside ``tree``
@@ -195,8 +264,8 @@ class SearchSpace:
             child = self._edited(tree, [(x, y.node), (y, x.node)])
             return child if child != tree else None
 
-        groups = self._groups(tree)
-        return _pick_pair(groups, groups, attempt, uniform_stream(rng), disjoint=True)
+        index = self._index(tree)
+        return _pick_pair(index, index, attempt, uniform_stream(rng), disjoint=True)
 
     # helpers -----------------------------------------------------------------------------------
     def _class_counts(self, symbol: str) -> tuple[float, float]:
@@ -204,34 +273,21 @@ class SearchSpace:
         z = 1 if self._deriver.can_be(symbol, True) else 0
         return z, self._local[symbol] - z
 
-    def _sites(self, tree: Tree) -> tuple[list[Site], dict[str, list[Site]]]:
-        """The sites of ``tree`` with an alternative derivation (mutation candidates, preorder) and
-        all its sites by nonterminal (crossover); memoised per tree (bounded, least recently used
-        out). Sites are read-only: callers copy a list before changing it."""
+    def _index(self, tree: Tree) -> _Index:
+        """The mutation candidates and the sites by nonterminal of ``tree``: tallied where the grammar
+        allows (see ``_TALLY_MAX_NONTERMINALS``), else listed and memoised per tree (bounded, least
+        recently used out)."""
+        if self._tallied:
+            return _Tallied(tree, self._immutable)
         cache = self._sites_cache
         entry = cache.get(tree)
         if entry is not None:
             cache.move_to_end(tree)
             return entry
-        local = self._local
-        mutable: list[Site] = []
-        groups: dict[str, list[Site]] = {}
-        for site in sites(tree, self._shared):
-            symbol = site.node.symbol
-            if local[symbol] >= 2:
-                mutable.append(site)
-            group = groups.get(symbol)
-            if group is None:
-                groups[symbol] = [site]
-            else:
-                group.append(site)
-        entry = cache[tree] = (mutable, groups)
+        entry = cache[tree] = _Listed(tree, self._shared, self._immutable)
         if len(cache) > _SITES_CACHE_SIZE:
             cache.popitem(last=False)
         return entry
-
-    def _groups(self, tree: Tree) -> dict[str, list[Site]]:
-        return self._sites(tree)[1]
 
     def _zero_ok(self, site: Site) -> bool:
         """Whether the node at ``site`` may become ``zero`` without disconnecting its parent topology."""
@@ -284,34 +340,35 @@ def _require_tree(tree: object) -> None:
 
 
 def _pick_pair(
-    groups_a: dict[str, list[Site]],
-    groups_b: dict[str, list[Site]],
+    index_a: _Index,
+    index_b: _Index,
     attempt: Callable[[Site, Site], T | None],
     uniform: Callable[[], float],
     disjoint: bool,
 ) -> T | None:
     """The result of ``attempt`` on a pair of sites with the same nonterminal, uniform over the pairs
     where it succeeds (None if it succeeds nowhere): a few random draws first, then every pair.
-    ``disjoint``: both groups come from one tree, so each unordered pair is tried once."""
-    symbols = [s for s in groups_a if s in groups_b]
+    ``disjoint``: both indexes are of one tree, so each unordered pair is tried once."""
+    counts_a, counts_b = index_a.counts, index_b.counts
+    symbols = [s for s in counts_a if s in counts_b]
     if not symbols:
         return None
     cum: list[int] = []
     total = 0
     for s in symbols:
-        total += len(groups_a[s]) * len(groups_b[s])
+        total += counts_a[s] * counts_b[s]
         cum.append(total)
     for _ in range(_PAIR_TRIES):
         symbol = symbols[bisect(cum, uniform() * total)]
-        ga, gb = groups_a[symbol], groups_b[symbol]
-        result = attempt(ga[int(uniform() * len(ga))], gb[int(uniform() * len(gb))])
+        x = index_a.site(symbol, int(uniform() * counts_a[symbol]))
+        result = attempt(x, index_b.site(symbol, int(uniform() * counts_b[symbol])))
         if result is not None:
             return result
-    results = [
-        result
-        for s in symbols
-        for i, x in enumerate(groups_a[s])
-        for y in (groups_b[s][i + 1 :] if disjoint else groups_b[s])
-        if (result := attempt(x, y)) is not None
-    ]
+    results = []
+    for s in symbols:
+        group_b = index_b.group(s)
+        for i, x in enumerate(index_a.group(s)):
+            for y in group_b[i + 1 :] if disjoint else group_b:
+                if (result := attempt(x, y)) is not None:
+                    results.append(result)
     return results[int(uniform() * len(results))] if results else None

@@ -21,7 +21,7 @@ __all__ = ["Tree", "bracket_string"]
 class Tree:
     """An immutable, hashable node of a derivation tree; equal trees compare and hash equal."""
 
-    __slots__ = ("symbol", "op", "children", "_hash", "_str", "__weakref__")
+    __slots__ = ("symbol", "op", "children", "_hash", "_str", "_tally", "__weakref__")
 
     symbol: str | None
     op: str
@@ -34,6 +34,7 @@ class Tree:
         setattr_(self, "children", children)
         setattr_(self, "_hash", None)
         setattr_(self, "_str", None)
+        setattr_(self, "_tally", None)  # hnas.grammar.treeops.tally's memo
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Tree is immutable")
@@ -53,9 +54,18 @@ class Tree:
 
     def __hash__(self) -> int:
         h = self._hash
-        if h is None:
-            for node in _postorder(self, lambda n: n._hash is None):
-                object.__setattr__(node, "_hash", hash((node.symbol, node.op, tuple([c._hash for c in node.children]))))
+        if h is None:  # hash the unhashed nodes, children first (a new tree shares most nodes with others)
+            setattr_ = object.__setattr__
+            stack = [self]
+            while stack:
+                node = stack[-1]
+                unhashed = [child for child in node.children if child._hash is None]
+                if unhashed:
+                    stack.extend(unhashed)
+                    continue
+                stack.pop()
+                if node._hash is None:  # a node met twice is hashed once
+                    setattr_(node, "_hash", hash((node.symbol, node.op, tuple([c._hash for c in node.children]))))
             h = self._hash
         return h
 

@@ -135,6 +135,11 @@ class Searcher(ABC):
         """Whether an architecture with ``tree``'s key was told or is pending: it may not be proposed."""
         return self.key(tree) in self._keys
 
+    def is_known_tree(self, tree: Tree) -> bool:
+        """Whether this very tree (equal, not just the same key) was told or is pending: a cheap
+        first check before :meth:`is_known`, which computes the canonical key."""
+        return tree in self._history or tree in self._pending
+
     @property
     def pending(self) -> tuple[Tree, ...]:
         """Trees asked whose result has not been told yet, oldest first."""

@@ -79,9 +79,7 @@ def maximise_acquisition(
         mean, var = model.predict(candidates)
         return acquisition(np.asarray(mean), np.asarray(var), best)
 
-    problem = AcquisitionProblem(
-        space=searcher.space, score=score, is_allowed=lambda tree: not searcher.is_known(tree), rng=searcher.rng
-    )
+    problem = AcquisitionProblem.of_searcher(searcher, score)
     ranked = [trees[i] for i in np.argsort(targets, kind="stable")]
     return strategy.propose(problem, ranked), problem
 

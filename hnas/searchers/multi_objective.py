@@ -213,9 +213,7 @@ class MOBayesianOptimization(Searcher):
                 optimistic.append(np.asarray(mean) - beta * np.sqrt(np.maximum(np.asarray(var), 0.0)))
             return -chebyshev(weights, (np.column_stack(optimistic) - low) / span, rho)
 
-        problem = AcquisitionProblem(
-            space=self.space, score=score, is_allowed=lambda tree: not self.is_known(tree), rng=self.rng
-        )
+        problem = AcquisitionProblem.of_searcher(self, score)
         scalarised = chebyshev(weights, (targets - low) / span, rho)
         ranked = [trees[i] for i in np.argsort(scalarised, kind="stable")]
         proposal = self.options.pool_strategy.propose(problem, ranked)

@@ -9,8 +9,8 @@ within one problem, so a tree met twice is predicted once. Register your own wit
 :func:`hnas.searchers.register_pool_strategy`.
 
 - ``evolution``: a pool of the ``n_best`` best observed trees plus random samples evolves for
-  ``min_generations`` to ``max_generations`` generations (stopping once the best score has not
-  changed for ``patience``). Each generation breeds ``offspring_fraction * pool_size`` children:
+  ``min_generations`` to ``max_generations`` generations (stopping once the best score of a fresh
+  tree has not changed for ``patience``: see :meth:`AcquisitionProblem.best_fresh_score`). Each generation breeds ``offspring_fraction * pool_size`` children:
   parents are chosen by tournament over ``tournament_fraction`` of the pool, children come from
   crossover (probability ``p_crossover``; of which self-crossover with probability
   ``p_self_crossover``) or else mutation, and the pool keeps its best ``pool_size`` members
@@ -24,6 +24,7 @@ within one problem, so a tree met twice is predicted once. Register your own wit
 
 from __future__ import annotations
 
+import heapq
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from hnas.searchers.options import OptionsError, check_int, check_probability
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
+    from hnas.searchers.base import Searcher
 
 __all__ = ["AcquisitionProblem", "PoolStrategy", "EvolutionPool", "RandomPool", "MutationPool"]
 
@@ -45,17 +47,35 @@ Score = Callable[[list[Tree]], np.ndarray]
 
 @dataclass
 class AcquisitionProblem:
-    """What a pool strategy works on: the space, the scorer and the trees it may not return."""
+    """What a pool strategy works on: the space, the scorer and the trees it may not return.
+
+    ``is_allowed`` decides whether a tree may be returned (it may be costly: a canonical graph key)
+    and is asked lazily, when the best allowed tree is asked for, best first, only until one is
+    allowed; ``is_fresh`` (optional) is a cheap necessary condition for it (e.g. not equal to a
+    told or pending tree), asked of every tree that could be the best, and the only check of
+    random samples."""
 
     space: SearchSpace
     score: Score
     is_allowed: Callable[[Tree], bool]
     rng: np.random.Generator
+    is_fresh: Callable[[Tree], bool] | None = None
+
+    @classmethod
+    def of_searcher(cls, searcher: Searcher, score: Score) -> AcquisitionProblem:
+        """The problem of finding, in ``searcher``'s space with its generator, the best-scoring tree
+        that ``searcher`` does not know (:meth:`~hnas.searchers.base.Searcher.is_known`)."""
+        return cls(
+            searcher.space, score, lambda tree: not searcher.is_known(tree), searcher.rng,
+            is_fresh=lambda tree: not searcher.is_known_tree(tree),
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
         self._cache: dict[Tree, float] = {}
         self._best: Tree | None = None  # highest-scoring allowed tree met so far (first met on ties)
         self._best_score = -math.inf
+        # fresh trees met since, scoring above the best, not yet checked: a heap of (-score, order met, tree)
+        self._contenders: list[tuple[float, int, Tree]] = []
         self.generations = 0  # generations the evolutionary optimiser ran
 
     @property
@@ -73,31 +93,50 @@ class AcquisitionProblem:
         return np.array([self._cache[t] for t in trees], dtype=float)
 
     def _update_best(self, new: list[Tree], values: np.ndarray) -> None:
-        """The best allowed tree after meeting ``new`` in order: the first allowed one of the highest
-        score above the best so far. Candidates are checked best first and only until one is allowed
-        (``is_allowed`` may be costly, e.g. a canonical graph key), which gives the same tree as
-        checking each in order."""
-        better = np.flatnonzero(values > self._best_score)
-        for i in better[np.argsort(-values[better], kind="stable")].tolist():
-            if self.is_allowed(new[i]):
-                self._best, self._best_score = new[i], float(values[i])
-                return
+        """Keep the new fresh trees that score above the best allowed tree so far as contenders,
+        in the order met (for ties); :meth:`_check_contenders` asks ``is_allowed`` when needed."""
+        is_fresh = self.is_fresh
+        met = len(self._cache) - len(new)
+        scores = values.tolist()
+        for i in np.flatnonzero(values > self._best_score).tolist():
+            if is_fresh is None or is_fresh(new[i]):
+                heapq.heappush(self._contenders, (-scores[i], met + i, new[i]))
+
+    def _check_contenders(self) -> None:
+        """The best allowed tree: the first allowed contender, highest score first and the first met
+        on ties (the same tree as checking every tree in the order met); the rest score no higher."""
+        contenders = self._contenders
+        while contenders:
+            negated, _, tree = heapq.heappop(contenders)
+            if self.is_allowed(tree):
+                self._best, self._best_score = tree, -negated
+                contenders.clear()
 
     def best_allowed(self) -> Tree | None:
         """The highest-scoring allowed tree met so far (the first met on ties), if any."""
+        self._check_contenders()
         return self._best
 
     def best_allowed_score(self) -> float:
+        self._check_contenders()
         return self._best_score
 
+    def best_fresh_score(self) -> float:
+        """The highest score of a fresh tree met so far, allowed or not (not checked: no canonical
+        key), or of the best allowed one; what the evolution's stopping rule watches."""
+        return max(self._best_score, -self._contenders[0][0]) if self._contenders else self._best_score
+
     def random_samples(self, n: int) -> list[Tree]:
-        """Up to ``n`` distinct allowed random samples (fewer when the space runs out)."""
+        """Up to ``n`` distinct random samples that pass ``is_fresh`` (fewer when the space runs out).
+        They are not checked with ``is_allowed``: one that is not allowed may be scored and bred,
+        never returned (see :meth:`best_allowed`)."""
         out: dict[Tree, None] = {}
+        is_fresh = self.is_fresh
         for _ in range(4 * n):
             if len(out) >= n:
                 break
             tree = self.space.sample(self.rng)
-            if self.is_allowed(tree):
+            if is_fresh is None or is_fresh(tree):
                 out[tree] = None
         return list(out)
 
@@ -148,14 +187,14 @@ class EvolutionPool(PoolStrategy):
         if not pool:  # no seeds and no unseen sample: nothing to breed from
             return None
         pool_scores = problem.scores(pool)
-        best, unchanged = problem.best_allowed_score(), 0
+        best, unchanged = problem.best_fresh_score(), 0
         for generation in range(1, self.max_generations + 1):
             children = self._offspring(problem, pool, pool_scores)
             merged = list(dict.fromkeys(pool + children))
             merged_scores = problem.scores(merged)
             keep = np.argsort(-merged_scores, kind="stable")[: self.pool_size]
             pool, pool_scores = [merged[i] for i in keep], merged_scores[keep]
-            score = problem.best_allowed_score()
+            score = problem.best_fresh_score()
             unchanged = unchanged + 1 if score == best else 0
             best = score
             problem.generations = generation
@@ -167,9 +206,10 @@ class EvolutionPool(PoolStrategy):
         space, rng = problem.space, problem.rng
         size = max(2, math.ceil(self.tournament_fraction * len(pool)))
         n_children = max(1, round(self.offspring_fraction * self.pool_size))
+        scores = pool_scores.tolist()
         children: list[Tree] = []
         while len(children) < n_children:
-            parent = _tournament(pool, pool_scores, size, rng)
+            parent = _tournament(pool, scores, size, rng)
             if rng.random() < self.p_crossover:
                 if rng.random() < self.p_self_crossover:
                     child = space.self_crossover(parent, rng)
@@ -177,7 +217,7 @@ class EvolutionPool(PoolStrategy):
                         children.append(child)
                         continue
                 else:
-                    pair = space.crossover(parent, _tournament(pool, pool_scores, size, rng), rng)
+                    pair = space.crossover(parent, _tournament(pool, scores, size, rng), rng)
                     if pair is not None:
                         children.extend(pair)
                         continue
@@ -185,9 +225,17 @@ class EvolutionPool(PoolStrategy):
         return children
 
 
-def _tournament(pool: list[Tree], pool_scores: np.ndarray, size: int, rng: np.random.Generator) -> Tree:
-    picks = rng.choice(len(pool), size=min(size, len(pool)), replace=False)
-    return pool[max(picks, key=lambda i: (pool_scores[i], -i))]
+def _tournament(pool: list[Tree], scores: list[float], size: int, rng: np.random.Generator) -> Tree:
+    """The best of ``size`` distinct random members of ``pool``, the first in the pool on ties: what
+    ``max(picks, key=lambda i: (scores[i], -i))`` gives (NaN scores included), without the tuples."""
+    picks = rng.choice(len(pool), size=min(size, len(pool)), replace=False).tolist()
+    best = picks[0]
+    best_score = scores[best]
+    for i in picks:
+        score = scores[i]
+        if score > best_score or (score == best_score and i < best):
+            best, best_score = i, score
+    return pool[best]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""A space's memo of each tree's sites gives the sites and the breeding of a space without it."""
+"""A space's memo of each tree's listed sites (grammars with shared blocks) gives the sites and the
+breeding of a space without it."""
 
 from __future__ import annotations
 
@@ -22,19 +23,22 @@ def _breed(space, seed: int, n: int = 60) -> list:
 
 
 def test_breeding_with_the_memo_equals_breeding_without(monkeypatch):
-    memoised = _breed(load_space("nb201_variable_multi_multi"), seed=3)
+    space = load_space("nb201_fixed_1_none")
+    memoised = _breed(space, seed=3)
+    assert space._sites_cache
     monkeypatch.setattr(space_module, "_SITES_CACHE_SIZE", 0)  # every tree's sites listed afresh
-    fresh_space = load_space("nb201_variable_multi_multi")
+    fresh_space = load_space("nb201_fixed_1_none")
     assert _breed(fresh_space, seed=3) == memoised
     assert not fresh_space._sites_cache
 
 
 def test_memoised_sites_are_the_sites_of_the_tree(monkeypatch):
-    space = load_space("nb201_variable_multi_multi")
+    space = load_space("nb201_fixed_1_none")
     monkeypatch.setattr(space_module, "_SITES_CACHE_SIZE", 5)
     trees = [t for t in _breed(space, seed=4, n=10) if t is not None]
     for tree in trees + trees[::-1]:  # the second pass hits entries, and evicts the oldest ones
-        mutable, groups = space._sites(tree)
+        index = space._index(tree)
+        mutable, groups = index.mutable, index.groups
         listed = sites(tree, space._shared)
         assert [(s.path, s.node) for s in mutable] == [
             (s.path, s.node) for s in listed if space._local[s.node.symbol] >= 2
