@@ -1,7 +1,7 @@
 """Time one BANAT step (GP fit + acquisition optimisation) at n = 10, 50, 100 observations.
 
     .venv/bin/python benchmarks/bench_bo_step.py [--search_space nb201_variable_multi_multi]
-        [--sizes 10 50 100] [--pool_size 200] [--surrogate_model gp_hierarchical] [--repeats 1]
+        [--sizes 10 50 100] [--pool_strategy elite_evolution] [--pool_size N] [--surrogate_model gp_hierarchical] [--repeats 1]
 
 The observations are random samples of the space scored by the synthetic ``op_quality``
 objective (different trees for each n and repeat, so the per-tree feature cache does not help);
@@ -27,14 +27,14 @@ from hnas.searchers.synthetic import op_quality_loss
 
 
 def time_step(
-    space, n: int, pool_size: int, surrogate_model: str, seed: int, target_transform: str = "rank"
+    space, n: int, pool_options: dict, surrogate_model: str, seed: int, target_transform: str = "rank"
 ) -> tuple[float, ...]:
     """One BO step after ``n`` observations: seconds fitting the GP, seconds of the whole ask
     (wall clock and CPU time of this process), generations run, trees scored and seconds in the
     surrogate's predict."""
     rng = np.random.default_rng(seed)
     searcher = make_searcher(
-        "bayesian_optimization", space, seed=seed, pool_size=pool_size, surrogate_model=surrogate_model,
+        "bayesian_optimization", space, seed=seed, **pool_options, surrogate_model=surrogate_model,
         target_transform=target_transform, random_interleave_prob=0.0,  # every timed ask uses the model
     )  # fmt: skip
     seen: set = set()
@@ -65,35 +65,37 @@ def time_step(
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     del searcher.surrogate.fit, searcher.surrogate.predict  # back to the methods: no reference cycle
     stats = searcher.last_acquisition
-    return fit_seconds, wall, cpu, stats["generations"], stats["n_scored"], predict_seconds
+    return fit_seconds, wall, cpu, stats["generations"], stats["n_scored"], predict_seconds, stats["best_score"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--search_space", default="nb201_variable_multi_multi")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 100])
-    parser.add_argument("--pool_size", type=int, default=200)
+    parser.add_argument("--pool_strategy", default="elite_evolution", help="BO's default; 'evolution': the former one")
+    parser.add_argument("--pool_size", type=int, default=None, help="default: the pool strategy's")
     parser.add_argument("--surrogate_model", default="gp_hierarchical", choices=SURROGATE_NAMES)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--target_transform", default="rank", help="'none' with a *_paper surrogate: the paper's BO")
     args = parser.parse_args()
     space = load_space(args.search_space)
-    time_step(space, 10, 10, args.surrogate_model, seed=10_000)  # warm-up: imports, first torch calls
-    print(f"space {args.search_space}, surrogate {args.surrogate_model}, pool {args.pool_size}")
+    pool = {"pool_strategy": args.pool_strategy, **({} if args.pool_size is None else {"pool_size": args.pool_size})}
+    time_step(space, 10, {"pool_size": 10}, args.surrogate_model, seed=10_000)  # warm-up: imports, first torch calls
+    print(f"space {args.search_space}, surrogate {args.surrogate_model}, pool {pool}")
     print("wall-clock seconds, and the step's CPU seconds (robust to a busy machine: 1 thread)")
-    header = ("n", "fit s", "acq. s", "step s", "step cpu s", "generations", "trees scored", "predict s", "ms/tree")
-    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (5, 7, 7, 7, 10, 11, 12, 9, 7))))
+    header = ("n", "fit s", "acq. s", "step s", "step cpu s", "generations", "trees scored", "predict s", "ms/tree", "best EI")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (5, 7, 7, 7, 10, 11, 12, 9, 7, 8))))
     for n in args.sizes:
         runs = [
-            time_step(space, n, args.pool_size, args.surrogate_model, seed=1000 * n + r,
+            time_step(space, n, pool, args.surrogate_model, seed=1000 * n + r,
                       target_transform=args.target_transform)
             for r in range(args.repeats)
         ]
         best = min(runs, key=lambda run: run[2])  # best of --repeats by CPU time (a loaded machine)
-        fit, wall, cpu, generations, scored, predict = best
+        fit, wall, cpu, generations, scored, predict, ei = best
         print(
             f"{n:>5} {fit:>7.2f} {wall - fit:>7.2f} {wall:>7.2f} {cpu:>10.2f} {generations:>11.1f} {scored:>12.0f}"
-            f" {predict:>9.2f} {predict / scored * 1e3:>7.2f}"
+            f" {predict:>9.2f} {predict / scored * 1e3:>7.2f} {ei:>8.3f}"
         )
 
 

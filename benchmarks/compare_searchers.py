@@ -57,7 +57,7 @@ def main() -> None:
     single = [n for n in searcher_names() if not issubclass(get_searcher_class(n), MultiFidelitySearcher)]
     parser.add_argument("--searchers", nargs="+", default=single, choices=single,
                         help="single-fidelity searchers (bench_hyperband.py compares a multi-fidelity one)")
-    parser.add_argument("--pool_size", type=int, default=200, help="BO acquisition pool")
+    parser.add_argument("--pool_size", type=int, default=None, help="BO acquisition pool (default: the pool strategy's)")
     parser.add_argument("--n_init", type=int, default=10, help="BO random initial points")
     parser.add_argument("--output", type=Path, default=Path("results/compare_searchers"))
     args = parser.parse_args()
@@ -69,7 +69,8 @@ def main() -> None:
 
     curves: dict[str, np.ndarray] = {}
     for name in args.searchers:
-        options = {"pool_size": args.pool_size, "n_init": args.n_init} if name == "bayesian_optimization" else {}
+        options = {"n_init": args.n_init, **({} if args.pool_size is None else {"pool_size": args.pool_size})}
+        options = options if name == "bayesian_optimization" else {}
         runs = []
         for seed in range(args.seeds):
             start = time.perf_counter()

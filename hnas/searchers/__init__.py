@@ -16,7 +16,14 @@ from hnas.searchers.acquisition import (
 from hnas.searchers.base import Searcher, SpaceExhaustedError
 from hnas.searchers.factory import accepted_options, build_searcher_options, make_searcher, options_record
 from hnas.searchers.options import OptionsError, parse_option_value
-from hnas.searchers.pools import AcquisitionProblem, EvolutionPool, MutationPool, PoolStrategy, RandomPool
+from hnas.searchers.pools import (
+    AcquisitionProblem,
+    EliteEvolutionPool,
+    EvolutionPool,
+    MutationPool,
+    PoolStrategy,
+    RandomPool,
+)
 from hnas.searchers.registry import (
     acquisition_names,
     canonical_key_for,
@@ -43,6 +50,7 @@ __all__ = [
     "AcquisitionProblem",
     "PoolStrategy",
     "EvolutionPool",
+    "EliteEvolutionPool",
     "RandomPool",
     "MutationPool",
     "make_searcher",

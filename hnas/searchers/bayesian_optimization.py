@@ -30,7 +30,7 @@ random_interleave_prob=0.0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,13 +95,13 @@ class BayesianOptimization(Searcher):
         ``random_interleave_prob``: probability that a model-based ask is a random sample instead;
         ``target_transform``: the losses the GP is fitted on (one of ``TARGET_TRANSFORMS``);
         ``stall_patience``: after this many results without a new best loss, model-based asks
-        maximise the acquisition with the pool strategy named ``stall_pool_strategy`` (default
-        options, ``pool_strategy``'s pool size) instead (0: never)."""
+        maximise the acquisition with the pool strategy named ``stall_pool_strategy`` (with its
+        default options, e.g. 200 mutants) instead (0: never)."""
 
         n_init: int = 10
         surrogate_model: str = "gp_hierarchical"
         acquisition: Any = "ei"
-        pool_strategy: Any = "evolution"
+        pool_strategy: Any = "elite_evolution"
         random_interleave_prob: float = 0.1
         target_transform: str = "rank"
         stall_patience: int = 0
@@ -144,8 +144,7 @@ class BayesianOptimization(Searcher):
         self.surrogate = get_surrogate(self.options.surrogate_model, space)
         """The model the latest ask scored with (conditioned on pending trees, if any)."""
         self._fitted = self.surrogate
-        stall_strategy = _component(self.options.stall_pool_strategy, "stall_pool_strategy", PoolStrategy)
-        self._stall_strategy = replace(stall_strategy, pool_size=self.options.pool_strategy.pool_size)
+        self._stall_strategy = _component(self.options.stall_pool_strategy, "stall_pool_strategy", PoolStrategy)
         self._fit_key: tuple[Tree, ...] | None = None
         self.last_acquisition: dict[str, float] = {}
         """Statistics of the latest model-based ask: generations, trees scored, best score."""

@@ -10,14 +10,18 @@ within one problem, so a tree met twice is predicted once. Register your own wit
 
 - ``evolution``: a pool of the ``n_best`` best observed trees plus random samples evolves for
   ``min_generations`` to ``max_generations`` generations (stopping once the best score of a fresh
-  tree has not changed for ``patience``: see :meth:`AcquisitionProblem.best_fresh_score`). Each generation breeds ``offspring_fraction * pool_size`` children:
+  tree has not changed for ``patience``: see :meth:`AcquisitionProblem.best_fresh_score`). Each
+  generation breeds ``offspring_fraction * pool_size`` children:
   parents are chosen by tournament over ``tournament_fraction`` of the pool, children come from
   crossover (probability ``p_crossover``; of which self-crossover with probability
   ``p_self_crossover``) or else mutation, and the pool keeps its best ``pool_size`` members
-  (parents and children together). A quarter of the pool per generation keeps a step at n = 50
-  within seconds on the hierarchical space (scoring a new tree costs a few milliseconds of graph
-  building and WL features); breeding a whole pool per generation scores ~4x more trees for a
-  slightly higher EI.
+  (parents and children together). Its defaults are the paper's optimiser (SPEC §6), except that
+  a generation breeds a quarter of the pool rather than all of it.
+- ``elite_evolution`` (BO's default): the same evolution with a small pool under strong selection
+  (5 trees, the 3 best observed among them; 5 children per generation from tournaments of 2; up
+  to 200 generations, stopping after 20 without a change). On the hierarchical space it reaches
+  a higher expected improvement with ~1,000 scored trees than ``evolution`` with ~2,700, in 10 of
+  10 seeds (docs/surrogates.md).
 - ``random``: a pool of ``pool_size`` random samples.
 - ``mutation``: ``pool_size`` mutants of the incumbent.
 """
@@ -40,7 +44,7 @@ if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
     from hnas.searchers.base import Searcher
 
-__all__ = ["AcquisitionProblem", "PoolStrategy", "EvolutionPool", "RandomPool", "MutationPool"]
+__all__ = ["AcquisitionProblem", "PoolStrategy", "EvolutionPool", "EliteEvolutionPool", "RandomPool", "MutationPool"]
 
 Score = Callable[[list[Tree]], np.ndarray]
 
@@ -236,6 +240,18 @@ def _tournament(pool: list[Tree], scores: list[float], size: int, rng: np.random
         if score > best_score or (score == best_score and i < best):
             best, best_score = i, score
     return pool[best]
+
+
+@dataclass(frozen=True)
+class EliteEvolutionPool(EvolutionPool):
+    """The evolution pool with a small elite under strong selection (see the module doc)."""
+
+    pool_size: int = 5
+    n_best: int = 3
+    max_generations: int = 200
+    patience: int = 20
+    tournament_fraction: float = 0.4
+    offspring_fraction: float = 1.0
 
 
 @dataclass(frozen=True)

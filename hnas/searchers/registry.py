@@ -74,9 +74,10 @@ def _builtin_acquisitions() -> None:
 
 
 def _builtin_pool_strategies() -> None:
-    from hnas.searchers.pools import EvolutionPool, MutationPool, RandomPool
+    from hnas.searchers.pools import EliteEvolutionPool, EvolutionPool, MutationPool, RandomPool
 
     register_pool_strategy("evolution", EvolutionPool)
+    register_pool_strategy("elite_evolution", EliteEvolutionPool)
     register_pool_strategy("random", RandomPool)
     register_pool_strategy("mutation", MutationPool)
 
