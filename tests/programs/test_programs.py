@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from functools import partial
 
 import numpy as np
 import pytest
@@ -115,18 +114,15 @@ def test_short_evolution_improves_and_is_reproducible():
     assert [(n, f) for n, _, f in again.history] == [(n, f) for n, _, f in result.history]
 
 
-def test_the_experiment_prints_the_best_program(tmp_path, side_by_side):
+def test_the_experiment_prints_the_best_program(tmp_path):
     script = GRAMMAR_DIR.parent / "experiments" / "automl_zero.py"
-    result, bad = side_by_side(
-        partial(subprocess.run, [sys.executable, str(script), "--workers", "1", "--population_size", "20",
-                                 "--tournament_size", "5", "--max_evaluations", "200", "--n_tasks", "2", "--n_train",
-                                 "20", "--n_valid", "5", "--seed", "3"], capture_output=True, text=True, timeout=120,
-                cwd=tmp_path),
-        partial(subprocess.run, [sys.executable, str(script), "--grammar", "missing.cfg"], capture_output=True,
-                text=True, timeout=60, cwd=tmp_path),
-    )  # fmt: skip
+    result = subprocess.run([sys.executable, str(script), "--workers", "1", "--population_size", "20",
+                             "--tournament_size", "5", "--max_evaluations", "200", "--n_tasks", "2", "--n_train", "20",
+                             "--n_valid", "5", "--seed", "3"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "best fitness" in result.stdout and "after 200 evaluations" in result.stdout
     assert [line for line in result.stdout.splitlines() if line.startswith("def ")] == [
         "def Setup():", "def Predict():", "def Learn():"]
+    bad = subprocess.run([sys.executable, str(script), "--grammar", "missing.cfg"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
     assert bad.returncode == 2 and "--grammar missing.cfg: no such file" in bad.stderr
