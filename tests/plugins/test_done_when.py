@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -134,19 +135,22 @@ def _hnas(folder: Path, *args: str, stdin: str | None = None) -> subprocess.Comp
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 
-def test_hnas_commands_take_the_plugin(tmp_path):
+def test_hnas_commands_take_the_plugin(tmp_path, side_by_side):
     folder = _example(tmp_path / "example")
-    info = _hnas(folder, "info", "--search_space", "my.cfg", "--json")
+    without_plugin = partial(subprocess.run, [sys.executable, "-m", "hnas", "info", "--search_space", "my.cfg"],
+                             cwd=folder, env=_env(), capture_output=True, text=True, timeout=120)  # fmt: skip
+    info, validate, sample, without = side_by_side(
+        partial(_hnas, folder, "info", "--search_space", "my.cfg", "--json"),
+        partial(_hnas, folder, "validate", "my.cfg"),
+        partial(_hnas, folder, "sample", "-n", "5", "--search_space", "my.cfg"),
+        without_plugin,
+    )
     assert info.returncode == 0, info.stderr
     assert '"size": "26244"' in info.stdout  # 4 link patterns x 9^4 layer choices
-    validate = _hnas(folder, "validate", "my.cfg")
     assert validate.returncode == 0 and "ok (13 productions, 2 nonterminals, 26244 architectures)" in validate.stdout
-    sample = _hnas(folder, "sample", "-n", "5", "--search_space", "my.cfg")
     assert sample.returncode == 0, sample.stderr
     lines = sample.stdout.splitlines()
     assert len(lines) == 5 and all(_expected_error(line, _table()) < 1 for line in lines)
     parse = _hnas(folder, "parse", "--search_space", "my.cfg", stdin=" ".join(lines[0].split()) + "\n")
     assert parse.returncode == 0 and parse.stdout.splitlines() == lines[:1]
-    without = subprocess.run([sys.executable, "-m", "hnas", "info", "--search_space", "my.cfg"], cwd=folder,
-                             env=_env(), capture_output=True, text=True, timeout=120)
     assert without.returncode == 1 and "unknown terminal 'chain4'" in without.stderr

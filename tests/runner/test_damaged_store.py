@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -114,7 +115,7 @@ def test_a_truncated_store_is_an_error_not_a_new_run(tmp_path, size, problem):
 
 
 @pytest.mark.slow
-def test_the_command_line_prints_one_line_for_each_damage(tmp_path):
+def test_the_command_line_prints_one_line_for_each_damage(tmp_path, side_by_side):
     runs = {}
     for kind in ("middle", "wal", "empty"):
         directory = runs[kind] = tmp_path / kind
@@ -128,8 +129,9 @@ def test_the_command_line_prints_one_line_for_each_damage(tmp_path):
                 _overwrite(path, 4096, os.urandom(4096))
             else:
                 os.truncate(path, 0)
-    for kind, directory in runs.items():
-        result = _optimize(*ARGS, "--working_directory", str(directory), cwd=tmp_path)
+    results = side_by_side(*(partial(_optimize, *ARGS, "--working_directory", str(directory), cwd=tmp_path)
+                             for directory in runs.values()))  # fmt: skip
+    for (kind, directory), result in zip(runs.items(), results):
         named = directory / (STORE_FILENAME + ("-wal" if kind == "wal" else ""))
         assert result.returncode == 1, (kind, result.stderr)
         assert result.stderr.startswith(f"optimize.py: error: {named} is damaged: "), (kind, result.stderr)

@@ -5,6 +5,7 @@ is recorded as failed after MAX_ATTEMPTS deaths and the run goes on, in the defa
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,21 +17,33 @@ from hnas.runner.driver import MAX_ATTEMPTS
 HERE = Path(__file__).resolve().parent
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("space", "primitive", "reason"),
-    [
-        ("exit_space.cfg", "exit_now", f"the evaluation process exited with code {EXIT_CODE}"),
-        ("hog_space.cfg", "hog", f"the evaluation process died: signal {int(signal.SIGKILL)} (SIGKILL)"),
-    ],
-)
-def test_a_trial_that_kills_its_process_fails_and_the_run_goes_on(tmp_path, space, primitive, reason):
-    directory = tmp_path / "run"
+CASES = [
+    ("exit_space.cfg", "exit_now", f"the evaluation process exited with code {EXIT_CODE}"),
+    ("hog_space.cfg", "hog", f"the evaluation process died: signal {int(signal.SIGKILL)} (SIGKILL)"),
+]
+
+
+def _search(space, folder):
     args = ["--search_space", str(HERE / "data" / space), "--objective", "digits", "--epochs", "1",
             "--train_subset", "64", "--searcher", "random_search", "--max_evaluations_total", "3",
-            "--working_directory", str(directory), "--no_progress"]  # fmt: skip
-    result = subprocess.run([sys.executable, str(HERE / "optimize_with_plugin.py"), *args], cwd=tmp_path,
-                            capture_output=True, text=True, timeout=600)  # fmt: skip
+            "--working_directory", str(folder / "run"), "--no_progress"]  # fmt: skip
+    return subprocess.run([sys.executable, str(HERE / "optimize_with_plugin.py"), *args], cwd=folder,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def searches(tmp_path_factory, side_by_side):
+    """The command line's search of each CASES space, in a folder of its own, side by side:
+    space -> (result, run directory)."""
+    folders = [tmp_path_factory.mktemp("death") for _ in CASES]
+    results = side_by_side(*(partial(_search, space, folder) for (space, *_), folder in zip(CASES, folders)))
+    return {space: (result, folder / "run") for (space, *_), result, folder in zip(CASES, results, folders)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("space", "primitive", "reason"), CASES)
+def test_a_trial_that_kills_its_process_fails_and_the_run_goes_on(searches, space, primitive, reason):
+    result, directory = searches[space]
     assert result.returncode == 0, result.stderr
     assert "run finished: 3/3 evaluations (1 failed)" in result.stdout
     assert "Traceback" not in result.stderr

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def _tree(folder):
 
 
 @pytest.mark.slow
-def test_unusable_working_directories_are_one_line_naming_the_path(tmp_path):
+def test_unusable_working_directories_are_one_line_naming_the_path(tmp_path, side_by_side):
     plain = tmp_path / "notes.txt"
     plain.write_text("a file, not a folder")
     blocked = tmp_path / "blocked"
@@ -45,28 +46,32 @@ def test_unusable_working_directories_are_one_line_naming_the_path(tmp_path):
         (str(plain), f"optimize.py: error: cannot use {plain} as the working directory: {plain} is not a folder"),
         (str(blocked), f"optimize.py: error: {blocked}/trials.sqlite is a folder, not a run store"),
     ]
-    for directory, message in cases:
-        result = _optimize(*ARGS, "--objective", "debug", "--working_directory", directory, cwd=tmp_path)
+    results = side_by_side(*(partial(_optimize, *ARGS, "--objective", "debug", "--working_directory", directory,
+                                     cwd=tmp_path) for directory, _ in cases))  # fmt: skip
+    for result, (_, message) in zip(results, cases):
         _one_line(result, message)
     assert not os.path.exists("/proc/run")
     assert _tree(tmp_path) == before and plain.read_text() == "a file, not a folder"
 
 
 @pytest.mark.slow
-def test_a_failed_start_leaves_the_folder_as_it_found_it(tmp_path):
+def test_a_failed_start_leaves_the_folder_as_it_found_it(tmp_path, side_by_side):
     grammar = tmp_path / "bad.cfg"
     grammar.write_text('NETWORK -> "Linear1" OPS\nOPS -> "conv1x1" |\n')
     empty = tmp_path / "empty"
     empty.mkdir()
     before = _tree(tmp_path)
-    unknown = _optimize(*ARGS, "--objective", "paramz", "--working_directory", str(tmp_path / "new" / "run"),
-                        cwd=tmp_path)  # fmt: skip
-    _one_line(unknown, "unknown objective 'paramz'")
-    in_empty = _optimize(*ARGS, "--objective", "paramz", "--working_directory", str(empty), cwd=tmp_path)
-    _one_line(in_empty, "unknown objective 'paramz'")
     bad_grammar = [a for a in ARGS if a != "nb201_fixed_1_none"]
     bad_grammar[bad_grammar.index("--search_space") + 1 : bad_grammar.index("--search_space") + 1] = [str(grammar)]
-    broken = _optimize(*bad_grammar, "--objective", "debug", "--working_directory", str(tmp_path / "g"), cwd=tmp_path)
+    unknown, in_empty, broken = side_by_side(
+        partial(_optimize, *ARGS, "--objective", "paramz", "--working_directory", str(tmp_path / "new" / "run"),
+                cwd=tmp_path),
+        partial(_optimize, *ARGS, "--objective", "paramz", "--working_directory", str(empty), cwd=tmp_path),
+        partial(_optimize, *bad_grammar, "--objective", "debug", "--working_directory", str(tmp_path / "g"),
+                cwd=tmp_path),
+    )  # fmt: skip
+    _one_line(unknown, "unknown objective 'paramz'")
+    _one_line(in_empty, "unknown objective 'paramz'")
     assert broken.returncode == 1 and f"{grammar}:2" in broken.stderr and "Traceback" not in broken.stderr
     assert _tree(tmp_path) == before  # no folder, no trials.sqlite, no .lock left behind
 

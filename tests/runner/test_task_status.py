@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -39,14 +40,14 @@ def test_task_keys_become_optimize_flags():
         task_argv({"log": "yes"}, parser, "t.toml")
 
 
-def test_bad_task_files_are_one_line(tmp_path):
+def test_bad_task_files_are_one_line(tmp_path, side_by_side):
     (tmp_path / "bad.toml").write_text("seed = = 1\n")
-    result = _hnas("run", "bad.toml", cwd=tmp_path, timeout=60)
-    assert result.returncode == 1 and "bad.toml" in result.stderr and "line 1" in result.stderr
-    assert "Traceback" not in result.stderr
     (tmp_path / "flag.toml").write_text("pool_size = 0\n")
-    result = _hnas("run", "flag.toml", cwd=tmp_path, timeout=60)
-    assert result.returncode == 2 and "argument --pool_size: " in result.stderr and "got 0" in result.stderr
+    bad, flag = side_by_side(*(partial(_hnas, "run", name, cwd=tmp_path, timeout=60)
+                               for name in ("bad.toml", "flag.toml")))  # fmt: skip
+    assert bad.returncode == 1 and "bad.toml" in bad.stderr and "line 1" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert flag.returncode == 2 and "argument --pool_size: " in flag.stderr and "got 0" in flag.stderr
 
 
 def _store_with_trials(directory: Path) -> None:
@@ -66,12 +67,13 @@ def _store_with_trials(directory: Path) -> None:
         store.close()
 
 
-def test_status_reports_progress_incumbent_running_failed_and_eta(tmp_path):
+def test_status_reports_progress_incumbent_running_failed_and_eta(tmp_path, side_by_side):
     _store_with_trials(tmp_path / "a")
     status = run_status(tmp_path / "a")
     assert status.n_finished == 2 and status.incumbent.id == 1
     assert status.eta_seconds == 3 * 15.0  # 3 remaining x the median of 10 s and 20 s / 1 running
-    result = _hnas("status", "a", cwd=tmp_path, timeout=60)
+    result, missing = side_by_side(*(partial(_hnas, "status", name, cwd=tmp_path, timeout=60)
+                                     for name in ("a", "nowhere")))  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert "random_search on nb201_fixed_1_none, objective digits, seed 4" in lines[1]
@@ -79,7 +81,6 @@ def test_status_reports_progress_incumbent_running_failed_and_eta(tmp_path):
     assert "incumbent: trial 1, validation error 0.3000, test error 0.3500: (arch 0)" in lines[3]
     assert lines[4].startswith("  running: trial 3 on worker-c for ")
     assert lines[5] == "  failed: trial 2: ValueError: bad"
-    missing = _hnas("status", "nowhere", cwd=tmp_path, timeout=60)
     assert missing.returncode == 1 and "no run store in nowhere" in missing.stderr
     assert "Traceback" not in missing.stderr
 

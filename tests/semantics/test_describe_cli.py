@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +64,16 @@ def test_describe_reads_stdin_and_prints_text(hierarchical_space):
     assert int(rows["params"].replace(",", "")) == sum(p.numel() for p in network.parameters())
 
 
-def test_describe_errors_are_one_line():
-    result = hnas("--search_space", "nb201_fixed_1_none", "--objective", "imagenet", ALL_CONV3X3)
+def test_describe_errors_are_one_line(side_by_side):
+    result, bad = side_by_side(
+        partial(hnas, "--search_space", "nb201_fixed_1_none", "--objective", "imagenet", ALL_CONV3X3),
+        partial(hnas, "--search_space", "nb201_fixed_1_none", "(CELL Cell (OPS conv5x5))"),
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "hnas describe: error: unknown objective 'imagenet'; known: digits, addnist_mini, nb201_cifar10, "
         "nb201_cifar100, nb201_ImageNet16-120, nb201_cifarTile, nb201_addNIST"
     )
-    bad = hnas("--search_space", "nb201_fixed_1_none", "(CELL Cell (OPS conv5x5))")
     assert bad.returncode == 1
     assert bad.stderr.startswith("hnas describe: error: ") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1

@@ -54,14 +54,13 @@ def _readme_commands(marker: str) -> list[list[str]]:
     return [shlex.split(line.replace("$ex", example))[1:] for line in lines]
 
 
-def test_readme_shared_cell_commands_run_on_the_shipped_example(tmp_path):
+def test_readme_shared_cell_commands_run_on_the_shipped_example():
     commands = _readme_commands("$ex/")
     assert [c[0] for c in commands] == ["info", "validate"]
-    for args in commands:
-        result = run_script("hnas", *args, cwd=ROOT, timeout=120)
+    results = [run_script("hnas", *args, cwd=ROOT, timeout=120) for args in commands]
+    for result in results:
         assert result.returncode == 0, result.stderr
-    info = run_script("hnas", *commands[0], cwd=ROOT, timeout=120).stdout
-    assert "shared blocks     SharedCell -> CELL" in info
+    assert "shared blocks     SharedCell -> CELL" in results[0].stdout  # info's
 
 
 def test_a_mistyped_shared_terminal_reports_each_problem_once(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from functools import partial
 
 import pytest
 
@@ -33,18 +34,29 @@ def test_the_default_training_size_fits_a_default_search(default_sized_run, tmp_
     assert len(records) == 2 * 2
 
 
+TOO_LARGE = [
+    (["--n_train", "100"], "too few trials: n_train=100 with n_test=2 held out needs 102 distinct evaluated "
+     "architectures, found 20; pass --n_train at most 18 (or leave --n_train out to choose from the data)"),
+    (["--n_train", "10", "--n_test", "15"], "needs 25 distinct evaluated architectures, found 20; pass --n_train "
+     "at most 5 or lower --n_test"),
+    (["--n_train", "1"], "argument --n_train: must be >= 2, got 1"),
+]
+
+
+@pytest.fixture(scope="module")
+def too_large_runs(default_sized_run, tmp_path_factory, side_by_side):
+    """surrogate_regression.py with each TOO_LARGE flag set, in a folder of its own, side by side:
+    flags -> (result, folder)."""
+    folders = [tmp_path_factory.mktemp("sizes") for _ in TOO_LARGE]
+    results = side_by_side(*(partial(run_script, "surrogate_regression.py", "--working_directory", default_sized_run,
+                                     *flags, cwd=folder)
+                             for (flags, _), folder in zip(TOO_LARGE, folders)))  # fmt: skip
+    return {tuple(flags): (result, folder) for (flags, _), result, folder in zip(TOO_LARGE, results, folders)}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--n_train", "100"], "too few trials: n_train=100 with n_test=2 held out needs 102 distinct evaluated "
-         "architectures, found 20; pass --n_train at most 18 (or leave --n_train out to choose from the data)"),
-        (["--n_train", "10", "--n_test", "15"], "needs 25 distinct evaluated architectures, found 20; pass --n_train "
-         "at most 5 or lower --n_test"),
-        (["--n_train", "1"], "argument --n_train: must be >= 2, got 1"),
-    ],
-)
-def test_too_large_sizes_name_the_flag_to_change(default_sized_run, tmp_path, flags, message):
-    result = run_script("surrogate_regression.py", "--working_directory", default_sized_run, *flags, cwd=tmp_path)
+@pytest.mark.parametrize(("flags", "message"), TOO_LARGE)
+def test_too_large_sizes_name_the_flag_to_change(too_large_runs, flags, message):
+    result, folder = too_large_runs[tuple(flags)]
     assert result.returncode in (1, 2) and message in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "surrogate_regression").exists()
+    assert not (folder / "surrogate_regression").exists()
