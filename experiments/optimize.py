@@ -34,7 +34,7 @@ try:  # Ctrl-C while the modules import is one line too
     from hnas.runner.driver import EXIT_ALL_FAILED, EXIT_INTERRUPTED
     from hnas.runner.fidelity import FIDELITY_KINDS
     from hnas.runner.tensorboard import require_tensorboard, write_tensorboard
-    from hnas.searchers import EliteEvolutionPool, OptionsError, accepted_options, get_searcher_class, parse_option_value
+    from hnas.searchers import EvolutionPool, OptionsError, accepted_options, get_searcher_class, parse_option_value
     from hnas.searchers.bayesian_optimization import BayesianOptimization
     from hnas.searchers.evolution import RegularizedEvolution
     from hnas.searchers.multi_fidelity import MultiFidelitySearcher
@@ -51,9 +51,9 @@ _SEARCHER_FLAGS: dict[str, tuple[type, str]] = {
     "surrogate_model": (BayesianOptimization.Options, "BO surrogate model"),
     "acquisition": (BayesianOptimization.Options, "BO acquisition function (ei, pi, ucb or a registered one)"),
     "pool_strategy": (BayesianOptimization.Options, "BO acquisition optimiser (evolution, random, mutation, ...)"),
-    "pool_size": (EliteEvolutionPool, "BO candidate pool size"),
+    "pool_size": (EvolutionPool, "BO candidate pool size"),
     "n_init": (BayesianOptimization.Options, "BO random initial points"),
-    "p_self_crossover": (EliteEvolutionPool, "BO evolution pool: probability that a crossover is a self-crossover"),
+    "p_self_crossover": (EvolutionPool, "BO evolution pool: probability that a crossover is a self-crossover"),
     "population_size": (RegularizedEvolution.Options, "regularized evolution: population size"),
     "sample_size": (RegularizedEvolution.Options, "regularized evolution: tournament size"),
 }

@@ -36,9 +36,10 @@ SEARCHERS: dict[str, tuple[str, dict[str, Any]]] = {
     "RE": ("regularized_evolution", {}),
     "BO-gp": ("bayesian_optimization", {"surrogate_model": "gp"}),
     "BO-hier": ("bayesian_optimization", {"surrogate_model": "gp_hierarchical"}),
-    # the paper's BO: its fit, raw targets, no random interleaving
+    # the paper's BO: its fit, raw targets, no random interleaving, the SPEC's acquisition optimiser
     **{
-        label: ("bayesian_optimization", {"surrogate_model": model, "target_transform": "none", "random_interleave_prob": 0.0})
+        label: ("bayesian_optimization", {"surrogate_model": model, "target_transform": "none",
+                                          "random_interleave_prob": 0.0, "pool_strategy": "evolution"})  # fmt: skip
         for label, model in (("BO-gp-paper", "gp_paper"), ("BO-hier-paper", "gp_hierarchical_paper"))
     },
 }

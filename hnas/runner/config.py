@@ -273,8 +273,6 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
             cls = get_searcher_class(record.get("searcher"))
             own = build_searcher_options(cls, {k: v for k, v in old.items() if k in option_defaults(cls.Options)})
             taken = accepted_options(cls, own)  # e.g. p_self_crossover only with the evolution pool
-            if _former_default_pool({"name": old.get("pool_strategy", "evolution"), **old}):
-                taken -= {*_FORMER_EVOLUTION_DEFAULTS, "pool_strategy"}
             options = build_searcher_options(cls, {k: v for k, v in old.items() if k in taken})
             record["searcher_options"] = options_record(options)
         except ValueError:
@@ -284,33 +282,12 @@ def upgrade_record(record: Mapping[str, Any]) -> dict[str, Any]:
             defaults = options_record(get_searcher_class(record.get("searcher")).Options())
         except (ValueError, TypeError):  # a searcher not registered here: compared as stored
             defaults = {}
-        stored = dict(record["searcher_options"]) if isinstance(record["searcher_options"], Mapping) else None
-        if stored is not None and "pool_strategy" in defaults and _former_default_pool(stored.get("pool_strategy")):
-            stored["pool_strategy"] = defaults["pool_strategy"]
-        record["searcher_options"] = _with_defaults(record["searcher_options"] if stored is None else stored, defaults)
+        record["searcher_options"] = _with_defaults(record["searcher_options"], defaults)
     record.setdefault("canonical_key", "auto")
     for key, default in (("objectives", []), ("max_params", None), ("max_flops", None), ("fidelity", "epochs"),
                          ("min_train_subset", None), ("max_train_subset", None)):  # fmt: skip
         record.setdefault(key, default)
     return record
-
-
-_FORMER_EVOLUTION_DEFAULTS = {
-    "pool_size": 200, "p_self_crossover": 0.5, "n_best": 10, "min_generations": 10, "max_generations": 50,
-    "patience": 5, "tournament_fraction": 0.2, "p_crossover": 0.5, "offspring_fraction": 0.25,
-}  # fmt: skip
-"""The ``evolution`` pool's defaults, BO's default acquisition optimiser before ``elite_evolution``
-(issue 12). Records are compared with such a pool read as today's default, so a run stored with the
-former default resumes under today's (as a run stored with the default surrogate resumes with
-today's fit), and a run started with ``--pool_strategy evolution`` resumes with that command."""
-
-
-def _former_default_pool(stored: Any) -> bool:
-    """Whether a stored pool strategy is the ``evolution`` pool with its former defaults (keys it
-    lacks count as defaults)."""
-    if not isinstance(stored, Mapping) or stored.get("name") != "evolution":
-        return False
-    return all(stored.get(key, value) == value for key, value in _FORMER_EVOLUTION_DEFAULTS.items())
 
 
 def _with_defaults(stored: Any, defaults: Mapping[str, Any]) -> Any:

@@ -157,7 +157,7 @@ class MOBayesianOptimization(Searcher):
 
         n_init: int = 10
         surrogate_model: str = "gp_hierarchical"
-        pool_strategy: Any = "elite_evolution"
+        pool_strategy: Any = "evolution"
         random_interleave_prob: float = 0.1
         target_transform: str = "rank"
         beta: float = 1.0

@@ -17,11 +17,12 @@ within one problem, so a tree met twice is predicted once. Register your own wit
   ``p_self_crossover``) or else mutation, and the pool keeps its best ``pool_size`` members
   (parents and children together). Its defaults are the paper's optimiser (SPEC §6), except that
   a generation breeds a quarter of the pool rather than all of it.
-- ``elite_evolution`` (BO's default): the same evolution with a small pool under strong selection
-  (5 trees, the 3 best observed among them; 5 children per generation from tournaments of 2; up
-  to 200 generations, stopping after 20 without a change). On the hierarchical space it reaches
-  a higher expected improvement with ~1,000 scored trees than ``evolution`` with ~2,700, in 10 of
-  10 seeds (docs/surrogates.md).
+- ``elite_evolution``: the same evolution with a small pool under strong selection (5 trees, the
+  3 best observed among them; 5 children per generation from tournaments of 2; up to 200
+  generations, stopping after 20 without a change). On the hierarchical space it reaches a higher
+  expected improvement with ~1,000 scored trees than ``evolution`` with ~2,700 (10 of 10 seeds),
+  but BO searched worse with it on NAS-Bench-Graph (it explores less): a faster option, not the
+  default (docs/searchers.md).
 - ``random``: a pool of ``pool_size`` random samples.
 - ``mutation``: ``pool_size`` mutants of the incumbent.
 """

@@ -12,6 +12,7 @@ from hnas.grammar.space import SearchSpace
 from hnas.grammar.tree import Tree
 from hnas.searchers import (
     AcquisitionProblem,
+    EliteEvolutionPool,
     EvolutionPool,
     ExpectedImprovement,
     MutationPool,
@@ -22,11 +23,13 @@ from hnas.searchers import (
 )
 from hnas.searchers.synthetic import op_quality_loss
 
-STRATEGIES = {"evolution": EvolutionPool, "random": RandomPool, "mutation": MutationPool}
+STRATEGIES = {
+    "evolution": EvolutionPool, "elite_evolution": EliteEvolutionPool, "random": RandomPool, "mutation": MutationPool
+}
 
 
 def optimize_acquisition(strategy, problem, observed, p_self_crossover, pool_size=40):
-    options = {"p_self_crossover": p_self_crossover} if strategy == "evolution" else {}
+    options = {"p_self_crossover": p_self_crossover} if strategy.endswith("evolution") else {}
     return STRATEGIES[strategy](pool_size=pool_size, **options).propose(problem, observed)
 
 
@@ -198,7 +201,7 @@ def test_half_of_the_edits_are_crossovers_and_half_of_those_self_crossovers(cell
     assert 0.35 < self_crossover / (crossover + self_crossover) < 0.65
 
 
-@pytest.mark.parametrize("strategy", ["evolution", "random", "mutation"])
+@pytest.mark.parametrize("strategy", ["evolution", "elite_evolution", "random", "mutation"])
 def test_disallowed_trees_are_never_returned(cell_space, strategy):
     rng = np.random.default_rng(2)
     seeds = [cell_space.sample(rng) for _ in range(10)]

@@ -46,5 +46,5 @@ def test_flags_the_searcher_does_not_take_are_noted_and_ignored(optimize, capsys
 
 def test_help_shows_the_defaults_of_the_options_dataclasses(optimize):
     text = optimize.build_parser().format_help()
-    for flag, default in [("--n_init", 10), ("--pool_size", 5), ("--population_size", 30), ("--sample_size", 10)]:
+    for flag, default in [("--n_init", 10), ("--pool_size", 200), ("--population_size", 30), ("--sample_size", 10)]:
         assert flag in text and f"(default {default})" in text

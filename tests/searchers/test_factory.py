@@ -32,9 +32,9 @@ def test_the_built_ins_are_registered_and_built_with_their_defaults(cell_space):
         "stall_patience": 0,
         "stall_pool_strategy": "mutation",
         "pool_strategy": {
-            "name": "elite_evolution", "pool_size": 5, "p_self_crossover": 0.5, "n_best": 3, "min_generations": 10,
-            "max_generations": 200, "patience": 20, "tournament_fraction": 0.4, "p_crossover": 0.5,
-            "offspring_fraction": 1.0,
+            "name": "evolution", "pool_size": 200, "p_self_crossover": 0.5, "n_best": 10, "min_generations": 10,
+            "max_generations": 50, "patience": 5, "tournament_fraction": 0.2, "p_crossover": 0.5,
+            "offspring_fraction": 0.25,
         },
     }  # fmt: skip
 
