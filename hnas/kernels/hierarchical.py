@@ -255,7 +255,9 @@ class TreeWLFeatures:
                         out[c] = normalised
         return out
 
-    def _cross_gram(self, trees_a: Sequence[Tree], trees_b: Sequence[Tree], components: tuple[Component, ...]) -> np.ndarray:
+    def _cross_gram(
+        self, trees_a: Sequence[Tree], trees_b: Sequence[Tree], components: tuple[Component, ...]
+    ) -> np.ndarray:
         need = self._need(components)
         while True:  # a compaction during the extraction renumbers labels: build the reference again
             reference = self._reference
@@ -331,20 +333,19 @@ def _stacked(
     ``c`` shifted to columns ``c * width ...`` (labels ``>= width`` dropped): one row per tree with
     every component side by side, or (``blocks``) one row per component and tree, component-major,
     so that ``rows @ blocks.T`` holds every component's products side by side."""
-    pieces = [
-        _counts(feats[j], d, width, c * width) for c, (j, d) in enumerate(components) for feats in features
-    ]  # component-major
-    n_rows = len(pieces) if blocks else len(features)
-    if not blocks:  # tree-major, then all components of a tree in one row
-        pieces = [pieces[c * len(features) + t] for t in range(len(features)) for c in range(len(components))]
-    lengths = np.array([len(idx) for idx, _ in pieces], dtype=np.int64)
-    if not blocks:
+    if blocks:
+        order = [(feats, c) for c in range(len(components)) for feats in features]
+    else:
+        order = [(feats, c) for feats in features for c in range(len(components))]
+    pieces = [_counts(feats[components[c][0]], components[c][1], width, c * width) for feats, c in order]
+    lengths = np.array([len(indices) for indices, _ in pieces], dtype=np.int64)
+    if not blocks:  # all components of a tree in one row
         lengths = lengths.reshape(len(features), len(components)).sum(1)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
     return sp.csr_matrix(
         (np.concatenate([v for _, v in pieces]), np.concatenate([i for i, _ in pieces]), indptr),
-        shape=(n_rows, len(components) * width),
+        shape=(len(lengths), len(components) * width),
     )
 
 
