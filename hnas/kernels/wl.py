@@ -251,7 +251,8 @@ class WLFeaturizer:
                 terms = succ.astype(np.uint64) * multipliers[1 + edges.rank]
                 has_edges = edges.out_degree > 0
                 hashes[has_edges] += np.add.reduceat(terms, edges.start[has_edges], dtype=np.uint64)
-        order = np.argsort(hashes, kind="stable")
+        # Any node of a hash group may lead it (all are checked against it), so the fast unstable sort.
+        order = np.argsort(hashes)
         sorted_hashes = hashes[order]
         new_group = np.ones(n, dtype=bool)
         new_group[1:] = sorted_hashes[1:] != sorted_hashes[:-1]
