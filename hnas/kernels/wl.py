@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import NamedTuple, Protocol
 
 import networkx as nx
@@ -66,21 +67,37 @@ LabelledGraph = nx.DiGraph | GraphArraysLike
 
 
 def _graph_arrays(graph: LabelledGraph) -> tuple[Sequence[str], np.ndarray, np.ndarray]:
-    """Labels in node order and the (source, target) positions of the edges."""
+    """Labels in node order and the (source, target) positions of the edges (checked by the caller,
+    all graphs of a batch at once: see :func:`_batch_edges`)."""
     if isinstance(graph, nx.DiGraph):
         return _networkx_arrays(graph)
-    if all(hasattr(graph, name) for name in ("labels", "sources", "targets")):
-        n = len(graph.labels)
-        sources = np.asarray(graph.sources, dtype=np.int64)
-        targets = np.asarray(graph.targets, dtype=np.int64)
-        if len(sources) != len(targets) or (
-            len(sources) and (min(sources.min(), targets.min()) < 0 or max(sources.max(), targets.max()) >= n)
-        ):
-            raise ValueError(f"graph arrays: edges must join nodes 0..{n - 1} (sources and targets of equal length)")
-        return graph.labels, sources, targets
-    raise TypeError(
-        f"WL features need a networkx.DiGraph or graph arrays (labels, sources, targets), got {type(graph).__name__}"
-    )
+    try:
+        return graph.labels, graph.sources, graph.targets
+    except AttributeError:
+        raise TypeError(
+            f"WL features need a networkx.DiGraph or graph arrays (labels, sources, targets), got {type(graph).__name__}"
+        ) from None
+
+
+def _batch_edges(
+    arrays: list[tuple[Sequence[str], np.ndarray, np.ndarray]], sizes: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of all graphs as positions in their disjoint union, checked: every edge must join
+    two nodes of its own graph."""
+    n_edges = np.fromiter((len(a[1]) for a in arrays), dtype=np.int64, count=len(arrays))
+    if any(len(a[2]) != k for a, k in zip(arrays, n_edges.tolist())):
+        raise ValueError("graph arrays: sources and targets must have equal lengths")
+    if not n_edges.sum():
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    src = np.concatenate([a[1] for a in arrays]).astype(np.int64, copy=False)
+    dst = np.concatenate([a[2] for a in arrays]).astype(np.int64, copy=False)
+    limit = np.repeat(sizes, n_edges)
+    bad = (src < 0) | (src >= limit) | (dst < 0) | (dst >= limit)
+    if bad.any():
+        n = int(limit[np.argmax(bad)])
+        raise ValueError(f"graph arrays: edges must join nodes 0..{n - 1} of their graph")
+    base = np.repeat(offsets[:-1], n_edges)
+    return src + base, dst + base
 
 
 def _networkx_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -181,19 +198,19 @@ class WLFeaturizer:
         if not graphs:
             return []
         arrays = [_graph_arrays(g) for g in graphs]
-        sizes = np.array([len(a[0]) for a in arrays], dtype=np.int64)
+        sizes = np.fromiter((len(a[0]) for a in arrays), dtype=np.int64, count=len(arrays))
         offsets = np.concatenate(([0], np.cumsum(sizes)))
         n = int(offsets[-1])
         graph_of_node = np.repeat(np.arange(len(graphs), dtype=np.int64), sizes)
-        src = np.concatenate([a[1] + o for a, o in zip(arrays, offsets)])
-        dst = np.concatenate([a[2] + o for a, o in zip(arrays, offsets)])
+        src, dst = _batch_edges(arrays, sizes, offsets)
 
-        label = self._label_ids([s for a in arrays for s in a[0]])
+        label = self._label_ids(list(chain.from_iterable(a[0] for a in arrays)))
         per_iteration = [label]
         if depth:
-            # Edges grouped by source node (stable), each one's rank within its group, and where
-            # each node's group starts: fixed for every round.
-            by_source = np.argsort(src, kind="stable")
+            # Edges grouped by source node, each one's rank within its group, and where each node's
+            # group starts: fixed for every round (any order within a group will do: successors
+            # are sorted by label each round).
+            by_source = np.argsort(src)
             src, dst = src[by_source], dst[by_source]
             out_degree = np.bincount(src, minlength=n)
             start = np.cumsum(out_degree) - out_degree
@@ -206,10 +223,12 @@ class WLFeaturizer:
     def _label_ids(self, labels: list) -> np.ndarray:
         """Ids of iteration-0 labels; new labels get new ids in order of first occurrence."""
         table = self._strings
-        for key in dict.fromkeys(labels):
-            if key not in table:
-                table[key] = self._new_ids(1)[0]
-        return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
+        try:
+            return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
+        except KeyError:  # new labels: add them, then look up again
+            new = [key for key in dict.fromkeys(labels) if key not in table]
+            table.update(zip(new, self._new_ids(len(new)).tolist()))
+            return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
 
     def _new_ids(self, k: int, rows: np.ndarray | None = None) -> np.ndarray:
         """``k`` new ids with signature ``rows`` (zero rows: iteration-0 labels)."""
@@ -387,19 +406,13 @@ def _histograms(
     # bounds[j * n_iter + i] = first run of graph j, iteration i.
     bounds = np.searchsorted(block, np.arange(n_graphs * n_iter + 1))
     sq_cum = np.concatenate(([0.0], np.cumsum(counts * counts)))
-    result = []
-    for j in range(n_graphs):
-        b = bounds[j * n_iter : (j + 1) * n_iter + 1]
-        lo, hi = b[0], b[-1]
-        result.append(
-            WLFeatures(
-                indices=label[lo:hi],
-                counts=counts[lo:hi],
-                ptr=tuple((b - lo).tolist()),
-                sq_norms=tuple((sq_cum[b[1:]] - sq_cum[lo]).tolist()),
-            )
-        )
-    return result
+    lo, hi = bounds[:-1:n_iter], bounds[n_iter::n_iter]
+    ptr = np.column_stack([bounds[:-1].reshape(n_graphs, n_iter), hi]) - lo[:, None]
+    sq_norms = sq_cum[bounds[1:].reshape(n_graphs, n_iter)] - sq_cum[lo][:, None]
+    return [
+        WLFeatures(indices=label[a:b], counts=counts[a:b], ptr=tuple(p), sq_norms=tuple(q))
+        for a, b, p, q in zip(lo.tolist(), hi.tolist(), ptr.tolist(), sq_norms.tolist())
+    ]
 
 
 def used_labels(features: Sequence[WLFeatures]) -> np.ndarray:

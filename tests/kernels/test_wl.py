@@ -195,6 +195,20 @@ def test_graph_arrays_give_the_same_kernel_as_networkx() -> None:
         WLFeaturizer().features([GraphArrays(["a", "b"], np.array([0]), np.array([2]))], 1)
 
 
+def test_graph_arrays_are_checked_per_graph_within_a_batch() -> None:
+    """Edges are checked for the whole batch at once, yet against their own graph's nodes."""
+    from hnas.semantics import GraphArrays
+
+    ok = GraphArrays(["a", "b", "c"], np.array([0, 1]), np.array([1, 2]))
+    # Node 2 exists in the batch's union (of the first graph), not in the second graph.
+    with pytest.raises(ValueError, match=r"edges must join nodes 0\.\.1 of their graph"):
+        WLFeaturizer().features([ok, GraphArrays(["a", "b"], np.array([0]), np.array([2]))], 1)
+    with pytest.raises(ValueError, match=r"edges must join nodes 0\.\.1 of their graph"):
+        WLFeaturizer().features([ok, GraphArrays(["a", "b"], np.array([-1]), np.array([1]))], 1)
+    with pytest.raises(ValueError, match="equal lengths"):
+        WLFeaturizer().features([ok, GraphArrays(["a", "b"], np.array([0, 1]), np.array([1]))], 1)
+
+
 def reference_histograms(graph: object, depth: int) -> list[Counter]:
     """Exact WL label counts of iterations 0..depth, labels kept as nested tuples (no compression,
     no hashing): an independent oracle of the label partition."""
