@@ -38,9 +38,8 @@ from hnas.kernels.wl import (
     LabelledGraph,
     WLFeatures,
     WLFeaturizer,
-    feature_matrix,
-    gram,
     normalise_gram,
+    symmetric_grams,
     used_labels,
 )
 
@@ -213,10 +212,11 @@ class TreeWLFeatures:
     ) -> np.ndarray:
         """Cosine-normalised WL Gram matrices, shape ``(len(components), len(a), len(b))``.
 
-        ``trees_b=None`` gives the symmetric Gram of ``trees_a`` (features used once).
-        Components on the same graph share their sparse products: depths ``d0 < d1 < ...`` cost
-        one product per iteration range ``0..d0, d0+1..d1, ...``; a level whose graph is the
-        flattened graph for all these trees costs nothing more.
+        ``trees_b=None`` gives the symmetric Gram of ``trees_a`` (features used once), every
+        component in one :func:`~hnas.kernels.wl.symmetric_grams` call. Components on the same
+        graph share their products: depths ``d0 < d1 < ...`` cost one product per iteration range
+        ``0..d0, d0+1..d1, ...``; a level whose graph is the flattened graph for all these trees
+        costs nothing more.
 
         A cross Gram (``trees_b`` given: e.g. candidates against a GP's training trees) keeps the
         right-hand side's stacked feature matrix for the next call with the same ``trees_b`` and
@@ -225,34 +225,35 @@ class TreeWLFeatures:
         if trees_b is not None and len(trees_a) and len(trees_b) and len(components):
             return self._cross_gram(trees_a, trees_b, tuple(components))
         feats = self.features([*trees_a, *(() if trees_b is None else trees_b)], self._need(components))
-        feats_a = feats[: len(trees_a)]
-        feats_b = feats_a if trees_b is None else feats[len(trees_a) :]
-        out = np.empty((len(components), len(feats_a), len(feats_b)))
-        n_labels = self._featurizer.n_labels
+        if trees_b is not None:  # no tree or no component on one side
+            return np.zeros((len(components), len(trees_a), len(trees_b)))
         # Graphs whose features are the same objects for every tree (e.g. a level that is the
         # flattened graph for all these trees) share one computation.
         representative: dict[int, int] = {}
         seen: dict[tuple[int, ...], int] = {}
         for j in sorted({j for j, _ in components}):
-            key = tuple(id(f[j]) for f in feats_a) + (-1,) + tuple(id(f[j]) for f in feats_b)
-            representative[j] = seen.setdefault(key, j)
+            representative[j] = seen.setdefault(tuple(id(f[j]) for f in feats), j)
+        # One piece per graph and iteration range first..depth (depths d0 < d1 < ... of a graph:
+        # 0..d0, d0+1..d1, ...), all computed together.
+        pieces: list[tuple[list[WLFeatures], int, int]] = []
+        ends: list[tuple[int, int]] = []
         for rep in sorted(set(representative.values())):
-            col_a = [f[rep] for f in feats_a]
-            col_b = col_a if trees_b is None else [f[rep] for f in feats_b]
-            targets = [(c, d) for c, (j, d) in enumerate(components) if representative[j] == rep]
-            raw = np.zeros((len(col_a), len(col_b)))
+            column = [f[rep] for f in feats]
             first = 0
-            for depth in sorted({d for _, d in targets}):
-                xa = feature_matrix(col_a, n_labels, first, depth)
-                xb = xa if trees_b is None else feature_matrix(col_b, n_labels, first, depth)
-                raw += gram(xa, xb)
+            for depth in sorted({d for j, d in components if representative[j] == rep}):
+                pieces.append((column, first, depth))
+                ends.append((rep, depth))
                 first = depth + 1
-                diag_a = np.array([f.sq_norms[depth] for f in col_a])
-                diag_b = diag_a if trees_b is None else np.array([f.sq_norms[depth] for f in col_b])
-                normalised = normalise_gram(raw, diag_a, diag_b)
-                for c, d in targets:
-                    if d == depth:
-                        out[c] = normalised
+        raw = symmetric_grams(pieces)
+        normalised: dict[tuple[int, int], np.ndarray] = {}
+        for p, (rep, depth) in enumerate(ends):
+            if p and ends[p - 1][0] == rep:
+                raw[p] += raw[p - 1]  # iterations 0..depth of this graph
+            diag = np.array([f[rep].sq_norms[depth] for f in feats])
+            normalised[rep, depth] = normalise_gram(raw[p], diag)
+        out = np.empty((len(components), len(feats), len(feats)))
+        for c, (j, d) in enumerate(components):
+            out[c] = normalised[representative[j], d]
         return out
 
     def _cross_gram(

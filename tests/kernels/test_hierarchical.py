@@ -47,6 +47,27 @@ def test_gram_is_psd_with_unit_diagonal(name: str) -> None:
         assert np.linalg.eigvalsh(k).min() > -1e-9
 
 
+def test_symmetric_gram_equals_the_per_component_products() -> None:
+    """The symmetric Gram, every component in one computation, is exactly each component's own
+    sparse product, normalised: several depths of one graph, a component asked twice, and the
+    deepest level (the flattened graph itself for trees that are not that deep)."""
+    from hnas.kernels import feature_matrix, gram, normalise_gram
+
+    space, trees = space_and_trees("nb201_variable_multi_multi", 50, seed=3)
+    n_levels = space.hierarchy_depth
+    features = TreeWLFeatures(n_levels, (4,) + (2,) * n_levels)
+    components = [(0, 4), (0, 1), (n_levels, 2), (1, 2), (0, 2), (2, 0), (1, 2)]
+    ours = features.gram(trees, None, components)
+    feats = features.features(trees)
+    for c, (j, depth) in enumerate(components):
+        column = [f[j] for f in feats]
+        raw = gram(feature_matrix(column, features.n_labels, 0, depth))
+        expected = normalise_gram(raw, np.array([f.sq_norms[depth] for f in column]))
+        np.testing.assert_array_equal(ours[c], expected, err_msg=f"graph {j}, depth {depth}")
+    assert features.gram([], None, components).shape == (len(components), 0, 0)
+    assert features.gram(trees[:3], [], components).shape == (len(components), 3, 0)
+
+
 def test_cross_gram_agrees_with_the_joint_gram() -> None:
     """Features of trees met at different times (a pool after a training set) are comparable."""
     space, trees = space_and_trees("nb201_variable_multi_multi", 40, seed=2)

@@ -11,7 +11,7 @@ import pytest
 from grakel_oracle import grakel_gram
 
 from hnas.kernels import WLFeaturizer, feature_matrix, gram, normalise_gram
-from hnas.kernels.wl import used_labels
+from hnas.kernels.wl import symmetric_grams, used_labels
 
 
 def random_graph(rng: np.random.Generator, labels: str = "abcd") -> nx.DiGraph:
@@ -295,3 +295,36 @@ def test_hash_collisions_never_merge_signatures(monkeypatch: pytest.MonkeyPatch)
     featurizer, feats = featurised_in_batches(graphs, 3, batch=7)
     assert featurizer._collided  # the collision path was taken
     np.testing.assert_allclose(gram_of(featurizer, feats, 3), reference_gram(graphs, 3), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("dense_share", [1, 16, 10**6])
+def test_symmetric_grams_equal_the_sparse_products(monkeypatch: pytest.MonkeyPatch, dense_share: int) -> None:
+    """All pieces at once (shared labels dense, the others sparse) give exactly the per-piece
+    sparse products, whichever labels count as shared (1: only labels of every graph; 10**6: all
+    labels of two graphs or more)."""
+    from hnas.kernels import wl
+
+    monkeypatch.setattr(wl, "DENSE_SHARE", dense_share)
+    rng = np.random.default_rng(30)
+    featurizer = WLFeaturizer()
+    a = featurizer.features([random_graph(rng) for _ in range(40)], 3)
+    b = featurizer.features([random_graph(rng, labels="abcdefgh") for _ in range(40)], 2)
+    columns = [(a, 0, 0), (a, 1, 3), (b, 0, 2), (a, 0, 3), (b, 2, 2)]
+    ours = symmetric_grams(columns)
+    assert ours.shape == (5, 40, 40)
+    for k, (feats, first, last) in zip(ours, columns):
+        np.testing.assert_array_equal(k, gram(feature_matrix(feats, featurizer.n_labels, first, last)))
+    assert np.ptp(ours[1]) > 0
+    assert symmetric_grams([]).shape == (0, 0, 0)
+    assert symmetric_grams([([], 0, 2)]).shape == (1, 0, 0)
+
+
+def test_symmetric_grams_reject_mismatched_columns() -> None:
+    rng = np.random.default_rng(31)
+    feats = WLFeaturizer().features([random_graph(rng) for _ in range(5)], 2)
+    with pytest.raises(ValueError, match="same 5 graphs"):
+        symmetric_grams([(feats, 0, 2), (feats[:4], 0, 2)])
+    with pytest.raises(ValueError, match="iteration 3 requested"):
+        symmetric_grams([(feats, 0, 3)])
+    with pytest.raises(ValueError, match="first <= last"):
+        symmetric_grams([(feats, 2, 1)])
