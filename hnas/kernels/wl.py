@@ -115,14 +115,30 @@ def _networkx_arrays(graph: nx.DiGraph) -> tuple[list[str], np.ndarray, np.ndarr
 
 
 class _Edges(NamedTuple):
-    """A batch's edges grouped by source node (``src`` sorted), each edge's ``rank`` in its group,
-    and per node its ``out_degree`` and the ``start`` of its group."""
+    """A batch's edges, ``source -> target`` in any order, and what every WL round uses: ``src``,
+    the sources in sorted order (successors are listed in it, sorted by label within a node: see
+    :meth:`WLFeaturizer._relabel`), each listed edge's ``rank`` in its node's list and that
+    position's hash multiplier ``weight``, per node its ``out_degree`` and the ``start`` of its
+    list, the nodes with successors (``has_edges``) and the ``width`` of signature rows."""
 
+    source: np.ndarray
+    target: np.ndarray
     src: np.ndarray
-    dst: np.ndarray
+    rank: np.ndarray
+    weight: np.ndarray
     out_degree: np.ndarray
     start: np.ndarray
-    rank: np.ndarray
+    has_edges: np.ndarray
+    width: int
+
+    @classmethod
+    def of(cls, source: np.ndarray, target: np.ndarray, n: int) -> _Edges:
+        out_degree = np.bincount(source, minlength=n)
+        start = np.cumsum(out_degree) - out_degree
+        src = np.repeat(np.arange(n, dtype=np.int64), out_degree)
+        rank = np.arange(len(src)) - start[src]
+        width = 1 + int(out_degree.max(initial=0))
+        return cls(source, target, src, rank, _multipliers(width)[1 + rank], out_degree, start, out_degree > 0, width)
 
 
 class WLFeaturizer:
@@ -207,14 +223,7 @@ class WLFeaturizer:
         label = self._label_ids(list(chain.from_iterable(a[0] for a in arrays)))
         per_iteration = [label]
         if depth:
-            # Edges grouped by source node, each one's rank within its group, and where each node's
-            # group starts: fixed for every round (any order within a group will do: successors
-            # are sorted by label each round).
-            by_source = np.argsort(src)
-            src, dst = src[by_source], dst[by_source]
-            out_degree = np.bincount(src, minlength=n)
-            start = np.cumsum(out_degree) - out_degree
-            edges = _Edges(src, dst, out_degree, start, np.arange(len(src)) - start[src])
+            edges = _Edges.of(src, dst, n)
         for _ in range(depth):
             label = self._relabel(label, edges)
             per_iteration.append(label)
@@ -255,21 +264,18 @@ class WLFeaturizer:
         own = label + 1
         src = edges.src
         if len(src):
-            # Successors sorted by label within each source (src is sorted): one integer sort.
+            # Successors grouped by source and sorted by label within it: one integer sort.
             stride = int(label.max()) + 2
-            key = src * stride + (label[edges.dst] + 1)
+            key = edges.source * stride + (label[edges.target] + 1)
             key.sort()
             succ = key - src * stride
         else:
             succ = src
-        width = 1 + int(edges.out_degree.max(initial=0))
-        multipliers = _multipliers(width)
         with np.errstate(over="ignore"):
-            hashes = own.astype(np.uint64) * multipliers[0]
+            hashes = own.astype(np.uint64) * _HASH_MULTIPLIERS[0]
             if len(src):
-                terms = succ.astype(np.uint64) * multipliers[1 + edges.rank]
-                has_edges = edges.out_degree > 0
-                hashes[has_edges] += np.add.reduceat(terms, edges.start[has_edges], dtype=np.uint64)
+                terms = succ.astype(np.uint64) * edges.weight
+                hashes[edges.has_edges] += np.add.reduceat(terms, edges.start[edges.has_edges], dtype=np.uint64)
         # Any node of a hash group may lead it (all are checked against it), so the fast unstable sort.
         order = np.argsort(hashes)
         sorted_hashes = hashes[order]
@@ -286,11 +292,11 @@ class WLFeaturizer:
             at_leader = edges.start[leader[src]] + edges.rank
             same = np.array_equal(succ, succ[at_leader])
         if not same:
-            rows = _rows(own, succ, edges, np.arange(n), width)
-            keys = rows.view(np.dtype((np.void, rows.itemsize * width))).ravel()
+            rows = _rows(own, succ, edges, np.arange(n))
+            keys = rows.view(np.dtype((np.void, rows.itemsize * edges.width))).ravel()
             _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
             return self._lookup(rows[first], _row_hashes(rows[first]))[inverse.ravel()]
-        return self._lookup(_rows(own, succ, edges, first, width), sorted_hashes[new_group])[inverse]
+        return self._lookup(_rows(own, succ, edges, first), sorted_hashes[new_group])[inverse]
 
     def _lookup(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
         """Ids of the distinct signature ``rows`` (hashes ``hashes``), adding the new ones."""
@@ -375,16 +381,14 @@ def _row_hashes(rows: np.ndarray) -> np.ndarray:
         return (rows.astype(np.uint64) * _multipliers(rows.shape[1])).sum(axis=1, dtype=np.uint64)
 
 
-def _rows(own: np.ndarray, succ: np.ndarray, edges: _Edges, nodes: np.ndarray, width: int) -> np.ndarray:
+def _rows(own: np.ndarray, succ: np.ndarray, edges: _Edges, nodes: np.ndarray) -> np.ndarray:
     """Signature rows of ``nodes``: own label + 1, then the sorted successor labels + 1, 0-padded."""
-    rows = np.zeros((len(nodes), width), dtype=np.int64)
+    rows = np.zeros((len(nodes), edges.width), dtype=np.int64)
     rows[:, 0] = own[nodes]
-    if len(edges.src):
-        position = np.full(len(own), -1, dtype=np.int64)
-        position[nodes] = np.arange(len(nodes))
-        row = position[edges.src]
-        kept = row >= 0
-        rows[row[kept], 1 + edges.rank[kept]] = succ[kept]
+    degree = edges.out_degree[nodes]
+    first = np.cumsum(degree) - degree  # of each node's successors, in the list of all of them
+    rank = np.arange(int(degree.sum())) - np.repeat(first, degree)
+    rows[np.repeat(np.arange(len(nodes)), degree), 1 + rank] = succ[np.repeat(edges.start[nodes], degree) + rank]
     return rows
 
 
