@@ -91,8 +91,8 @@ def _batch_edges(
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     src = np.concatenate([a[1] for a in arrays]).astype(np.int64, copy=False)
     dst = np.concatenate([a[2] for a in arrays]).astype(np.int64, copy=False)
-    limit = np.repeat(sizes, n_edges)
-    bad = (src < 0) | (src >= limit) | (dst < 0) | (dst >= limit)
+    limit = np.repeat(sizes, n_edges).view(np.uint64)
+    bad = (src.view(np.uint64) >= limit) | (dst.view(np.uint64) >= limit)  # a negative one is huge
     if bad.any():
         n = int(limit[np.argmax(bad)])
         raise ValueError(f"graph arrays: edges must join nodes 0..{n - 1} of their graph")
@@ -406,9 +406,11 @@ def _histograms(
     new_run[1:] = key[1:] != key[:-1]
     run_start = np.flatnonzero(new_run)
     counts = np.diff(np.append(run_start, len(key))).astype(np.float64)
-    block, label = np.divmod(key[run_start], stride)
+    run_key = key[run_start]
     # bounds[j * n_iter + i] = first run of graph j, iteration i.
-    bounds = np.searchsorted(block, np.arange(n_graphs * n_iter + 1))
+    block_key = np.arange(n_graphs * n_iter + 1) * stride
+    bounds = np.searchsorted(run_key, block_key)
+    label = run_key - np.repeat(block_key[:-1], np.diff(bounds))
     sq_cum = np.concatenate(([0.0], np.cumsum(counts * counts)))
     lo, hi = bounds[:-1:n_iter], bounds[n_iter::n_iter]
     ptr = np.column_stack([bounds[:-1].reshape(n_graphs, n_iter), hi]) - lo[:, None]
