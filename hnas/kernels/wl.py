@@ -141,6 +141,19 @@ class _Edges(NamedTuple):
         return cls(source, target, src, rank, _multipliers(width)[1 + rank], out_degree, start, out_degree > 0, width)
 
 
+class _LabelTable(dict):
+    """Iteration-0 label -> id; a label not in it gets id ``next_id + added`` (and ``added`` counts
+    up): one pass over a batch's labels, new ones included."""
+
+    next_id = 0
+    added = 0
+
+    def __missing__(self, key: object) -> int:
+        value = self[key] = self.next_id + self.added
+        self.added += 1
+        return value
+
+
 class WLFeaturizer:
     """Extracts WL features with one growing dictionary of compressed labels.
 
@@ -152,7 +165,7 @@ class WLFeaturizer:
     """
 
     def __init__(self) -> None:
-        self._strings: dict[object, int] = {}  # iteration-0 label -> id
+        self._strings = _LabelTable()  # iteration-0 label -> id
         self._n = 0
         # Signature of each id: row (own + 1, successors + 1 sorted, 0-padded); zero for strings.
         self._rows = np.zeros((0, 1), dtype=np.int64)
@@ -184,7 +197,9 @@ class WLFeaturizer:
         shifted = np.concatenate(([0], new_id + 1))[rows]  # label + 1 -> new label + 1, 0 stays 0
         if np.any((rows > 0) & (shifted == 0)):
             raise ValueError("labels to retain are not closed under WL signatures (whole features needed)")
-        self._strings = {key: int(new_id[old]) for key, old in self._strings.items() if new_id[old] >= 0}
+        self._strings = _LabelTable(
+            (key, int(new_id[old])) for key, old in self._strings.items() if new_id[old] >= 0
+        )
         self._n = len(labels)
         self._rows = shifted
         # Rebuild the hash index: per hash, its lowest id; the other signatures of that hash (rare
@@ -232,12 +247,12 @@ class WLFeaturizer:
     def _label_ids(self, labels: list) -> np.ndarray:
         """Ids of iteration-0 labels; new labels get new ids in order of first occurrence."""
         table = self._strings
+        table.next_id, table.added = self._n, 0
         try:
             return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
-        except KeyError:  # new labels: add them, then look up again
-            new = [key for key in dict.fromkeys(labels) if key not in table]
-            table.update(zip(new, self._new_ids(len(new)).tolist()))
-            return np.fromiter(map(table.__getitem__, labels), dtype=np.int64, count=len(labels))
+        finally:  # take the ids the table handed out (also those before an unhashable label)
+            if table.added:
+                self._new_ids(table.added)
 
     def _new_ids(self, k: int, rows: np.ndarray | None = None) -> np.ndarray:
         """``k`` new ids with signature ``rows`` (zero rows: iteration-0 labels)."""

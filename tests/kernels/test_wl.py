@@ -86,6 +86,24 @@ def test_label_dictionary_is_shared_across_batches() -> None:
         np.testing.assert_array_equal(f.counts, g.counts)
 
 
+def test_new_labels_get_ids_in_order_of_first_occurrence() -> None:
+    """Iteration-0 labels are numbered as met, across batches; a batch that fails on an unhashable
+    label keeps the ids it handed out consistent with the dictionary's size."""
+    from hnas.semantics import GraphArrays
+
+    featurizer = WLFeaturizer()
+    none = np.empty(0, dtype=np.int64)
+    first = featurizer.features([GraphArrays(["b", "a", "b"], none, none)], 0)[0]
+    np.testing.assert_array_equal(first.indices, [0, 1])  # b -> 0, a -> 1
+    np.testing.assert_array_equal(first.counts, [2, 1])
+    with pytest.raises(TypeError):
+        featurizer.features([GraphArrays(["c", ["unhashable"]], none, none)], 0)
+    assert featurizer.n_labels == 3  # 'c' got id 2 before the failure
+    later = featurizer.features([GraphArrays(["d", "a", "c"], none, none)], 0)[0]
+    np.testing.assert_array_equal(later.indices, [1, 2, 3])
+    assert featurizer.n_labels == 4
+
+
 def test_retain_keeps_features_comparable_and_drops_the_rest() -> None:
     """After dropping unused labels, renumbered old features still match grakel on new graphs."""
     rng = np.random.default_rng(6)
