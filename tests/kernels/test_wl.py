@@ -334,6 +334,8 @@ def test_symmetric_grams_equal_the_sparse_products(monkeypatch: pytest.MonkeyPat
         np.testing.assert_array_equal(k, gram(feature_matrix(feats, featurizer.n_labels, first, last)))
     assert np.ptp(ours[1]) > 0
     assert symmetric_grams([]).shape == (0, 0, 0)
+    empty = featurizer.features([nx.DiGraph(), nx.DiGraph()], 1)  # no label at all
+    np.testing.assert_array_equal(symmetric_grams([(empty, 0, 1)]), np.zeros((1, 2, 2)))
     assert symmetric_grams([([], 0, 2)]).shape == (1, 0, 0)
 
 
