@@ -34,7 +34,10 @@ from hnas.grammar.tree import Tree
 from hnas.semantics.errors import SemanticsError
 from hnas.semantics.structure import EdgePlan, edge_plan
 
-__all__ = ["GraphArrays", "hierarchical_graphs", "hierarchical_graph_arrays", "tree_graph", "topology_depth"]
+__all__ = [
+    "GraphArrays", "hierarchical_graphs", "hierarchical_graph_arrays", "hierarchical_graph_level", "tree_graph",
+    "topology_depth",
+]
 
 INPUT_LABEL = "input"
 OUTPUT_LABEL = "output"
@@ -65,7 +68,7 @@ class GraphArrays(NamedTuple):
         return graph
 
 
-_ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[GraphArrays, ...]]] = WeakKeyDictionary()
+_ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, GraphArrays]] = WeakKeyDictionary()  # by level (0: flattened)
 _NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
 
 
@@ -231,19 +234,34 @@ def _check_levels(n_levels: int) -> int:
 
 def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     """``(flattened, level_1, ..., level_n)`` as :class:`GraphArrays`; cached per tree."""
-    return _cached(_ARRAY_CACHE, tree, n_levels, _build_arrays)
+    return tuple(hierarchical_graph_level(tree, k) for k in range(_check_levels(n_levels) + 1))
+
+
+def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
+    """Graph ``level`` of :func:`hierarchical_graph_arrays` (0: the flattened graph), built alone
+    and cached per tree: a kernel that weighs some levels 0 never builds them. A level beyond the
+    tree's depth is the flattened graph object itself."""
+    level = _check_levels(level)
+    per_tree = _ARRAY_CACHE.get(tree)
+    if per_tree is None:
+        per_tree = _ARRAY_CACHE[tree] = {}
+    graph = per_tree.get(level)
+    if graph is None:
+        analysis = _Analysis(tree)
+        if 0 < level and level >= analysis.height:
+            graph = hierarchical_graph_level(tree, 0)
+        else:
+            graph = _emit(tree, analysis, level or math.inf)
+        per_tree[level] = graph
+    return graph
 
 
 def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
+    """The graphs of :func:`hierarchical_graph_arrays` built again (no per-tree cache)."""
     analysis = _Analysis(tree)
-    # Graphs already built with fewer levels (e.g. the flattened graph alone of a canonical key)
-    # are the first ones of these: only the missing levels are emitted.
-    built = _ARRAY_CACHE.get(tree, {}).values()
-    known = max((graphs for graphs in built if len(graphs) <= n_levels + 1), key=len, default=None)
-    flattened = known[0] if known is not None else _emit(tree, analysis, math.inf)
-    first = 1 if known is None else len(known)
-    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(first, n_levels + 1)]
-    return (flattened, *(known[1:] if known is not None else ()), *levels)
+    flattened = _emit(tree, analysis, math.inf)
+    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
+    return (flattened, *levels)
 
 
 def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:
@@ -254,7 +272,7 @@ def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable
         per_tree = cache[tree] = {}
     graphs = per_tree.get(n_levels)
     if graphs is None:
-        # Fewer levels are a prefix of more (e.g. the flattened graph alone of a canonical key).
+        # Fewer levels are a prefix of more.
         wider = next((g for n, g in per_tree.items() if n > n_levels), None)
         graphs = per_tree[n_levels] = wider[: n_levels + 1] if wider is not None else build(tree, n_levels)
     return graphs
