@@ -34,6 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hnas.grammar.tree import Tree
+from hnas.semantics.graphs import flattened_label_counts, hierarchical_graph_level
 from hnas.kernels.wl import (
     LabelledGraph,
     WLFeatures,
@@ -158,8 +159,6 @@ class TreeWLFeatures:
     def _graphs(self, tree: Tree, wanted: list[int]) -> list[LabelledGraph]:
         """The graphs ``wanted`` of ``tree`` (only those are built, unless ``graphs_of`` was given)."""
         if self._graphs_of is None:
-            from hnas.semantics import hierarchical_graph_level
-
             return [hierarchical_graph_level(tree, j) for j in wanted]
         graphs = tuple(self._graphs_of(tree))
         if len(graphs) < self.n_graphs:
@@ -171,19 +170,24 @@ class TreeWLFeatures:
     ) -> dict[Tree, tuple[WLFeatures | None, ...]]:
         """Features of ``trees`` (with what is cached of them) completed to ``need``."""
         wanted = [j for j, d in enumerate(need) if d is not None]
+        # The flattened graph at depth 0 is its label counts: composed on the tree, never built.
+        by_counts = self._graphs_of is None and need[0] == 0
+        built = [j for j in wanted if j or not by_counts]
         features: list[list[WLFeatures | None]] = []
         per_tree: list[dict[int, LabelledGraph]] = []
         source: list[dict[int, int]] = []  # graph j of a tree takes the features of its graph source[j]
         for tree, cached in trees.items():
             feats = [None] * self.n_graphs if cached is None else list(cached)
-            graphs = dict(zip(wanted, self._graphs(tree, wanted)))
+            if by_counts and feats[0] is None:
+                feats[0] = self._featurizer.label_features(flattened_label_counts(tree))
+            graphs = dict(zip(built, self._graphs(tree, built)))
             src: dict[int, int] = {}
             for j in wanted:
                 if feats[j] is not None and feats[j].depth >= need[j]:
                     continue
                 # A level that is the very same graph object as an earlier one (levels beyond a
                 # tree's depth are its flattened graph) reuses that graph's features.
-                src[j] = next((k for k in wanted if k < j and graphs[k] is graphs[j] and need[k] >= need[j]), j)
+                src[j] = next((k for k in built if k < j and graphs[k] is graphs[j] and need[k] >= need[j]), j)
             features.append(feats)
             per_tree.append(graphs)
             source.append(src)

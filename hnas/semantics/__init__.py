@@ -35,6 +35,7 @@ __all__ = [
     "hierarchical_graphs",
     "hierarchical_graph_arrays",
     "hierarchical_graph_level",
+    "flattened_label_counts",
     "GraphArrays",
     "save_architecture",
     "load_architecture",
@@ -63,6 +64,7 @@ _WHERE = {
     "hierarchical_graphs": "hnas.semantics.graphs",
     "hierarchical_graph_arrays": "hnas.semantics.graphs",
     "hierarchical_graph_level": "hnas.semantics.graphs",
+    "flattened_label_counts": "hnas.semantics.graphs",
     "GraphArrays": "hnas.semantics.graphs",
     "save_architecture": "hnas.semantics.persistence",
     "load_architecture": "hnas.semantics.persistence",
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
     from hnas.semantics.errors import SemanticsError
     from hnas.semantics.graphs import (
         GraphArrays,
+        flattened_label_counts,
         hierarchical_graph_arrays,
         hierarchical_graph_level,
         hierarchical_graphs,

@@ -36,7 +36,7 @@ from hnas.semantics.structure import EdgePlan, edge_plan
 
 __all__ = [
     "GraphArrays", "hierarchical_graphs", "hierarchical_graph_arrays", "hierarchical_graph_level", "tree_graph",
-    "topology_depth",
+    "topology_depth", "flattened_label_counts",
 ]
 
 INPUT_LABEL = "input"
@@ -254,6 +254,38 @@ def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
             graph = _emit(tree, analysis, level or math.inf)
         per_tree[level] = graph
     return graph
+
+
+def flattened_label_counts(tree: Tree) -> dict[str, int]:
+    """The node labels of the flattened graph of ``tree`` with their multiplicities (its WL features
+    at depth 0), without building the graph: composed from each topology node's kept children and
+    memoised per node across trees (:func:`_node_memo`), so a bred tree pays only for its new nodes."""
+    analysis = _Analysis(tree)
+    counts = dict.fromkeys((INPUT_LABEL, OUTPUT_LABEL), 1)
+    if not analysis.root_cut:
+        inner = _subtree_counts(tree, analysis.plans) if tree.children else {tree.op: 1}
+        for label, count in inner.items():
+            counts[label] = counts.get(label, 0) + count
+    return counts
+
+
+def _subtree_counts(node: Tree, plans: dict) -> dict[str, int]:
+    """Labels and multiplicities of the nodes topology node ``node`` adds to the flattened graph."""
+    key = (id(node), "counts")
+    known = plans.get(key)
+    if known is not None and known[0]() is node:
+        return known[1]
+    counts: dict[str, int] = {}
+    children = node.children
+    for i in plans[id(node)][1].kept:
+        child = children[i]
+        if child.children:
+            for label, count in _subtree_counts(child, plans).items():
+                counts[label] = counts.get(label, 0) + count
+        else:
+            counts[child.op] = counts.get(child.op, 0) + 1
+    plans[key] = (ref(node), counts)
+    return counts
 
 
 def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
