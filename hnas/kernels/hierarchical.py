@@ -9,6 +9,11 @@ graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stac
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
 
+Only the graphs a computation's components use are built (one level at a time:
+:func:`hnas.semantics.hierarchical_graph_level`), and the flattened graph at WL depth 0 is not
+built at all: its features are its label counts, composed on the tree from the counts of its
+subtrees (:func:`hnas.semantics.flattened_label_counts`), which a bred tree shares with its parents.
+
 The hierarchy levels' features are also kept by graph *content* (labels and edges, for graphs
 given as arrays), for the last ``max_content_graphs`` distinct level graphs met: most levels of a
 mutated or crossed-over tree are the same graphs as its parent's, so a candidate pool extracts

@@ -9,9 +9,11 @@ exactly the network :func:`hnas.semantics.compile_network` builds.
 ``hierarchical_graphs(tree, n_levels)`` returns ``(flattened, level_1, ..., level_n)``: level k
 expands the topologies at nesting depth <= k (the root topology has depth 1); a deeper subtree is
 one node labelled with its root op (e.g. ``Cell``). Levels beyond the tree's depth are the
-flattened graph itself. Results are cached per tree; the analyses of topology nodes and the
-graphs of cells are memoised across trees (bounded), so a bred tree redoes only what it does not
-share with its parent.
+flattened graph itself. :func:`hierarchical_graph_level` builds one of these graphs alone (a
+kernel that weighs some levels 0 never builds them) and :func:`flattened_label_counts` gives the
+flattened graph's label counts without building it. Results are cached per tree and level; the
+analyses of topology nodes, the graphs of cells and subtrees' label counts are memoised across
+trees (bounded), so a bred tree redoes only what it does not share with its parent.
 
 Fast path: :func:`hierarchical_graph_arrays` returns the same graphs as :class:`GraphArrays`
 ``(labels, sources, targets)`` (node labels in node order and int64 edge endpoint arrays),
