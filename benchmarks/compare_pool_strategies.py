@@ -1,7 +1,7 @@
 """EI reached per tree scored by BO's acquisition optimisers (pool strategies), paired by seed.
 
     .venv/bin/python benchmarks/compare_pool_strategies.py [--search_space nb201_variable_multi_multi]
-        [--strategies evolution elite_evolution] [--seeds 10] [--n 50] [--budgets 500 1000 2000]
+        [--strategies evolution sampled_elite elite_evolution] [--seeds 10] [--n 50] [--budgets 500 800 1000]
 
 For each seed, ``--n`` random trees of the space are told with the synthetic ``op_quality`` loss;
 then one model-based ask (random interleaving off) of BO with each pool strategy runs on the same
@@ -57,10 +57,10 @@ def trajectory(space, strategy: str, options: dict, seed: int, n: int) -> tuple[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--search_space", default="nb201_variable_multi_multi")
-    parser.add_argument("--strategies", nargs="+", default=["evolution", "elite_evolution"])
+    parser.add_argument("--strategies", nargs="+", default=["evolution", "sampled_elite", "elite_evolution"])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--budgets", type=int, nargs="+", default=[500, 1000, 2000])
+    parser.add_argument("--budgets", type=int, nargs="+", default=[500, 800, 1000])
     args = parser.parse_args()
     space = load_space(args.search_space)
     final = {}
