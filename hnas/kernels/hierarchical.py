@@ -9,6 +9,11 @@ graphs of :mod:`hnas.semantics` are). :meth:`TreeWLFeatures.gram` returns a stac
 cosine-normalised Gram matrices, one per requested *component* ``(graph index, WL depth)``;
 this is what the hierarchical WL kernel (a softmax-weighted sum of such components) is built on.
 
+Only the graphs a computation's components use are built (one level at a time:
+:func:`hnas.semantics.hierarchical_graph_level`), and the flattened graph at WL depth 0 is not
+built at all: its features are its label counts, composed on the tree from the counts of its
+subtrees (:func:`hnas.semantics.flattened_label_counts`), which a bred tree shares with its parents.
+
 The hierarchy levels' features are also kept by graph *content* (labels and edges, for graphs
 given as arrays), for the last ``max_content_graphs`` distinct level graphs met: most levels of a
 mutated or crossed-over tree are the same graphs as its parent's, so a candidate pool extracts
@@ -34,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from hnas.grammar.tree import Tree
+from hnas.semantics.graphs import flattened_label_counts, hierarchical_graph_level
 from hnas.kernels.wl import (
     LabelledGraph,
     WLFeatures,
@@ -53,8 +59,9 @@ class TreeWLFeatures:
     """WL features of the first ``len(depths)`` hierarchical graphs of trees, cached per tree.
 
     ``depths[j]`` is the largest WL depth extracted for graph ``j``; ``graphs_of(tree)`` returns
-    the graphs (default: ``hierarchical_graph_arrays(tree, n_levels)``, the array form of
-    ``hierarchical_graphs``: same nodes in the same order, so the same kernel).
+    all the graphs (default: each graph built alone, when needed, by
+    ``hnas.semantics.hierarchical_graph_level``: the array form of ``hierarchical_graphs``, same
+    nodes in the same order, so the same kernel).
     ``min_compact_labels``: dictionary size from which unused labels are dropped (see the module);
     ``max_content_graphs``: level graphs whose features are kept by content (see the module).
     """
@@ -77,12 +84,6 @@ class TreeWLFeatures:
                 f"need 1 to {n_levels + 1} non-negative WL depths (flattened graph, then levels), "
                 f"got {list(depths)}"
             )
-        if graphs_of is None:
-            from hnas.semantics import hierarchical_graph_arrays
-
-            def graphs_of(tree: Tree) -> Sequence[LabelledGraph]:
-                return hierarchical_graph_arrays(tree, n_levels)
-
         self.n_levels = n_levels
         self.depths = tuple(int(d) for d in depths)
         self._graphs_of = graphs_of
@@ -107,35 +108,39 @@ class TreeWLFeatures:
         return len(self.depths)
 
     def features(
-        self, trees: Sequence[Tree], depths: Sequence[int] | None = None
-    ) -> list[tuple[WLFeatures, ...]]:
+        self, trees: Sequence[Tree], depths: Sequence[int | None] | None = None
+    ) -> list[tuple[WLFeatures | None, ...]]:
         """Per tree, the features of its graphs to at least ``depths`` (per graph; default: the
-        extracted depths); uncached trees, and trees cached to a smaller depth, are extracted in
-        one batch (to ``depths``: a candidate scored at the chosen depth costs no deeper rounds).
+        extracted depths; ``None``: a graph not needed, whose graph is not even built). Trees not
+        cached to these depths are extracted in one batch, only the graphs they lack, to ``depths``
+        (a candidate scored at the chosen depth costs no deeper rounds); a graph not needed is
+        ``None`` unless an earlier call extracted it.
 
         Cache hits are copied out at once: the weak cache may drop an entry whose key is an equal
         tree object that the garbage collector frees in the middle of this call. Features from
         separate calls are comparable only until the next compaction, which may start any call:
         take all the features one computation needs from one call.
         """
-        need = self.depths if depths is None else tuple(int(d) for d in depths)
-        if len(need) != self.n_graphs or any(not 0 <= d <= top for d, top in zip(need, self.depths)):
+        need = self.depths if depths is None else tuple(None if d is None else int(d) for d in depths)
+        if len(need) != self.n_graphs or any(
+            d is not None and not 0 <= d <= top for d, top in zip(need, self.depths)
+        ):
             raise ValueError(f"depths {list(need)} outside the extracted depths {list(self.depths)}")
         if self._featurizer.n_labels >= self._compact_at:
             self._compact()
-        found: dict[Tree, tuple[WLFeatures, ...]] = {}
-        missing: dict[Tree, None] = {}
+        found: dict[Tree, tuple[WLFeatures | None, ...]] = {}
+        missing: dict[Tree, tuple[WLFeatures | None, ...] | None] = {}
         for tree in trees:
             if not isinstance(tree, Tree):
                 raise TypeError(f"expected derivation trees (hnas.grammar.Tree), got {type(tree).__name__}")
             if tree not in found and tree not in missing:
                 cached = self._cache.get(tree)
-                if cached is None or any(f.depth < d for f, d in zip(cached, need)):
-                    missing[tree] = None
+                if cached is None or any(d is not None and (f is None or f.depth < d) for f, d in zip(cached, need)):
+                    missing[tree] = cached
                 else:
                     found[tree] = cached
         if missing:
-            extracted = self._extract(list(missing), need)
+            extracted = self._extract(missing, need)
             self._cache.update(extracted)
             found.update(extracted)
         return [found[tree] for tree in trees]
@@ -144,11 +149,11 @@ class TreeWLFeatures:
         """Drop the labels no cached tree uses and renumber the cached features to match."""
         entries = list(self._cache.items())
         # Features shared between graphs (and trees) stay shared: gram() relies on identity.
-        distinct = {id(f): f for _, feats in entries for f in feats}
+        distinct = {id(f): f for _, feats in entries for f in feats if f is not None}
         new_id = self._featurizer.retain(used_labels(list(distinct.values())))
         renumbered = {key: replace(f, indices=new_id[f.indices]) for key, f in distinct.items()}
         for tree, feats in entries:
-            self._cache[tree] = tuple(renumbered[id(f)] for f in feats)
+            self._cache[tree] = tuple(None if f is None else renumbered[id(f)] for f in feats)
         # Graphs met before keep their features only while a cached tree uses them.
         self._by_content = OrderedDict(
             (key, renumbered[id(f)]) for key, f in self._by_content.items() if id(f) in renumbered
@@ -156,35 +161,49 @@ class TreeWLFeatures:
         self._compact_at = max(self._min_compact_labels, 2 * self._featurizer.n_labels)
         self._generation += 1
 
-    def _extract(self, trees: list[Tree], need: tuple[int, ...]) -> dict[Tree, tuple[WLFeatures, ...]]:
-        per_tree = []
-        for tree in trees:
-            graphs = tuple(self._graphs_of(tree))
-            if len(graphs) < self.n_graphs:
-                raise ValueError(
-                    f"graphs_of returned {len(graphs)} graphs for a tree, {self.n_graphs} needed"
-                )
+    def _graphs(self, tree: Tree, wanted: list[int]) -> list[LabelledGraph]:
+        """The graphs ``wanted`` of ``tree`` (only those are built, unless ``graphs_of`` was given)."""
+        if self._graphs_of is None:
+            return [hierarchical_graph_level(tree, j) for j in wanted]
+        graphs = tuple(self._graphs_of(tree))
+        if len(graphs) < self.n_graphs:
+            raise ValueError(f"graphs_of returned {len(graphs)} graphs for a tree, {self.n_graphs} needed")
+        return [graphs[j] for j in wanted]
+
+    def _extract(
+        self, trees: dict[Tree, tuple[WLFeatures | None, ...] | None], need: tuple[int | None, ...]
+    ) -> dict[Tree, tuple[WLFeatures | None, ...]]:
+        """Features of ``trees`` (with what is cached of them) completed to ``need``."""
+        wanted = [j for j, d in enumerate(need) if d is not None]
+        # The flattened graph at depth 0 is its label counts: composed on the tree, never built.
+        by_counts = self._graphs_of is None and need[0] == 0
+        built = [j for j in wanted if j or not by_counts]
+        features: list[list[WLFeatures | None]] = []
+        per_tree: list[dict[int, LabelledGraph]] = []
+        source: list[dict[int, int]] = []  # graph j of a tree takes the features of its graph source[j]
+        for tree, cached in trees.items():
+            feats = [None] * self.n_graphs if cached is None else list(cached)
+            if by_counts and feats[0] is None:
+                feats[0] = self._featurizer.label_features(flattened_label_counts(tree))
+            graphs = dict(zip(built, self._graphs(tree, built)))
+            src: dict[int, int] = {}
+            for j in wanted:
+                if feats[j] is not None and feats[j].depth >= need[j]:
+                    continue
+                # A level that is the very same graph object as an earlier one (levels beyond a
+                # tree's depth are its flattened graph) reuses that graph's features.
+                src[j] = next((k for k in built if k < j and graphs[k] is graphs[j] and need[k] >= need[j]), j)
+            features.append(feats)
             per_tree.append(graphs)
-        # A level that is the very same graph object as an earlier graph (levels beyond a tree's
-        # depth are its flattened graph) reuses that graph's features when they are deep enough.
-        source = [
-            [
-                next((k for k in range(j) if g[k] is g[j] and need[k] >= need[j]), j)
-                for j in range(self.n_graphs)
-            ]
-            for g in per_tree
-        ]
-        features: list[list[WLFeatures | None]] = [[None] * self.n_graphs for _ in trees]
+            source.append(src)
         # One batch per WL depth (all levels together): fewer, larger numpy passes. A graph equal
         # to one met before (most hierarchy levels of a mutated or crossed-over tree are its
         # parent's) reuses its features; equal graphs within the batch are extracted once.
-        for depth in sorted(set(need)):
+        for depth in sorted({need[j] for j in wanted}):
             todo: dict[object, list[tuple[int, int]]] = {}
-            for j, d in enumerate(need):
-                if d != depth:
-                    continue
-                for i, src in enumerate(source):
-                    if src[j] != j:
+            for i, src in enumerate(source):
+                for j, k in src.items():
+                    if k != j or need[j] != depth:
                         continue
                     # The flattened graph of a new tree is almost always new: not kept by content.
                     key = None if j == 0 else _content_key(per_tree[i][j], depth)
@@ -203,7 +222,10 @@ class TreeWLFeatures:
                     self._by_content[key] = f
         while len(self._by_content) > self._max_content:
             self._by_content.popitem(last=False)
-        return {tree: tuple(features[i][k] for k in source[i]) for i, tree in enumerate(trees)}
+        for feats, src in zip(features, source):
+            for j, k in src.items():
+                feats[j] = feats[k]
+        return {tree: tuple(feats) for tree, feats in zip(trees, features)}
 
     def gram(
         self,
@@ -271,16 +293,16 @@ class TreeWLFeatures:
                 break
         return reference.gram(feats_a)
 
-    def _need(self, components: Sequence[Component]) -> tuple[int, ...]:
-        """Per graph, the largest depth ``components`` use (0 for a graph they do not use)."""
-        need = [0] * self.n_graphs
+    def _need(self, components: Sequence[Component]) -> tuple[int | None, ...]:
+        """Per graph, the largest depth ``components`` use (``None`` for a graph they do not use)."""
+        need: list[int | None] = [None] * self.n_graphs
         for j, depth in components:
             if not 0 <= j < self.n_graphs or not 0 <= depth <= self.depths[j]:
                 raise ValueError(
                     f"component (graph {j}, depth {depth}) outside the extracted "
                     f"graphs/depths {list(enumerate(self.depths))}"
                 )
-            need[j] = max(need[j], depth)
+            need[j] = depth if need[j] is None else max(need[j], depth)
         return tuple(need)
 
     def self_similarity(self, trees: Sequence[Tree], components: Sequence[Component]) -> np.ndarray:

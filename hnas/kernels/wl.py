@@ -22,7 +22,7 @@ cost grows with its size: an owner that keeps extracting features must :meth:`~W
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -202,6 +202,14 @@ class WLFeaturizer:
             label = self._relabel(label, edges)
             per_iteration.append(label)
         return _histograms(per_iteration, graph_of_node, len(graphs))
+
+    def label_features(self, counts: Mapping[object, int]) -> WLFeatures:
+        """Depth-0 features of a graph given by its labels' multiplicities: the same as
+        :meth:`features` of the graph at depth 0, without the graph."""
+        ids = self._label_ids(list(counts))
+        order = np.argsort(ids)
+        values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[order]
+        return WLFeatures(indices=ids[order], counts=values, ptr=(0, len(ids)), sq_norms=(float(values @ values),))
 
     def _label_ids(self, labels: list) -> np.ndarray:
         """Ids of iteration-0 labels; new labels get new ids in order of first occurrence."""

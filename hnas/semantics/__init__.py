@@ -34,6 +34,8 @@ __all__ = [
     "params_by_terminal",
     "hierarchical_graphs",
     "hierarchical_graph_arrays",
+    "hierarchical_graph_level",
+    "flattened_label_counts",
     "GraphArrays",
     "save_architecture",
     "load_architecture",
@@ -61,6 +63,8 @@ _WHERE = {
     "params_by_terminal": "hnas.semantics.counting",
     "hierarchical_graphs": "hnas.semantics.graphs",
     "hierarchical_graph_arrays": "hnas.semantics.graphs",
+    "hierarchical_graph_level": "hnas.semantics.graphs",
+    "flattened_label_counts": "hnas.semantics.graphs",
     "GraphArrays": "hnas.semantics.graphs",
     "save_architecture": "hnas.semantics.persistence",
     "load_architecture": "hnas.semantics.persistence",
@@ -79,7 +83,13 @@ if TYPE_CHECKING:
     )
     from hnas.semantics.counting import count_flops, count_parameters, params_by_terminal
     from hnas.semantics.errors import SemanticsError
-    from hnas.semantics.graphs import GraphArrays, hierarchical_graph_arrays, hierarchical_graphs
+    from hnas.semantics.graphs import (
+        GraphArrays,
+        flattened_label_counts,
+        hierarchical_graph_arrays,
+        hierarchical_graph_level,
+        hierarchical_graphs,
+    )
     from hnas.semantics.persistence import load_architecture, save_architecture
     from hnas.semantics.registry import Primitive, get_primitive, primitives, register_primitive, register_topology
 

@@ -9,9 +9,11 @@ exactly the network :func:`hnas.semantics.compile_network` builds.
 ``hierarchical_graphs(tree, n_levels)`` returns ``(flattened, level_1, ..., level_n)``: level k
 expands the topologies at nesting depth <= k (the root topology has depth 1); a deeper subtree is
 one node labelled with its root op (e.g. ``Cell``). Levels beyond the tree's depth are the
-flattened graph itself. Results are cached per tree; the analyses of topology nodes and the
-graphs of cells are memoised across trees (bounded), so a bred tree redoes only what it does not
-share with its parent.
+flattened graph itself. :func:`hierarchical_graph_level` builds one of these graphs alone (a
+kernel that weighs some levels 0 never builds them) and :func:`flattened_label_counts` gives the
+flattened graph's label counts without building it. Results are cached per tree and level; the
+analyses of topology nodes, the graphs of cells and subtrees' label counts are memoised across
+trees (bounded), so a bred tree redoes only what it does not share with its parent.
 
 Fast path: :func:`hierarchical_graph_arrays` returns the same graphs as :class:`GraphArrays`
 ``(labels, sources, targets)`` (node labels in node order and int64 edge endpoint arrays),
@@ -34,7 +36,10 @@ from hnas.grammar.tree import Tree
 from hnas.semantics.errors import SemanticsError
 from hnas.semantics.structure import EdgePlan, edge_plan
 
-__all__ = ["GraphArrays", "hierarchical_graphs", "hierarchical_graph_arrays", "tree_graph", "topology_depth"]
+__all__ = [
+    "GraphArrays", "hierarchical_graphs", "hierarchical_graph_arrays", "hierarchical_graph_level", "tree_graph",
+    "topology_depth", "flattened_label_counts",
+]
 
 INPUT_LABEL = "input"
 OUTPUT_LABEL = "output"
@@ -65,7 +70,7 @@ class GraphArrays(NamedTuple):
         return graph
 
 
-_ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[GraphArrays, ...]]] = WeakKeyDictionary()
+_ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, GraphArrays]] = WeakKeyDictionary()  # by level (0: flattened)
 _NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
 
 
@@ -231,19 +236,66 @@ def _check_levels(n_levels: int) -> int:
 
 def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     """``(flattened, level_1, ..., level_n)`` as :class:`GraphArrays`; cached per tree."""
-    return _cached(_ARRAY_CACHE, tree, n_levels, _build_arrays)
+    return tuple(hierarchical_graph_level(tree, k) for k in range(_check_levels(n_levels) + 1))
+
+
+def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
+    """Graph ``level`` of :func:`hierarchical_graph_arrays` (0: the flattened graph), built alone
+    and cached per tree: a kernel that weighs some levels 0 never builds them. A level beyond the
+    tree's depth is the flattened graph object itself."""
+    level = _check_levels(level)
+    per_tree = _ARRAY_CACHE.get(tree)
+    if per_tree is None:
+        per_tree = _ARRAY_CACHE[tree] = {}
+    graph = per_tree.get(level)
+    if graph is None:
+        analysis = _Analysis(tree)
+        if 0 < level and level >= analysis.height:
+            graph = hierarchical_graph_level(tree, 0)
+        else:
+            graph = _emit(tree, analysis, level or math.inf)
+        per_tree[level] = graph
+    return graph
+
+
+def flattened_label_counts(tree: Tree) -> dict[str, int]:
+    """The node labels of the flattened graph of ``tree`` with their multiplicities (its WL features
+    at depth 0), without building the graph: composed from each topology node's kept children and
+    memoised per node across trees (:func:`_node_memo`), so a bred tree pays only for its new nodes."""
+    analysis = _Analysis(tree)
+    counts = dict.fromkeys((INPUT_LABEL, OUTPUT_LABEL), 1)
+    if not analysis.root_cut:
+        inner = _subtree_counts(tree, analysis.plans) if tree.children else {tree.op: 1}
+        for label, count in inner.items():
+            counts[label] = counts.get(label, 0) + count
+    return counts
+
+
+def _subtree_counts(node: Tree, plans: dict) -> dict[str, int]:
+    """Labels and multiplicities of the nodes topology node ``node`` adds to the flattened graph."""
+    key = (id(node), "counts")
+    known = plans.get(key)
+    if known is not None and known[0]() is node:
+        return known[1]
+    counts: dict[str, int] = {}
+    children = node.children
+    for i in plans[id(node)][1].kept:
+        child = children[i]
+        if child.children:
+            for label, count in _subtree_counts(child, plans).items():
+                counts[label] = counts.get(label, 0) + count
+        else:
+            counts[child.op] = counts.get(child.op, 0) + 1
+    plans[key] = (ref(node), counts)
+    return counts
 
 
 def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
+    """The graphs of :func:`hierarchical_graph_arrays` built again (no per-tree cache)."""
     analysis = _Analysis(tree)
-    # Graphs already built with fewer levels (e.g. the flattened graph alone of a canonical key)
-    # are the first ones of these: only the missing levels are emitted.
-    built = _ARRAY_CACHE.get(tree, {}).values()
-    known = max((graphs for graphs in built if len(graphs) <= n_levels + 1), key=len, default=None)
-    flattened = known[0] if known is not None else _emit(tree, analysis, math.inf)
-    first = 1 if known is None else len(known)
-    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(first, n_levels + 1)]
-    return (flattened, *(known[1:] if known is not None else ()), *levels)
+    flattened = _emit(tree, analysis, math.inf)
+    levels = [flattened if k >= analysis.height else _emit(tree, analysis, k) for k in range(1, n_levels + 1)]
+    return (flattened, *levels)
 
 
 def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:
@@ -254,7 +306,7 @@ def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable
         per_tree = cache[tree] = {}
     graphs = per_tree.get(n_levels)
     if graphs is None:
-        # Fewer levels are a prefix of more (e.g. the flattened graph alone of a canonical key).
+        # Fewer levels are a prefix of more.
         wider = next((g for n, g in per_tree.items() if n > n_levels), None)
         graphs = per_tree[n_levels] = wider[: n_levels + 1] if wider is not None else build(tree, n_levels)
     return graphs

@@ -38,6 +38,9 @@ FLAT_DEPTHS = (0, 1, 2, 3, 4)
 """Candidate WL depths of the flattened graph for ``gp_hierarchical`` (chosen by likelihood)."""
 PLAIN_DEPTH = 2
 """WL depth of ``gp`` and of every hierarchy level."""
+PRUNED_WEIGHT = 1e-4
+"""Fitted kernel weights below this are set to 0 and the others rescaled to sum to 1 (the posterior
+is built with these): a graph weighed 0 is never built nor featurised for a candidate."""
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,18 @@ class WLGaussianProcess:
         self._train: list[Tree] = []
         self._posterior: BlockPosterior | None = None
         self._params: GPParameters | None = None
+        self._used: list[Component] = []  # the components of nonzero weight, the posterior's blocks
 
     def _components(self, depth: int) -> list[Component]:
         return [(0, depth), *self.levels]
 
     def fit(self, trees: Sequence[Tree], y: Sequence[float] | np.ndarray) -> WLGaussianProcess:
-        """Fit weights, noise and the flattened graph's WL depth on ``(trees, y)``."""
+        """Fit weights, noise and the flattened graph's WL depth on ``(trees, y)``.
+
+        Weights below :data:`PRUNED_WEIGHT` are then set to 0 (the others rescaled to sum to 1), and
+        the posterior (and ``nll``) is that of these weights, so predictions never build the graphs
+        weighed 0 (at n = 50 on the hierarchical space most levels are); docs/surrogates.md has the
+        measured effect."""
         trees = list(trees)
         y = np.asarray(y, dtype=np.float64)
         if y.ndim != 1 or len(trees) != len(y):
@@ -129,12 +138,17 @@ class WLGaussianProcess:
             fitted = fit_profiled(blocks, y_standard, n_steps=self.n_steps, noise_init=self.noise_init)
         best = int(np.argmin(fitted.nll))
         scale = 1.0 if fitted.scale is None else float(fitted.scale[best])
-        posterior = BlockPosterior(blocks[best], fitted.weights[best], fitted.noise[best], y_standard, scale)
+        weights = np.where(fitted.weights[best] < PRUNED_WEIGHT, 0.0, fitted.weights[best])
+        weights /= weights.sum()  # still a softmax: the largest of C weights is at least 1 / C
+        used = np.flatnonzero(weights)
+        posterior = BlockPosterior(blocks[best][used], weights[used], fitted.noise[best], y_standard, scale)
         self._train = trees
         self._posterior = posterior
+        components = self._components(self.depths[best])
+        self._used = [components[c] for c in used]
         self._params = GPParameters(
             components=("flattened", *(f"level_{j}" for j, _ in self.levels)),
-            weights=posterior.weights.copy(),
+            weights=weights,
             noise=posterior.noise * scale,
             depth=self.depths[best],
             nll=posterior.nll,
@@ -159,9 +173,8 @@ class WLGaussianProcess:
         out = copy.copy(self)
         if not trees:
             return out
-        components = self._components(p.depth)
-        cross = self.features.gram(trees, self._train, components)
-        new = self.features.gram(trees, None, components)
+        cross = self.features.gram(trees, self._train, self._used)
+        new = self.features.gram(trees, None, self._used)
         out._posterior = self._posterior.condition(cross, new, (y - p.y_mean) / p.y_std)
         out._train = self._train + trees
         return out
@@ -201,9 +214,8 @@ class WLGaussianProcess:
         trees = list(trees)
         if not trees:
             return np.empty(0), np.empty(0)
-        components = self._components(p.depth)
-        cross = self.features.gram(trees, self._train, components)
-        prior_var = self.features.self_similarity(trees, components)
+        cross = self.features.gram(trees, self._train, self._used)
+        prior_var = self.features.self_similarity(trees, self._used)
         mean, var = self._posterior.predict(cross, prior_var)
         if include_noise:
             var = var + p.noise

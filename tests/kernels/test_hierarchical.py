@@ -198,3 +198,23 @@ def test_cross_grams_reuse_their_reference_across_label_compactions() -> None:
             n_labels = staged.n_labels
             staged._compact()
             assert staged.n_labels < n_labels
+
+
+def test_flattened_depth_zero_features_of_bred_trees_come_from_label_counts_exactly() -> None:
+    """Incremental features: at depth 0 the flattened graph's features are its label counts,
+    composed on the tree from its subtrees' counts (shared with its parents), and the graph is never
+    built; they equal grakel's on the built graphs, alone and across a cross Gram."""
+    from test_wl import edited_trees
+
+    from hnas.semantics import graphs as graph_module
+
+    trees, n_levels = edited_trees(60, seed=3)
+    features = TreeWLFeatures(n_levels, (4,) + (2,) * n_levels)
+    ours = features.gram(trees, None, [(0, 0), (2, 2)])
+    assert not any(0 in graph_module._ARRAY_CACHE.get(t, {}) for t in trees[20:])  # bred: never built
+    cross = features.gram(trees[:20], trees[20:], [(0, 0), (2, 2)])
+    graphs = [hierarchical_graphs(t, n_levels) for t in trees]
+    for c, j, depth in ((0, 0, 0), (1, 2, 2)):
+        expected = grakel_gram([g[j] for g in graphs], depth)
+        np.testing.assert_allclose(ours[c], expected, atol=1e-12, rtol=0)
+        np.testing.assert_allclose(cross[c], expected[:20, 20:], atol=1e-12, rtol=0)

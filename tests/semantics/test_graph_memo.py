@@ -95,3 +95,18 @@ def test_memo_starts_afresh_past_its_size(monkeypatch, bred):
     for tree in bred[:10]:
         assert _same(graphs._build_arrays(tree, 3), _fresh_arrays(tree, 3))
         assert len(graphs._memo) <= 50 + tree.size()
+
+
+def test_label_counts_composed_per_subtree_equal_the_labels_of_graphs_from_scratch(bred):
+    """The flattened graph's label counts, composed from memoised subtree counts (a bred tree
+    reuses its parents'), equal the labels of its graph emitted node by node."""
+    from collections import Counter
+
+    from hnas.semantics import flattened_label_counts
+
+    for tree in bred:
+        assert flattened_label_counts(tree) == Counter(_fresh_arrays(tree, 0)[0].labels)
+    cell = load_space("nb201_fixed_1_none")
+    rng = np.random.default_rng(3)
+    for tree in (cell.sample(rng) for _ in range(30)):  # zero edges cut whole paths here
+        assert flattened_label_counts(tree) == Counter(_fresh_arrays(tree, 0)[0].labels)

@@ -90,7 +90,8 @@ def test_depth_selection_picks_the_likelihood_best_depth() -> None:
     p = surrogate.parameters
     assert sorted(p.depth_nll) == [0, 1, 2, 3, 4]
     assert p.depth == min(p.depth_nll, key=p.depth_nll.get)
-    assert p.nll == pytest.approx(p.depth_nll[p.depth], rel=1e-8)
+    # The reported NLL is that of the pruned weights (negligible ones set to 0): as good or better.
+    assert p.depth_nll[p.depth] - 1e-4 <= p.nll <= p.depth_nll[p.depth] + 1e-9
     # Each candidate's NLL is what a fit restricted to that depth reaches.
     for depth in (0, 4):
         alone = get_surrogate("gp_hierarchical", space, depths=(depth,)).fit(trees, y)
@@ -141,3 +142,26 @@ def test_user_errors_are_clear() -> None:
         get_surrogate("gp", space).fit(trees, [1.0, 2.0])
     with pytest.raises(ValueError, match="finite"):
         get_surrogate("gp", space).fit(trees, [1.0, 2.0, np.nan, 0.0, 1.0])
+
+
+def test_negligible_weights_are_pruned_and_their_graphs_never_built_for_candidates() -> None:
+    """Weights below PRUNED_WEIGHT become exactly 0 (the rest still sum to 1); predicting new
+    trees builds only the graphs of the weighed components, and gives what the full kernel with
+    those weights gives (test_predictions_use_exactly_the_reported_parameters)."""
+    from hnas.semantics import graphs
+    from hnas.surrogates.wl_gp import PRUNED_WEIGHT
+
+    space = load(HIERARCHICAL)
+    trees = distinct_trees(HIERARCHICAL, 80, seed=3)
+    surrogate = get_surrogate("gp_hierarchical", space).fit(trees[:50], smooth_target(trees[:50]))
+    weights = surrogate.parameters.weights
+    used = np.flatnonzero(weights)
+    assert np.all(weights[used] >= PRUNED_WEIGHT) and abs(weights.sum() - 1) < 1e-12
+    assert 1 <= len(used) < len(weights)  # on this target most levels are weighed ~0
+    candidates = trees[50:]
+    assert not any(t in graphs._ARRAY_CACHE for t in candidates)  # never met before
+    surrogate.predict(candidates)
+    # The flattened graph at depth 0 is its label counts, composed on the tree: not built either.
+    expected = set(used.tolist()) - ({0} if surrogate.depth == 0 else set())
+    for tree in candidates:
+        assert set(graphs._ARRAY_CACHE.get(tree, ())) == expected
