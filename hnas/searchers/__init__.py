@@ -23,6 +23,7 @@ from hnas.searchers.pools import (
     MutationPool,
     PoolStrategy,
     RandomPool,
+    SampledEliteEvolutionPool,
 )
 from hnas.searchers.registry import (
     acquisition_names,
@@ -51,6 +52,7 @@ __all__ = [
     "PoolStrategy",
     "EvolutionPool",
     "EliteEvolutionPool",
+    "SampledEliteEvolutionPool",
     "RandomPool",
     "MutationPool",
     "make_searcher",

@@ -74,10 +74,17 @@ def _builtin_acquisitions() -> None:
 
 
 def _builtin_pool_strategies() -> None:
-    from hnas.searchers.pools import EliteEvolutionPool, EvolutionPool, MutationPool, RandomPool
+    from hnas.searchers.pools import (
+        EliteEvolutionPool,
+        EvolutionPool,
+        MutationPool,
+        RandomPool,
+        SampledEliteEvolutionPool,
+    )
 
     register_pool_strategy("evolution", EvolutionPool)
     register_pool_strategy("elite_evolution", EliteEvolutionPool)
+    register_pool_strategy("sampled_elite", SampledEliteEvolutionPool)
     register_pool_strategy("random", RandomPool)
     register_pool_strategy("mutation", MutationPool)
 

@@ -19,17 +19,19 @@ from hnas.searchers import (
     OptionsError,
     ProbabilityOfImprovement,
     RandomPool,
+    SampledEliteEvolutionPool,
     UpperConfidenceBound,
 )
 from hnas.searchers.synthetic import op_quality_loss
 
 STRATEGIES = {
-    "evolution": EvolutionPool, "elite_evolution": EliteEvolutionPool, "random": RandomPool, "mutation": MutationPool
-}
+    "evolution": EvolutionPool, "elite_evolution": EliteEvolutionPool, "sampled_elite": SampledEliteEvolutionPool,
+    "random": RandomPool, "mutation": MutationPool,
+}  # fmt: skip
 
 
 def optimize_acquisition(strategy, problem, observed, p_self_crossover, pool_size=40):
-    options = {"p_self_crossover": p_self_crossover} if strategy.endswith("evolution") else {}
+    options = {"p_self_crossover": p_self_crossover} if issubclass(STRATEGIES[strategy], EvolutionPool) else {}
     return STRATEGIES[strategy](pool_size=pool_size, **options).propose(problem, observed)
 
 
@@ -70,6 +72,7 @@ def test_expected_improvement_without_variance_is_the_plain_improvement():
         (lambda: EvolutionPool(pool_size=0), "option pool_size must be an integer >= 1"),
         (lambda: EvolutionPool(p_self_crossover=1.5), "option p_self_crossover must be a probability"),
         (lambda: EvolutionPool(min_generations=9, max_generations=3), "min_generations (9) must not exceed"),
+        (lambda: SampledEliteEvolutionPool(n_random=-1), "option n_random must be an integer >= 0"),
     ],
 )
 def test_component_options_are_validated_where_they_are_declared(build, message):
@@ -142,6 +145,38 @@ def test_the_initial_pool_is_the_ten_best_observed_plus_random_samples(cell_spac
     assert batches[0] == observed[:10] + samples
 
 
+class RecordedStart(SampledEliteEvolutionPool):
+    """The sampled elite, keeping the pool its generations started from."""
+
+    def _evolve(self, problem, pool, pool_scores):
+        object.__setattr__(self, "start", (pool, pool_scores.tolist()))
+        return super()._evolve(problem, pool, pool_scores)
+
+
+def test_the_sampled_elite_starts_from_the_best_seeds_and_samples(cell_space):
+    rng = np.random.default_rng(8)
+    observed = sorted({cell_space.sample(rng): None for _ in range(15)}, key=lambda t: -quality([t])[0])
+    batches = []
+
+    def recording(trees):
+        batches.append(list(trees))
+        return quality(trees)
+
+    strategy = RecordedStart(n_random=30, min_generations=3, max_generations=3)
+    strategy.propose(problem_for(cell_space, score=recording, seed=9), observed)
+    candidates = observed[:3] + problem_for(cell_space, seed=9).random_samples(30)
+    assert batches[0] == candidates
+    ranked = sorted(candidates, key=lambda t: -quality([t])[0])  # stable: the first met on ties
+    assert strategy.start == (ranked[:5], quality(ranked[:5]).tolist())
+    assert len(batches) == 4  # the initial candidates, then 3 generations of children
+
+
+def test_the_sampled_elite_runs_every_generation_on_a_flat_score(cell_space):
+    problem = problem_for(cell_space, score=lambda trees: np.zeros(len(trees)), seed=5)
+    SampledEliteEvolutionPool().propose(problem, [])
+    assert problem.generations == 140  # no patience stop: evolution stops after 10 on a flat score
+
+
 class CountingSpace(SearchSpace):
     """A real search space that counts the edits asked of it, each delegated to the real one.
 
@@ -201,7 +236,7 @@ def test_half_of_the_edits_are_crossovers_and_half_of_those_self_crossovers(cell
     assert 0.35 < self_crossover / (crossover + self_crossover) < 0.65
 
 
-@pytest.mark.parametrize("strategy", ["evolution", "elite_evolution", "random", "mutation"])
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_disallowed_trees_are_never_returned(cell_space, strategy):
     rng = np.random.default_rng(2)
     seeds = [cell_space.sample(rng) for _ in range(10)]
