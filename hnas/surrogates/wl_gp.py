@@ -38,7 +38,7 @@ FLAT_DEPTHS = (0, 1, 2, 3, 4)
 """Candidate WL depths of the flattened graph for ``gp_hierarchical`` (chosen by likelihood)."""
 PLAIN_DEPTH = 2
 """WL depth of ``gp`` and of every hierarchy level."""
-PRUNED_WEIGHT = 1e-4
+PRUNED_WEIGHT = 1e-6
 """Fitted kernel weights below this are set to 0 and the others rescaled to sum to 1 (the posterior
 is built with these): a graph weighed 0 is never built nor featurised for a candidate."""
 
