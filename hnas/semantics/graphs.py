@@ -244,9 +244,7 @@ def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
     and cached per tree: a kernel that weighs some levels 0 never builds them. A level beyond the
     tree's depth is the flattened graph object itself."""
     level = _check_levels(level)
-    per_tree = _ARRAY_CACHE.get(tree)
-    if per_tree is None:
-        per_tree = _ARRAY_CACHE[tree] = {}
+    per_tree = _entries(_ARRAY_CACHE, tree)
     graph = per_tree.get(level)
     if graph is None:
         analysis = _Analysis(tree)
@@ -298,12 +296,18 @@ def _build_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, ...]:
     return (flattened, *levels)
 
 
-def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:
-    """``build(tree, n_levels)``, memoised per tree (while it lives) and number of levels."""
-    n_levels = _check_levels(n_levels)
+def _entries(cache: WeakKeyDictionary, tree: Tree) -> dict:
+    """The dict ``cache`` keeps for ``tree`` (created empty)."""
     per_tree = cache.get(tree)
     if per_tree is None:
         per_tree = cache[tree] = {}
+    return per_tree
+
+
+def _cached(cache: WeakKeyDictionary, tree: Tree, n_levels: int, build: Callable[[Tree, int], tuple]) -> tuple:
+    """``build(tree, n_levels)``, memoised per tree (while it lives) and number of levels."""
+    n_levels = _check_levels(n_levels)
+    per_tree = _entries(cache, tree)
     graphs = per_tree.get(n_levels)
     if graphs is None:
         # Fewer levels are a prefix of more.
