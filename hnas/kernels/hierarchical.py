@@ -39,7 +39,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from hnas.grammar.tree import Tree
-from hnas.semantics.graphs import flattened_label_counts, hierarchical_graph_level
 from hnas.kernels.wl import (
     LabelledGraph,
     WLFeatures,
@@ -48,6 +47,7 @@ from hnas.kernels.wl import (
     symmetric_grams,
     used_labels,
 )
+from hnas.semantics.graphs import flattened_label_counts, hierarchical_graph_level
 
 __all__ = ["Component", "TreeWLFeatures", "shared_tree_features"]
 
