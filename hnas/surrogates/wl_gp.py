@@ -101,10 +101,14 @@ class WLGaussianProcess:
         self._train: list[Tree] = []
         self._posterior: BlockPosterior | None = None
         self._params: GPParameters | None = None
-        self._used: list[Component] = []  # the components of nonzero weight, the posterior's blocks
 
     def _components(self, depth: int) -> list[Component]:
         return [(0, depth), *self.levels]
+
+    def _weighed(self) -> list[Component]:
+        """The fitted components of nonzero weight: the posterior's blocks."""
+        p = self.parameters
+        return [c for c, w in zip(self._components(p.depth), p.weights) if w > 0]
 
     def fit(self, trees: Sequence[Tree], y: Sequence[float] | np.ndarray) -> WLGaussianProcess:
         """Fit weights, noise and the flattened graph's WL depth on ``(trees, y)``.
@@ -144,8 +148,6 @@ class WLGaussianProcess:
         posterior = BlockPosterior(blocks[best][used], weights[used], fitted.noise[best], y_standard, scale)
         self._train = trees
         self._posterior = posterior
-        components = self._components(self.depths[best])
-        self._used = [components[c] for c in used]
         self._params = GPParameters(
             components=("flattened", *(f"level_{j}" for j, _ in self.levels)),
             weights=weights,
@@ -173,8 +175,9 @@ class WLGaussianProcess:
         out = copy.copy(self)
         if not trees:
             return out
-        cross = self.features.gram(trees, self._train, self._used)
-        new = self.features.gram(trees, None, self._used)
+        weighed = self._weighed()
+        cross = self.features.gram(trees, self._train, weighed)
+        new = self.features.gram(trees, None, weighed)
         out._posterior = self._posterior.condition(cross, new, (y - p.y_mean) / p.y_std)
         out._train = self._train + trees
         return out
@@ -214,8 +217,9 @@ class WLGaussianProcess:
         trees = list(trees)
         if not trees:
             return np.empty(0), np.empty(0)
-        cross = self.features.gram(trees, self._train, self._used)
-        prior_var = self.features.self_similarity(trees, self._used)
+        weighed = self._weighed()
+        cross = self.features.gram(trees, self._train, weighed)
+        prior_var = self.features.self_similarity(trees, weighed)
         mean, var = self._posterior.predict(cross, prior_var)
         if include_noise:
             var = var + p.noise
