@@ -246,9 +246,10 @@ class TreeWLFeatures:
         """
         if trees_b is not None and len(trees_a) and len(trees_b) and len(components):
             return self._cross_gram(trees_a, trees_b, tuple(components))
-        feats = self.features([*trees_a, *(() if trees_b is None else trees_b)], self._need(components))
         if trees_b is not None:  # no tree or no component on one side
+            self._need(components)  # still checked
             return np.zeros((len(components), len(trees_a), len(trees_b)))
+        feats = self.features(trees_a, self._need(components))
         # Graphs whose features are the same objects for every tree (e.g. a level that is the
         # flattened graph for all these trees) share one computation.
         representative: dict[int, int] = {}
