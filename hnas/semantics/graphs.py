@@ -85,8 +85,8 @@ _memo_version = -1
 
 def _node_memo() -> dict:
     """``id(node) -> (weak reference to node, plan, topology height of its subtree)`` for analysed
-    topology nodes, and ``(id(node), levels) -> Fragment`` for emitted cells
-    (:data:`_FRAGMENT_HEIGHT`). An entry counts only while its node lives and is that node (checked
+    topology nodes, and ``(id(node), levels) -> Fragment`` (or ``(weak reference,)`` once met) for
+    subtrees emitted as fragments (:data:`_FRAGMENT_HEIGHT`). An entry counts only while its node lives and is that node (checked
     by identity: a dead node's id may be reused), so the memo keeps no tree alive (the kernels'
     per-tree caches and their label compaction depend on trees dying). A live node's subtree nodes
     live too, so their entries are in the same dict (a full memo is replaced, never pruned), and so
@@ -146,9 +146,11 @@ class _Analysis:
 
 
 _FRAGMENT_HEIGHT = 3
-"""Subtrees nesting exactly this many topologies (the cells of the shipped hierarchical space) are
-emitted once per level depth and spliced into every graph that contains them: a bred child shares
-all but one or two of its cells with its parent. Fragments are kept in the node memo."""
+"""Subtrees nesting at least this many topologies (cells of the shipped hierarchical space and every
+block above them) are emitted in place when first met, then, met again, emitted once per level
+depth as a fragment and spliced into every graph that contains them: a bred child shares all but
+the subtrees on its changed path with its parent, so it splices its parent's blocks and cells
+whole. Fragments (and the marks of subtrees met once) are kept in the node memo."""
 
 Fragment = tuple[Callable[[], Tree | None], list[str], list[int], list[int], list[int]]
 
@@ -172,11 +174,16 @@ def _emitter(
     """``emit(node, depth, preds)``: appends the graph of ``node`` (at ``depth``, fed by ``preds``) to
     the lists and returns its exit nodes."""
 
-    def fragment(child: Tree, levels: int) -> Fragment:
-        """The graph of ``child`` expanded ``levels`` deep, numbered from 0, its input as node -1."""
+    def fragment(child: Tree, levels: int) -> Fragment | None:
+        """The graph of ``child`` expanded ``levels`` deep, numbered from 0, its input as node -1;
+        ``None`` the first time ``child`` is met at this depth (most subtrees of a tree that is
+        never bred are met once: building their fragment would only copy them one more time)."""
         key = (id(child), levels)
         known = plans.get(key)
         if known is None or known[0]() is not child:
+            plans[key] = (ref(child),)
+            return None
+        if len(known) == 1:
             built: tuple[list[str], list[int], list[int]] = ([], [], [])
             exits = _emitter(plans, levels, None, *built)(child, 1, [-1])
             known = plans[key] = (ref(child), *built, exits)
@@ -203,8 +210,10 @@ def _emitter(
                 sources.extend(inputs)
                 targets.extend([n] * len(inputs))
                 exits = [n]
-            elif collapse_op is None and (height := plans[id(child)][2]) == _FRAGMENT_HEIGHT:
-                _, f_labels, f_sources, f_targets, f_exits = fragment(child, min(max_depth - depth, height))
+            elif collapse_op is None and (height := plans[id(child)][2]) >= _FRAGMENT_HEIGHT and (
+                known := fragment(child, min(max_depth - depth, height))
+            ) is not None:
+                _, f_labels, f_sources, f_targets, f_exits = known
                 off = len(labels)
                 labels.extend(f_labels)
                 if len(inputs) == 1:

@@ -1,8 +1,9 @@
-"""The graph memo (analyses of topology nodes, and cell fragments spliced into graphs, across trees)
+"""The graph memo (analyses of topology nodes, and fragments of cells and blocks spliced into graphs, across trees)
 gives the graphs emitted from scratch."""
 
 from __future__ import annotations
 
+import math
 from weakref import WeakKeyDictionary
 
 import numpy as np
@@ -18,7 +19,7 @@ def _fresh_arrays(tree: Tree, n_levels: int) -> tuple:
     """The graphs of ``tree`` emitted node by node: an empty memo, no per-tree cache, no spliced
     fragments (nothing reused)."""
     saved = graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT
-    graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT = {}, WeakKeyDictionary(), 0
+    graphs._memo, graphs._ARRAY_CACHE, graphs._FRAGMENT_HEIGHT = {}, WeakKeyDictionary(), math.inf
     try:
         return graphs._build_arrays(tree, n_levels)
     finally:
@@ -67,6 +68,10 @@ def test_memoised_graphs_equal_graphs_from_scratch(bred):
         assert _same(memoised, _fresh_arrays(tree, n_levels))
         assert topology_depth(tree) == 6  # the space's trees nest six topologies deep
     assert len(graphs._memo) < sum(t.size() for t in bred)  # shared subtrees were analysed once
+    # Subtrees met again were spliced from fragments, blocks above the cells too.
+    memo = graphs._memo
+    built = [key[0] for key, entry in memo.items() if isinstance(key, tuple) and isinstance(key[1], int) and len(entry) > 1]
+    assert max(memo[node][2] for node in built if node in memo) > graphs._FRAGMENT_HEIGHT
 
 
 def test_graphs_built_after_the_flattened_one_equal_graphs_from_scratch(bred):
