@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import count
 from typing import NamedTuple
 from weakref import WeakKeyDictionary, ref
 
@@ -81,20 +82,24 @@ many the memo starts afresh."""
 
 _memo: dict = {}
 _memo_version = -1
+_structures: dict[tuple, int] = {}  # a subtree's structure cut off at some depth -> its number
+_structure_numbers = count()
 
 
 def _node_memo() -> dict:
-    """``id(node) -> (weak reference to node, plan, topology height of its subtree)`` for analysed
-    topology nodes, and ``(id(node), levels) -> Fragment`` (or ``(weak reference,)`` once met) for
-    subtrees emitted as fragments (:data:`_FRAGMENT_HEIGHT`). An entry counts only while its node lives and is that node (checked
+    """``id(node) -> (weak reference to node, plan, topology height of its subtree, structure
+    numbers)`` for analysed topology nodes (:func:`_structure_ids`), ``(id(node), levels) ->
+    Fragment`` (or ``(weak reference,)`` once met) for subtrees emitted as fragments
+    (:data:`_FRAGMENT_HEIGHT`) and ``("graph", structure number) -> GraphArrays`` for the graphs of
+    trees at a level (shared by the trees of that structure). A node's entry counts only while its node lives and is that node (checked
     by identity: a dead node's id may be reused), so the memo keeps no tree alive (the kernels'
     per-tree caches and their label compaction depend on trees dying). A live node's subtree nodes
     live too, so their entries are in the same dict (a full memo is replaced, never pruned), and so
     is everything an analysis reads. Starts afresh when a topology is registered or replaced."""
-    global _memo, _memo_version
+    global _memo, _memo_version, _structures
     version = topologies_version()
     if len(_memo) > _MEMO_SIZE or version != _memo_version:
-        _memo, _memo_version = {}, version
+        _memo, _memo_version, _structures = {}, version, {}
     return _memo
 
 
@@ -104,6 +109,7 @@ class _Analysis:
 
     def __init__(self, tree: Tree) -> None:
         self.plans = _node_memo()
+        self.tree = tree
         # op -> (topology, arity, {cut mask: plan}), looked up once per tree: a plan by op and mask
         # is a dict lookup instead of hashing the topology for edge_plan's cache at every node
         self._ops: dict[str, tuple[Topology, int, dict[int, EdgePlan | None]]] = {}
@@ -141,8 +147,33 @@ class _Analysis:
             elif child.op == ZERO:
                 cut |= 1 << i
         plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
-        plans[id(node)] = (ref(node), plan, height + 1)
+        plans[id(node)] = (ref(node), plan, height + 1, _structure_ids(node, plan is None, height + 1, plans))
         return plan is None, height + 1
+
+    def structure(self, levels: float) -> int | None:
+        """The number of the tree's structure expanded ``levels`` topologies deep (see
+        :func:`_structure_ids`; None for a tree without topology)."""
+        tree = self.tree
+        return self.plans[id(tree)][3][min(levels, self.height)] if tree.children else None
+
+
+def _structure_ids(node: Tree, cut: bool, height: int, plans: dict) -> tuple[int, ...]:
+    """Numbers of the structure of the subtree of topology node ``node`` (analysed children) expanded
+    ``r = 0..height`` topologies deep: the ops of its nodes down to depth ``r`` and whether each node
+    at depth ``r`` outputs nothing, which is all the graph expanded that deep depends on. Equal
+    structures get equal numbers while the memo lasts (numbers are never reused), so the graph of a
+    tree at a level is built once per structure: most levels of a bred tree are its parent's."""
+    op = node.op
+    # per child, its numbers at depths 0..height-1 (a leaf: its op; past a child's height: its whole structure)
+    below = []
+    for child in node.children:
+        if child.children:
+            ids = plans[id(child)][3]
+            below.append(ids + ids[-1:] * (height - len(ids)) if len(ids) < height else ids[:height])
+        else:
+            below.append((child.op,) * height)
+    table, numbers = _structures, _structure_numbers
+    return tuple([table.setdefault(key, next(numbers)) for key in ((op, cut), *((op, kids) for kids in zip(*below)))])
 
 
 _FRAGMENT_HEIGHT = 3
@@ -260,7 +291,12 @@ def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
         if 0 < level and level >= analysis.height:
             graph = hierarchical_graph_level(tree, 0)
         else:
-            graph = _emit(tree, analysis, level or math.inf)
+            key = ("graph", analysis.structure(level or math.inf))
+            graph = analysis.plans.get(key)
+            if graph is None:
+                graph = _emit(tree, analysis, level or math.inf)
+                if key[1] is not None:
+                    analysis.plans[key] = graph
         per_tree[level] = graph
     return graph
 

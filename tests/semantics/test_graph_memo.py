@@ -74,6 +74,24 @@ def test_memoised_graphs_equal_graphs_from_scratch(bred):
     assert max(memo[node][2] for node in built if node in memo) > graphs._FRAGMENT_HEIGHT
 
 
+def test_trees_of_one_structure_at_a_level_share_its_graph(bred):
+    """A level where a bred tree has its parent's structure (ops down to that depth, and which nodes
+    there output nothing) is its parent's graph object; every graph equals the graph from scratch,
+    also in a cell space, where zero edges cut whole paths."""
+    for level in range(1, 6):
+        at_level = [graphs.hierarchical_graph_level(tree, level) for tree in bred]
+        for tree, graph in zip(bred, at_level):
+            assert _same((graph,), _fresh_arrays(tree, level)[level:])
+        distinct = len({id(graph) for graph in at_level})
+        assert distinct < len(bred) / (3 if level <= 3 else 1.2), level  # shared with parents
+    cell = load_space("nb201_fixed_1_none")
+    rng = np.random.default_rng(5)
+    cells = [cell.sample(rng) for _ in range(20)]
+    cells += [cell.mutate(cells[i % 20], rng) for i in range(60)]
+    for tree in cells:
+        assert _same(tuple(graphs.hierarchical_graph_level(tree, k) for k in (0, 1)), _fresh_arrays(tree, 1))
+
+
 def test_graphs_built_after_the_flattened_one_equal_graphs_from_scratch(bred):
     """A canonical key builds the flattened graph alone first; the levels added later match."""
     for tree in bred[:20]:
