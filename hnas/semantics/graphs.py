@@ -88,7 +88,7 @@ _structure_numbers = count()
 
 def _node_memo() -> dict:
     """``id(node) -> (weak reference to node, plan, topology height of its subtree, structure
-    numbers)`` for analysed topology nodes (:func:`_structure_ids`), ``(id(node), levels) ->
+    numbers by depth)`` for analysed topology nodes (:func:`_structure_number`), ``(id(node), levels) ->
     Fragment`` (or ``(weak reference,)`` once met) for subtrees emitted as fragments
     (:data:`_FRAGMENT_HEIGHT`) and ``("graph", structure number) -> GraphArrays`` for the graphs of
     trees at a level (shared by the trees of that structure). A node's entry counts only while its node lives and is that node (checked
@@ -147,33 +147,37 @@ class _Analysis:
             elif child.op == ZERO:
                 cut |= 1 << i
         plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
-        plans[id(node)] = (ref(node), plan, height + 1, _structure_ids(node, plan is None, height + 1, plans))
+        plans[id(node)] = (ref(node), plan, height + 1, {})
         return plan is None, height + 1
 
-    def structure(self, levels: float) -> int | None:
-        """The number of the tree's structure expanded ``levels`` topologies deep (see
-        :func:`_structure_ids`; None for a tree without topology)."""
-        tree = self.tree
-        return self.plans[id(tree)][3][min(levels, self.height)] if tree.children else None
+    def structure(self, levels: int) -> int:
+        """The number of the tree's structure expanded ``levels >= 1`` topologies deep (a tree with
+        topologies: see :func:`_structure_number`)."""
+        return _structure_number(self.tree, levels, self.plans)
 
 
-def _structure_ids(node: Tree, cut: bool, height: int, plans: dict) -> tuple[int, ...]:
-    """Numbers of the structure of the subtree of topology node ``node`` (analysed children) expanded
-    ``r = 0..height`` topologies deep: the ops of its nodes down to depth ``r`` and whether each node
-    at depth ``r`` outputs nothing, which is all the graph expanded that deep depends on. Equal
-    structures get equal numbers while the memo lasts (numbers are never reused), so the graph of a
-    tree at a level is built once per structure: most levels of a bred tree are its parent's."""
-    op = node.op
-    # per child, its numbers at depths 0..height-1 (a leaf: its op; past a child's height: its whole structure)
-    below = []
-    for child in node.children:
-        if child.children:
-            ids = plans[id(child)][3]
-            below.append(ids + ids[-1:] * (height - len(ids)) if len(ids) < height else ids[:height])
+def _structure_number(node: Tree, depth: int, plans: dict) -> int:
+    """The number of the structure of analysed topology node ``node``'s subtree expanded ``depth``
+    topologies deep: the ops of its nodes down to that depth and whether each node there outputs
+    nothing, which is all the graph expanded that deep depends on. Equal structures get equal
+    numbers while the memo lasts (numbers are never reused), so the graph of a tree at a level is
+    built once per structure: most levels of a bred tree are its parent's. Memoised per node and
+    depth, computed on demand (only the new nodes of a bred tree, down to the depth asked)."""
+    _, plan, height, numbers = plans[id(node)]
+    depth = min(depth, height)  # deeper, the whole subtree
+    number = numbers.get(depth)
+    if number is None:
+        op = node.op
+        if depth:
+            below = depth - 1
+            key = (op, tuple([c.op if not c.children else _structure_number(c, below, plans) for c in node.children]))
         else:
-            below.append((child.op,) * height)
-    table, numbers = _structures, _structure_numbers
-    return tuple([table.setdefault(key, next(numbers)) for key in ((op, cut), *((op, kids) for kids in zip(*below)))])
+            key = (op, plan is None)
+        number = _structures.get(key)
+        if number is None:
+            number = _structures[key] = next(_structure_numbers)
+        numbers[depth] = number
+    return number
 
 
 _FRAGMENT_HEIGHT = 3
@@ -282,7 +286,8 @@ def hierarchical_graph_arrays(tree: Tree, n_levels: int) -> tuple[GraphArrays, .
 def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
     """Graph ``level`` of :func:`hierarchical_graph_arrays` (0: the flattened graph), built alone
     and cached per tree: a kernel that weighs some levels 0 never builds them. A level beyond the
-    tree's depth is the flattened graph object itself."""
+    tree's depth is the flattened graph object itself; a level above it is one object for all trees
+    of the same structure to that depth (:func:`_structure_number`)."""
     level = _check_levels(level)
     per_tree = _entries(_ARRAY_CACHE, tree)
     graph = per_tree.get(level)
@@ -290,13 +295,13 @@ def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
         analysis = _Analysis(tree)
         if 0 < level and level >= analysis.height:
             graph = hierarchical_graph_level(tree, 0)
+        elif level == 0:  # the whole structure: rarely another tree's
+            graph = _emit(tree, analysis, math.inf)
         else:
-            key = ("graph", analysis.structure(level or math.inf))
+            key = ("graph", analysis.structure(level))
             graph = analysis.plans.get(key)
             if graph is None:
-                graph = _emit(tree, analysis, level or math.inf)
-                if key[1] is not None:
-                    analysis.plans[key] = graph
+                graph = analysis.plans[key] = _emit(tree, analysis, level)
         per_tree[level] = graph
     return graph
 
