@@ -75,10 +75,12 @@ _ARRAY_CACHE: WeakKeyDictionary[Tree, dict[int, GraphArrays]] = WeakKeyDictionar
 _NX_CACHE: WeakKeyDictionary[Tree, dict[int, tuple[nx.DiGraph, ...]]] = WeakKeyDictionary()
 
 
-_MEMO_SIZE = 50_000
-"""Entries of the node memo (analyses of topology nodes, cell fragments; most nodes of a mutated or
-crossed-over tree are the parent's own objects, about ten new entries per bred tree); past this
-many the memo starts afresh."""
+_MEMO_SIZE = 200_000
+"""Entries of the node memo (analyses of topology nodes, fragments, label counts, level graphs by
+structure); past this many the memo starts afresh. One BO step of the default pool on the
+hierarchical space adds ~50,000 (most for its ~190 random samples; a bred tree adds ~10-20), so
+the memo lasts about four steps (~60 MB more at its peak than at 50,000 entries) instead of
+restarting once or twice within every step, which cost ~20% of a step."""
 
 _memo: dict = {}
 _memo_version = -1
