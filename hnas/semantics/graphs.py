@@ -196,8 +196,8 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
     labels = [INPUT_LABEL]
     sources: list[int] = []
     targets: list[int] = []
-    emit = _emitter(analysis.plans, max_depth, collapse_op, labels, sources, targets)
-    exits = [] if analysis.root_cut else emit(tree, 1, [0])
+    emitter = _Emitter(analysis.plans, max_depth, collapse_op, labels, sources, targets)
+    exits = [] if analysis.root_cut else emitter.emit(tree, 1, [0])
     out = len(labels)
     labels.append(OUTPUT_LABEL)
     sources.extend(exits)
@@ -205,16 +205,26 @@ def _emit(tree: Tree, analysis: _Analysis, max_depth: float, collapse_op: str | 
     return GraphArrays(labels, np.array(sources, dtype=np.int64), np.array(targets, dtype=np.int64))
 
 
-def _emitter(
-    plans: dict, max_depth: float, collapse_op: str | None, labels: list[str], sources: list[int], targets: list[int]
-) -> Callable[[Tree, int, list[int]], list[int]]:
-    """``emit(node, depth, preds)``: appends the graph of ``node`` (at ``depth``, fed by ``preds``) to
-    the lists and returns its exit nodes."""
+class _Emitter:
+    """Appends graphs of subtrees to the lists ``labels``, ``sources`` and ``targets`` (see
+    :meth:`emit`). An object rather than nested functions: a recursive closure is a reference
+    cycle, and one per graph left thousands of cycles (with their edge lists) per BO step for the
+    garbage collector, whose passes then cost a fifth of the step."""
 
-    def fragment(child: Tree, levels: int) -> Fragment | None:
+    __slots__ = ("plans", "max_depth", "collapse_op", "labels", "sources", "targets")
+
+    def __init__(
+        self, plans: dict, max_depth: float, collapse_op: str | None, labels: list[str], sources: list[int],
+        targets: list[int],
+    ) -> None:  # fmt: skip
+        self.plans, self.max_depth, self.collapse_op = plans, max_depth, collapse_op
+        self.labels, self.sources, self.targets = labels, sources, targets
+
+    def fragment(self, child: Tree, levels: int) -> Fragment | None:
         """The graph of ``child`` expanded ``levels`` deep, numbered from 0, its input as node -1;
         ``None`` the first time ``child`` is met at this depth (most subtrees of a tree that is
         never bred are met once: building their fragment would only copy them one more time)."""
+        plans = self.plans
         key = (id(child), levels)
         known = plans.get(key)
         if known is None or known[0]() is not child:
@@ -222,11 +232,14 @@ def _emitter(
             return None
         if len(known) == 1:
             built: tuple[list[str], list[int], list[int]] = ([], [], [])
-            exits = _emitter(plans, levels, None, *built)(child, 1, [-1])
+            exits = _Emitter(plans, levels, None, *built).emit(child, 1, [-1])
             known = plans[key] = (ref(child), *built, exits)
         return known
 
-    def emit(node: Tree, depth: int, preds: list[int]) -> list[int]:
+    def emit(self, node: Tree, depth: int, preds: list[int]) -> list[int]:
+        """Appends the graph of ``node`` (at ``depth``, fed by ``preds``); returns its exit nodes."""
+        labels, sources, targets = self.labels, self.sources, self.targets
+        plans, max_depth, collapse_op = self.plans, self.max_depth, self.collapse_op
         if not node.children or depth > max_depth or node.op == collapse_op:
             n = len(labels)
             labels.append(node.op)
@@ -248,7 +261,7 @@ def _emitter(
                 targets.extend([n] * len(inputs))
                 exits = [n]
             elif collapse_op is None and (height := plans[id(child)][2]) >= _FRAGMENT_HEIGHT and (
-                known := fragment(child, min(max_depth - depth, height))
+                known := self.fragment(child, min(max_depth - depth, height))
             ) is not None:
                 _, f_labels, f_sources, f_targets, f_exits = known
                 off = len(labels)
@@ -267,11 +280,9 @@ def _emitter(
                             targets.extend([t + off] * len(inputs))
                 exits = [x + off for x in f_exits]
             else:
-                exits = emit(child, deeper, inputs)
+                exits = self.emit(child, deeper, inputs)
             states[dst] = states[dst] + exits if accumulate else exits
         return states[-1]
-
-    return emit
 
 
 def _check_levels(n_levels: int) -> int:

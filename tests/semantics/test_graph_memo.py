@@ -133,3 +133,21 @@ def test_label_counts_composed_per_subtree_equal_the_labels_of_graphs_from_scrat
     rng = np.random.default_rng(3)
     for tree in (cell.sample(rng) for _ in range(30)):  # zero edges cut whole paths here
         assert flattened_label_counts(tree) == Counter(_fresh_arrays(tree, 0)[0].labels)
+
+
+def test_building_graphs_leaves_no_reference_cycles(bred):
+    """Emission creates no cyclic garbage (a recursive closure per graph did: thousands of cycles per
+    BO step, with their edge lists, left to the garbage collector)."""
+    import gc
+
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for tree in bred[:30]:
+            graphs._build_arrays(tree, 6)
+            graphs._emit(tree, graphs._Analysis(tree), 2, "Cell")  # what tree_graph draws
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
