@@ -84,7 +84,7 @@ def maximise_acquisition(
 
     problem = AcquisitionProblem.of_searcher(searcher, score)
     ranked = [trees[i] for i in np.argsort(targets, kind="stable")]
-    return strategy.propose(problem, ranked), problem
+    return problem.solve(strategy, ranked), problem
 
 
 class BayesianOptimization(Searcher):

@@ -216,5 +216,5 @@ class MOBayesianOptimization(Searcher):
         problem = AcquisitionProblem.of_searcher(self, score)
         scalarised = chebyshev(weights, (targets - low) / span, rho)
         ranked = [trees[i] for i in np.argsort(scalarised, kind="stable")]
-        proposal = self.options.pool_strategy.propose(problem, ranked)
+        proposal = problem.solve(self.options.pool_strategy, ranked)
         return proposal if proposal is not None else self.sample_new()
