@@ -7,7 +7,7 @@ searcher's generator) and the evaluated trees best first, and returns the best a
 (``None`` if none: the searcher then falls back to a random sample). Scores are cached per tree
 within one problem, so a tree met twice is predicted once. Register your own with
 :func:`hnas.searchers.register_pool_strategy`. Searchers run a strategy through
-:meth:`AcquisitionProblem.solve`, with the cyclic garbage collector paused (:func:`collector_paused`).
+:meth:`AcquisitionProblem.solve`, with the cyclic garbage collector paused.
 
 - ``evolution``: a pool of the ``n_best`` best observed trees plus random samples evolves for
   ``min_generations`` to ``max_generations`` generations (stopping once the best score of a fresh
@@ -37,17 +37,16 @@ within one problem, so a tree met twice is predicted once. Register your own wit
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hnas.collector import collector_paused
 from hnas.grammar.tree import Tree
 from hnas.searchers.options import OptionsError, check_int, check_probability
 
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
     from hnas.searchers.base import Searcher
 
 __all__ = [
-    "AcquisitionProblem", "PoolStrategy", "collector_paused", "EvolutionPool", "EliteEvolutionPool", "SampledEliteEvolutionPool",
+    "AcquisitionProblem", "PoolStrategy", "EvolutionPool", "EliteEvolutionPool", "SampledEliteEvolutionPool",
     "RandomPool", "MutationPool",
 ]  # fmt: skip
 
@@ -98,7 +97,9 @@ class AcquisitionProblem:
 
     def solve(self, strategy: PoolStrategy, observed: Sequence[Tree]) -> Tree | None:
         """``strategy.propose(self, observed)`` with Python's cyclic garbage collector paused
-        (:func:`collector_paused`)."""
+        (:func:`hnas.collector.collector_paused`): an acquisition step creates ~10^5 long-lived
+        objects and no reference cycle. A user's strategy or model that creates cyclic garbage keeps
+        it until the step ends."""
         with collector_paused():
             return strategy.propose(self, observed)
 
@@ -163,26 +164,6 @@ class AcquisitionProblem:
             if is_fresh is None or is_fresh(tree):
                 out[tree] = None
         return list(out)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for the block (as it was after, errors included).
-
-    An acquisition optimisation creates some 10^5 long-lived objects (graphs, features, memo entries
-    of the candidate trees), which made the collector pass over the whole heap two or three times
-    per step: a fifth of a BO step on the hierarchical space. Its own objects form no reference
-    cycles (tested), so pausing the collector only defers a pass; refcounting still frees
-    everything else at once. A user's strategy or model that creates cyclic garbage keeps it until
-    the step ends.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from itertools import count
+import itertools
 from typing import NamedTuple
 from weakref import WeakKeyDictionary, ref
 
@@ -85,7 +85,7 @@ restarting once or twice within every step, which cost ~20% of a step."""
 _memo: dict = {}
 _memo_version = -1
 _structures: dict[tuple, int] = {}  # a subtree's structure cut off at some depth -> its number
-_structure_numbers = count()
+_structure_numbers = itertools.count()
 
 
 def _node_memo() -> dict:

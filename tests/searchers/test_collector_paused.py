@@ -11,7 +11,8 @@ import pytest
 
 from hnas.grammar import load_space
 from hnas.searchers import make_searcher
-from hnas.searchers.pools import AcquisitionProblem, PoolStrategy, RandomPool, collector_paused
+from hnas.collector import collector_paused
+from hnas.searchers.pools import AcquisitionProblem, PoolStrategy, RandomPool
 from hnas.searchers.synthetic import op_quality_loss
 
 

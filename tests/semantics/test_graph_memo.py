@@ -61,7 +61,8 @@ def bred() -> list[Tree]:
     return trees
 
 
-def test_memoised_graphs_equal_graphs_from_scratch(bred):
+def test_memoised_graphs_equal_graphs_from_scratch(bred, monkeypatch):
+    monkeypatch.setattr(graphs, "_memo", {})  # only this test's entries (earlier tests' are kept)
     n_levels = 6
     for tree in bred:
         memoised = hierarchical_graph_arrays(tree, n_levels)
