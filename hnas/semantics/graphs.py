@@ -12,8 +12,9 @@ one node labelled with its root op (e.g. ``Cell``). Levels beyond the tree's dep
 flattened graph itself. :func:`hierarchical_graph_level` builds one of these graphs alone (a
 kernel that weighs some levels 0 never builds them) and :func:`flattened_label_counts` gives the
 flattened graph's label counts without building it. Results are cached per tree and level; the
-analyses of topology nodes, the graphs of cells and subtrees' label counts are memoised across
-trees (bounded), so a bred tree redoes only what it does not share with its parent.
+analyses of topology nodes, the graphs of cells and blocks, subtrees' label counts and the level
+graphs themselves (one object for all trees of the same structure to that depth) are memoised
+across trees (bounded), so a bred tree redoes only what it does not share with its parent.
 
 Fast path: :func:`hierarchical_graph_arrays` returns the same graphs as :class:`GraphArrays`
 ``(labels, sources, targets)`` (node labels in node order and int64 edge endpoint arrays),
@@ -89,15 +90,16 @@ _structure_numbers = itertools.count()
 
 
 def _node_memo() -> dict:
-    """``id(node) -> (weak reference to node, plan, topology height of its subtree, structure
-    numbers by depth)`` for analysed topology nodes (:func:`_structure_number`), ``(id(node), levels) ->
-    Fragment`` (or ``(weak reference,)`` once met) for subtrees emitted as fragments
-    (:data:`_FRAGMENT_HEIGHT`) and ``("graph", structure number) -> GraphArrays`` for the graphs of
-    trees at a level (shared by the trees of that structure). A node's entry counts only while its node lives and is that node (checked
-    by identity: a dead node's id may be reused), so the memo keeps no tree alive (the kernels'
-    per-tree caches and their label compaction depend on trees dying). A live node's subtree nodes
-    live too, so their entries are in the same dict (a full memo is replaced, never pruned), and so
-    is everything an analysis reads. Starts afresh when a topology is registered or replaced."""
+    """The node memo: ``id(node) -> (weak reference to node, plan, topology height of its subtree,
+    structure numbers by depth)`` for analysed topology nodes (:func:`_structure_number`),
+    ``(id(node), levels) -> Fragment`` (or ``(weak reference,)`` once met) for subtrees emitted as
+    fragments (:data:`_FRAGMENT_HEIGHT`), ``(id(node), "counts")`` for label counts and
+    ``("graph", structure number) -> GraphArrays`` for the level graphs of trees of that structure.
+    A node's entry counts only while its node lives and is that node (checked by identity: a dead
+    node's id may be reused), so the memo keeps no tree alive (the kernels' per-tree caches and
+    their label compaction depend on trees dying). A live node's subtree nodes live too, so their
+    entries are in the same dict (a full memo is replaced, never pruned), and so is everything an
+    analysis reads. Starts afresh when a topology is registered or replaced."""
     global _memo, _memo_version, _structures
     version = topologies_version()
     if len(_memo) > _MEMO_SIZE or version != _memo_version:
