@@ -24,9 +24,9 @@ the networkx graph.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
-import itertools
 from typing import NamedTuple
 from weakref import WeakKeyDictionary, ref
 
