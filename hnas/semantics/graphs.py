@@ -113,7 +113,6 @@ class _Analysis:
 
     def __init__(self, tree: Tree) -> None:
         self.plans = _node_memo()
-        self.tree = tree
         # op -> (topology, arity, {cut mask: plan}), looked up once per tree: a plan by op and mask
         # is a dict lookup instead of hashing the topology for edge_plan's cache at every node
         self._ops: dict[str, tuple[Topology, int, dict[int, EdgePlan | None]]] = {}
@@ -153,11 +152,6 @@ class _Analysis:
         plan = by_mask[cut] if cut in by_mask else by_mask.setdefault(cut, edge_plan(topology, cut))
         plans[id(node)] = (ref(node), plan, height + 1, {})
         return plan is None, height + 1
-
-    def structure(self, levels: int) -> int:
-        """The number of the tree's structure expanded ``levels >= 1`` topologies deep (a tree with
-        topologies: see :func:`_structure_number`)."""
-        return _structure_number(self.tree, levels, self.plans)
 
 
 def _structure_number(node: Tree, depth: int, plans: dict) -> int:
@@ -313,7 +307,7 @@ def hierarchical_graph_level(tree: Tree, level: int) -> GraphArrays:
         elif level == 0:  # the whole structure: rarely another tree's
             graph = _emit(tree, analysis, math.inf)
         else:
-            key = ("graph", analysis.structure(level))
+            key = ("graph", _structure_number(tree, level, analysis.plans))
             graph = analysis.plans.get(key)
             if graph is None:
                 graph = analysis.plans[key] = _emit(tree, analysis, level)
