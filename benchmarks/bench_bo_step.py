@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/bench_bo_step.py [--search_space nb201_variable_multi_multi]
         [--sizes 10 50 100] [--pool_strategy evolution] [--pool_size N]
-        [--surrogate_model gp_hierarchical] [--repeats 1]
+        [--surrogate_model gp_hierarchical] [--repeats 1] [--as_in_a_run]
 
 The observations are random samples of the space scored by the synthetic ``op_quality``
-objective (different trees for each n and repeat, so the per-tree feature cache does not help);
+objective (different trees for each n and repeat, so the per-tree feature cache does not help;
+``--as_in_a_run``: except for the first n - 1 training trees, whose features a run's previous step
+extracted);
 the step is a real ``ask()`` of the searcher (random interleaving off, so that it uses the model;
 ``--surrogate_model gp_hierarchical_paper --target_transform none`` is the paper's BO). A small
 warm-up step runs first (imports, first torch calls). Times are the best of ``--repeats`` by CPU

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from hnas.collector import collector_paused
 from hnas.grammar import load_space
 from hnas.searchers import make_searcher
-from hnas.collector import collector_paused
 from hnas.searchers.pools import AcquisitionProblem, PoolStrategy, RandomPool
 from hnas.searchers.synthetic import op_quality_loss
 

@@ -1,5 +1,5 @@
-"""The graph memo (analyses of topology nodes, and fragments of cells and blocks spliced into graphs, across trees)
-gives the graphs emitted from scratch."""
+"""The graph memo (analyses of topology nodes, fragments of cells and blocks spliced into graphs,
+level graphs shared by structure, across trees) gives the graphs emitted from scratch."""
 
 from __future__ import annotations
 
@@ -71,7 +71,9 @@ def test_memoised_graphs_equal_graphs_from_scratch(bred, monkeypatch):
     assert len(graphs._memo) < sum(t.size() for t in bred)  # shared subtrees were analysed once
     # Subtrees met again were spliced from fragments, blocks above the cells too.
     memo = graphs._memo
-    built = [key[0] for key, entry in memo.items() if isinstance(key, tuple) and isinstance(key[1], int) and len(entry) > 1]
+    built = [
+        key[0] for key, entry in memo.items() if isinstance(key, tuple) and isinstance(key[1], int) and len(entry) > 1
+    ]
     assert max(memo[node][2] for node in built if node in memo) > graphs._FRAGMENT_HEIGHT
 
 
