@@ -11,7 +11,8 @@ scale ``s`` (in closed form), the noise and the weights by marginal likelihood (
 noise ratio, then L-BFGS-B: :func:`hnas.surrogates.gp.fit_profiled`); ``"paper"`` (``gp_paper``,
 ``gp_hierarchical_paper``) is the paper's: no output scale (s = 1), noise from 1e-3 and 20 Adam
 steps (:func:`hnas.surrogates.gp.fit_hyperparameters`). :meth:`WLGaussianProcess.condition` adds
-observations (e.g. fantasies of pending trials) with the fitted parameters kept.
+observations (e.g. fantasies of pending trials) with the fitted parameters kept. Fits, conditioning
+and predictions run with one BLAS thread (:func:`hnas.blas_threads.single_threaded_blas`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hnas.blas_threads import single_threaded_blas
 from hnas.grammar.tree import Tree
 from hnas.kernels.hierarchical import Component, TreeWLFeatures
 from hnas.surrogates.gp import BlockPosterior, fit_hyperparameters, fit_profiled
@@ -110,6 +112,7 @@ class WLGaussianProcess:
         p = self.parameters
         return [c for c, w in zip(self._components(p.depth), p.weights) if w > 0]
 
+    @single_threaded_blas()
     def fit(self, trees: Sequence[Tree], y: Sequence[float] | np.ndarray) -> WLGaussianProcess:
         """Fit weights, noise and the flattened graph's WL depth on ``(trees, y)``.
 
@@ -162,6 +165,7 @@ class WLGaussianProcess:
         )
         return self
 
+    @single_threaded_blas()
     def condition(self, trees: Sequence[Tree], y: Sequence[float] | np.ndarray) -> WLGaussianProcess:
         """A copy conditioned on ``k`` more observations (e.g. pending trials at their predicted
         mean), with every parameter kept (weights, noise, scale, depth, standardisation): the
@@ -205,6 +209,7 @@ class WLGaussianProcess:
         """WL depth of the flattened graph."""
         return self.parameters.depth
 
+    @single_threaded_blas()
     def predict(
         self, trees: Sequence[Tree], *, include_noise: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
