@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-import scipy.linalg  # noqa: F401  (loads scipy's BLAS before the controller looks for it)
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["single_threaded_blas"]
@@ -14,8 +14,9 @@ __all__ = ["single_threaded_blas"]
 
 @cache
 def _controller() -> ThreadpoolController:
-    """The BLAS libraries loaded at the first call (numpy's and scipy's, both imported with this
-    module); scanning them again at every call would cost ~1 ms, a limit through it costs ~25 us."""
+    """The BLAS libraries loaded at the first call: numpy's and scipy's (imported here, so the scan
+    finds both). Scanning them again at every call would cost ~1 ms; a limit through it ~25 us."""
+    importlib.import_module("scipy.linalg")  # loads scipy's BLAS
     return ThreadpoolController()
 
 

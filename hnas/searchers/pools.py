@@ -28,9 +28,10 @@ within one problem, so a tree met twice is predicted once. Register your own wit
   trees and ``n_random`` (100) random samples, evolved for exactly 140 generations (no patience
   stop: on a small space such as NAS-Bench-Graph's the elite otherwise stops after ~100 trees and
   searches too narrowly). ~830 trees per step on the hierarchical space; a higher EI than
-  ``evolution`` there (7 of 10 seeds), but on NAS-Bench-Graph cora a regret slightly higher than
-  ``evolution``'s from 50 evaluations on (about one standard error over 40 seeds): an option, not
-  the default (docs/searchers.md).
+  ``evolution`` there (7 of 10 seeds) in half the step time, and a regret level with
+  ``evolution``'s over NAS-Bench-Graph cora, citeseer and photo and the synthetic objective on the
+  hierarchical space (paired seeds; both kernels on NAS-Bench-Graph): an option, not the default
+  (docs/searchers.md).
 - ``random``: a pool of ``pool_size`` random samples.
 - ``mutation``: ``pool_size`` mutants of the incumbent.
 """
