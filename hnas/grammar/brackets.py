@@ -118,7 +118,7 @@ class BracketCodec:
 
     @cached_property
     def _fast(self) -> tuple[dict, dict, dict]:
-        """(symbol, op, child labels) -> allowed zero-masks (None: all), leaf token -> (tree, label),
+        """(symbol, op, child labels) -> allowed zero-masks (None: no child can be zero), leaf token -> (tree, label),
         (symbol, primitive) -> constant tree."""
         productions: dict[tuple, frozenset[int] | None] = {}
         leaves: dict[str, tuple[Tree, str]] = {}
@@ -135,8 +135,9 @@ class BracketCodec:
                         labels.append("'" + child.name)
                     else:
                         labels.append(child.name)
-                masks = self.analysis.masks[id(prod)]
-                productions[(nt, prod.op, tuple(labels))] = None if masks == [0] else frozenset(masks)
+                can_zero = any(self.analysis.child_caps(child)[0] for child in prod.children)
+                masks = frozenset(self.analysis.masks[id(prod)]) if can_zero else None
+                productions[(nt, prod.op, tuple(labels))] = masks
         for nt, name in self.names.items():
             leaves[name] = (Tree(nt, name), nt)  # placeholder of a shared block, resolved in _assemble
         return productions, leaves, constants

@@ -109,3 +109,5 @@ def test_counts_equal_brute_force(tmp_path, main, blocks):
     assert 0 < len(allowed) < len(everything)
     samples = {space.sample(np.random.default_rng(s)) for s in range(300)}
     assert samples <= set(allowed)
+    allowed_set = set(allowed)
+    assert [t for t in set(everything) if (t in space) != (t in allowed_set)] == []  # membership is the constraint

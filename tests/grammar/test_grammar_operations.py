@@ -100,6 +100,18 @@ def test_parse_errors_point_at_the_first_bad_symbol(cell_space, text, position, 
     assert info.value.position == position
 
 
+def test_a_zero_on_a_chain_is_rejected_like_on_any_topology(tmp_path):
+    space = load_space(write(tmp_path, "chain.cfg", 'C -> "Linear2" O O | "Residual2" O O O\nO -> "conv3x3" | "zero"\n'))
+    assert space.count() == 1 + 5  # Linear2: both conv; Residual2: the shortcut or the chain may be cut
+    for text in ("(C Linear2 (O conv3x3) (O zero))", "(C Linear2 (O zero) (O zero))"):
+        with pytest.raises(GrammarError, match="disconnect the input of Linear2") as info:
+            space.parse(text)
+        assert info.value.position == 2
+    cut = Tree("C", "Linear2", (Tree("O", "conv3x3"), Tree("O", "zero")))
+    assert cut not in space
+    assert Tree("C", "Linear2", (Tree("O", "conv3x3"), Tree("O", "conv3x3"))) in space
+
+
 def test_parse_checks_shared_copies_and_main_trees(tmp_path):
     macro = write(tmp_path, "macro.cfg", 'NET -> "Linear2" "Blk" X\nX -> "Blk" | "id"\n')
     with pytest.raises(GrammarError, match="cannot be an operator"):
