@@ -196,12 +196,19 @@ class SearchSpace:
 
     def __contains__(self, tree: object) -> bool:
         """Whether ``tree`` is a valid derivation of this space (grammar, constraint, shared blocks)."""
-        if not isinstance(tree, Tree):
-            return False
         try:
-            return self.parse(str(tree)) == tree
+            self.validate(tree)
         except GrammarError:
             return False
+        return True
+
+    def validate(self, tree: object) -> None:
+        """Nothing if ``tree`` is a valid derivation of this space, else a :class:`GrammarError`
+        saying why (positions count in ``str(tree)``)."""
+        if not isinstance(tree, Tree):
+            raise GrammarError(f"expected a hnas.grammar.Tree, got {type(tree).__name__}")
+        if self.parse(str(tree)) != tree:
+            raise GrammarError("the tree differs from the derivation its bracket string denotes")
 
     # edits -------------------------------------------------------------------------------------
     def mutate(self, tree: Tree, rng: np.random.Generator) -> Tree:

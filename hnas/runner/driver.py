@@ -82,6 +82,8 @@ class RunSummary:
     first_error: str | None = None
     notes: tuple[str, ...] = ()
     """Further lines of the summary (the Pareto front of a run with several objectives)."""
+    exhausted: str | None = None
+    """Why the searcher found no new architecture to evaluate (the run ended early), or None."""
 
     @property
     def n_evaluations(self) -> int:
@@ -89,7 +91,10 @@ class RunSummary:
 
     @property
     def finished(self) -> bool:
-        return self.n_evaluations >= self.max_evaluations_total
+        """All evaluations done, or every architecture the searcher could find evaluated."""
+        return self.n_evaluations >= self.max_evaluations_total or (
+            self.exhausted is not None and not self.n_unfinished
+        )
 
     @property
     def exit_code(self) -> int:
@@ -104,6 +109,8 @@ class RunSummary:
             f"run {state}: {self.n_evaluations}/{self.max_evaluations_total} evaluations "
             f"({self.n_failed} failed) in {format_duration(self.run_seconds)}",
         ]
+        if self.exhausted is not None and not self.interrupted:
+            lines.append(f"the run ended early: {self.exhausted}")
         if self.n_unfinished:
             lines.append(f"{self.n_unfinished} evaluation(s) in progress were stopped; they run again on resume")
         if self.best is None and self.n_failed:
@@ -318,6 +325,8 @@ class _Search:
         self.trees: dict[int, Tree] = {}
         self.seeds: dict[int, int] = {}
         self.in_flight: set[int] = set()
+        self.exhausted: str | None = None
+        """Why the last ask found no new architecture (cleared by a successful ask)."""
 
     def run_seconds(self) -> float:
         return self._seconds_before + time.monotonic() - self._session_start
@@ -366,19 +375,30 @@ class _Search:
         best = _best_trial(store)
         incumbent = None if best is None else best.objective
         progress = _Progress(self._progress_enabled, config.max_evaluations_total, evaluated, incumbent)
+        exhausted_at = -1  # the number of evaluations when an ask last found nothing new
         try:
             while evaluated < config.max_evaluations_total:
                 while (
                     len(self.in_flight) < executor.capacity()
                     and evaluated + len(self.in_flight) < config.max_evaluations_total
                 ):
-                    trial_id = queue.popleft() if queue else self._ask()
+                    if queue:
+                        trial_id = queue.popleft()
+                    elif exhausted_at == evaluated:
+                        break  # nothing was told since: asking again finds nothing new either
+                    else:
+                        trial_id = self._ask()
+                        if trial_id is None:
+                            exhausted_at = evaluated
+                            break
                     if self._infeasible(trial_id, ready):
                         continue
                     budget = None if self.fidelity is None else self.fidelity.budget(trial_id)
                     worker = executor.submit(Task(trial_id, self.trees[trial_id], self.seeds[trial_id], budget))
                     store.mark_running(trial_id, worker)
                     self.in_flight.add(trial_id)
+                if not self.in_flight:
+                    break  # the searcher has nothing left to evaluate
                 trial_id, outcome = ready.popleft() if ready else executor.next_event()
                 if isinstance(outcome, LostEvaluation):  # run it again, unless it keeps killing its process
                     lost[trial_id] += 1
@@ -420,14 +440,17 @@ class _Search:
         self.trees[trial_id] = tree
         self.seeds[trial_id] = seed
 
-    def _ask(self) -> int:
-        """A new trial from the searcher, stored (with the searcher state) before it runs."""
+    def _ask(self) -> int | None:
+        """A new trial from the searcher, stored (with the searcher state) before it runs; None
+        when the searcher finds no new architecture (``self.exhausted`` says why)."""
         from hnas.searchers import SpaceExhaustedError
 
         try:
             asked = self.searcher.ask()
         except SpaceExhaustedError as error:
-            raise RunError(str(error)) from None
+            self.exhausted = str(error)
+            return None
+        self.exhausted = None
         tree = asked if self.fidelity is None else asked.tree
         seed_of = lambda trial_id: trial_seed(self.config.seed, trial_id)  # noqa: E731
         key = None if self.searcher.canonical_key is None else self.searcher.key(tree)
@@ -524,10 +547,12 @@ def _start_and_run(
             search.run()
     except KeyboardInterrupt:
         interrupted = True
-    return _summarise(store, config, directory, interrupted)
+    return _summarise(store, config, directory, interrupted, search.exhausted)
 
 
-def _summarise(store: RunStore, config: RunConfig, directory: Path, interrupted: bool) -> RunSummary:
+def _summarise(
+    store: RunStore, config: RunConfig, directory: Path, interrupted: bool, exhausted: str | None
+) -> RunSummary:
     trials = store.trials()
     files = write_results(directory, trials, config)
     pareto = write_pareto_results(directory, trials, config) if config.objectives else None
@@ -546,4 +571,5 @@ def _summarise(store: RunStore, config: RunConfig, directory: Path, interrupted:
         best_file=files.best_architecture,
         first_error=failed[0].error if failed else None,
         notes=pareto.lines if pareto else (),
+        exhausted=exhausted,
     )

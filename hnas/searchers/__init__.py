@@ -13,7 +13,7 @@ from hnas.searchers.acquisition import (
     ProbabilityOfImprovement,
     UpperConfidenceBound,
 )
-from hnas.searchers.base import Searcher, SpaceExhaustedError
+from hnas.searchers.base import Searcher, SearcherError, SpaceExhaustedError
 from hnas.searchers.factory import accepted_options, build_searcher_options, make_searcher, options_record
 from hnas.searchers.options import OptionsError, parse_option_value
 from hnas.searchers.pools import (
@@ -42,6 +42,7 @@ from hnas.searchers.registry import (
 
 __all__ = [
     "Searcher",
+    "SearcherError",
     "SpaceExhaustedError",
     "OptionsError",
     "Acquisition",

@@ -45,13 +45,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hnas.errors import HnasError
+from hnas.grammar.errors import GrammarError
 from hnas.grammar.tree import Tree
 from hnas.searchers.options import OptionsError
 
 if TYPE_CHECKING:
     from hnas.grammar.space import SearchSpace
 
-__all__ = ["Searcher", "SpaceExhaustedError", "MAX_SAMPLING_TRIES", "KeyFunction"]
+__all__ = ["Searcher", "SearcherError", "SpaceExhaustedError", "MAX_SAMPLING_TRIES", "KeyFunction"]
 
 MAX_SAMPLING_TRIES = 2000
 """Draws :meth:`Searcher.sample_new` makes before concluding that no unknown architecture is left."""
@@ -61,6 +62,10 @@ KeyFunction = Callable[[Tree], str]
 
 class SpaceExhaustedError(HnasError, RuntimeError):
     """No architecture that was neither evaluated nor pending could be found."""
+
+
+class SearcherError(HnasError, RuntimeError):
+    """A searcher broke its contract: it proposed something that is not a new tree of its space."""
 
 
 class Searcher(ABC):
@@ -110,11 +115,10 @@ class Searcher(ABC):
     def ask(self) -> Tree:
         """A new candidate that was neither evaluated nor is pending; it becomes pending."""
         tree = self.propose()
-        if not isinstance(tree, Tree):
-            raise TypeError(f"{type(self).__name__}.propose() returned {type(tree).__name__}, not a Tree")
+        self.check_in_space(tree, "propose()")
         key = self.key(tree)
-        if key in self._keys:  # a searcher bug, never the user's
-            raise RuntimeError(f"{type(self).__name__} proposed an already known tree: {tree}")
+        if key in self._keys:
+            raise SearcherError(f"{type(self).__name__} proposed an already known tree: {tree}")
         self._pending[tree] = None
         self._keys.add(key)
         return tree
@@ -167,6 +171,18 @@ class Searcher(ABC):
             losses = losses.reshape(0, 0)
         return list(self._observed_trees), losses
 
+    def check_in_space(self, tree: object, source: str) -> None:
+        """A :class:`SearcherError` unless ``tree`` is a valid derivation of the space (``source``
+        names the method that produced it, for the message)."""
+        name = type(self).__name__
+        if not isinstance(tree, Tree):
+            raise SearcherError(f"{name}.{source} returned {type(tree).__name__}, not a Tree")
+        try:
+            self.space.validate(tree)
+        except GrammarError as error:
+            raise SearcherError(f"{name}.{source} returned a tree outside the search space ({error}): "
+                                f"{_shortened(str(tree))}") from None
+
     def sample_new(self) -> Tree:
         """A random sample of the space (by production weights) that is not known yet."""
         for _ in range(MAX_SAMPLING_TRIES):
@@ -175,7 +191,7 @@ class Searcher(ABC):
                 return tree
         raise SpaceExhaustedError(
             f"{type(self).__name__}: {MAX_SAMPLING_TRIES} random samples were all evaluated or pending; "
-            f"the search space looks exhausted ({len(self._history)} told, {len(self._pending)} pending)"
+            f"the search space looks exhausted after {len(self._keys)} architectures"
         )
 
     # ------------------------------------------------------------------ resume (the runner's)
@@ -259,3 +275,7 @@ class Searcher(ABC):
         if self._observed_losses and len(vector) != len(self._observed_losses[0]):
             raise ValueError(f"tell(): expected {len(self._observed_losses[0])} losses, got {len(vector)}")
         return vector
+
+
+def _shortened(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hnas.grammar.tree import Tree
-from hnas.searchers.base import Searcher
+from hnas.searchers.base import Searcher, SearcherError
 from hnas.searchers.bayesian_optimization import BayesianOptimization, maximise_acquisition
 from hnas.searchers.options import OptionsError, check_int
 
@@ -248,19 +248,20 @@ class MultiFidelitySearcher(Searcher):
     def _check_new(self, job: Job) -> None:
         name = type(self).__name__
         if not isinstance(job, Job) or not isinstance(job.tree, Tree):
-            raise TypeError(f"{name}.propose_job() returned {job!r}, not a Job of a Tree")
+            raise SearcherError(f"{name}.propose_job() returned {job!r}, not a Job of a Tree")
         if job.epochs not in self.levels or self.levels.index(job.epochs) != job.rung:
-            raise RuntimeError(f"{name} proposed epochs {job.epochs} at rung {job.rung}; levels: {self.levels}")
+            raise SearcherError(f"{name} proposed epochs {job.epochs} at rung {job.rung}; levels: {self.levels}")
         key = self.key(job.tree)
         if (key, job.epochs) in self._by_job:
-            raise RuntimeError(f"{name} proposed a job that was already asked: {job!r}")
+            raise SearcherError(f"{name} proposed a job that was already asked: {job!r}")
         if job.continues is None:
+            self.check_in_space(job.tree, "propose_job()")
             if self.is_known(job.tree):
-                raise RuntimeError(f"{name} proposed an already known tree as a new configuration: {job.tree}")
+                raise SearcherError(f"{name} proposed an already known tree as a new configuration: {job.tree}")
             return
         earlier = self._by_job.get((key, job.continues))
         if earlier is None or earlier.result is PENDING or earlier.result is None or job.continues >= job.epochs:
-            raise RuntimeError(f"{name} proposed to continue a job that is not done at fewer epochs: {job!r}")
+            raise SearcherError(f"{name} proposed to continue a job that is not done at fewer epochs: {job!r}")
 
     def _add(self, job: Job) -> None:
         record = _Record(job)

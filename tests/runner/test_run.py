@@ -13,10 +13,11 @@ from runner_objectives import (
     read_log,
 )
 
-from hnas.grammar import load_space
+from hnas.grammar import Tree, load_space
 from hnas.runner import ConfigMismatchError, RunConfig, load_trials, run_search
 from hnas.runner.driver import LOG_FLOOR
 from hnas.runner.results import PLOT_EVALUATIONS, PLOT_TIME, RESULTS_CSV
+from hnas.searchers import Searcher, SearcherError, register_searcher
 from hnas.searchers.synthetic import op_quality_loss
 
 
@@ -214,3 +215,46 @@ def test_only_lost_workers_count_towards_failing_a_trial_not_interrupted_session
     assert int(marker.read_text()) == trials[0].seed
     assert (trials[0].status, trials[0].attempts, trials[0].error) == ("done", 4, None)
     assert [t.status for t in trials] == ["done"] * 8
+
+
+SIX = 'S -> "Linear2" OPS OPS | "Residual2" OPS OPS OPS\nOPS -> "conv3x3" | "zero"\n'
+"""Six architectures: Linear2 of two convs, and the five Residual2 cells whose zeros keep it connected."""
+
+
+@pytest.mark.parametrize(
+    ("searcher", "n_workers"),
+    [("random_search", 1), ("random_search", 2), ("regularized_evolution", 1), ("bayesian_optimization", 1)],
+)
+def test_a_run_on_a_space_smaller_than_its_budget_evaluates_it_all_and_finishes(tmp_path, searcher, n_workers):
+    grammar = tmp_path / "six.cfg"
+    grammar.write_text(SIX)
+    options = {"n_init": 2, "pool_size": 10} if searcher == "bayesian_optimization" else {}
+    config = _config(SyntheticObjective(), search_space=(str(grammar),), searcher=searcher,
+                     searcher_options=options, max_evaluations_total=10, n_workers=n_workers)
+    summary = run_search(config, tmp_path / "run")
+    trials = load_trials(tmp_path / "run")
+    assert len({t.architecture for t in trials}) == len(trials) == load_space(str(grammar)).count() == 6
+    assert summary.finished and summary.exit_code == 0 and summary.n_done == 6
+    assert summary.exhausted.endswith("the search space looks exhausted after 6 architectures")
+    text = str(summary)
+    assert "run finished: 6/10 evaluations" in text and "the run ended early:" in text and "rerun" not in text
+    assert len((tmp_path / "run" / RESULTS_CSV).read_text().splitlines()) == 7
+    again = run_search(config, tmp_path / "run")  # nothing new to find: it says so again
+    assert again.n_evaluations == 6 and again.finished and len(load_trials(tmp_path / "run")) == 6
+
+
+class OutsideTheSpace(Searcher):
+    """A user's searcher with a bug: its trees are not derivations of the run's space."""
+
+    def propose(self) -> Tree:
+        return Tree("S", "Linear1", (Tree("OPS", "id"),))
+
+
+def test_a_searcher_proposing_outside_the_space_stops_the_run_before_anything_is_stored(tmp_path):
+    register_searcher("outside_the_space_test", OutsideTheSpace, replace=True)
+    log = tmp_path / "log.txt"
+    with pytest.raises(SearcherError, match=r"OutsideTheSpace.propose\(\) returned a tree outside the search space "
+                                            r"\(position 2: unknown nonterminal 'S'\)"):
+        run_search(_config(SyntheticObjective(log), searcher="outside_the_space_test"), tmp_path / "run")
+    assert not log.exists() and not (tmp_path / "run").exists()  # nothing evaluated, the folder removed
+    assert run_search(_config(SyntheticObjective(log)), tmp_path / "run").n_done == 8

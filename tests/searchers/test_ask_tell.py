@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from hnas.grammar import load_space
-from hnas.searchers import SpaceExhaustedError, get_searcher_class, make_searcher, searcher_names
+from hnas.grammar import Tree, load_space
+from hnas.searchers import Searcher, SearcherError, SpaceExhaustedError, get_searcher_class, make_searcher, searcher_names
 from hnas.searchers.multi_fidelity import MultiFidelitySearcher
 from hnas.searchers.synthetic import op_quality_loss
 
@@ -146,3 +146,34 @@ def test_a_used_up_space_raises_space_exhausted(tmp_path, name):
     assert len(set(asked)) == 4
     with pytest.raises(SpaceExhaustedError, match="search space looks exhausted"):
         searcher.ask()
+
+
+class _Proposes(Searcher):
+    """A user's searcher that proposes whatever it was given."""
+
+    def __init__(self, space, proposal, **kwargs):
+        super().__init__(space, **kwargs)
+        self.proposal = proposal
+
+    def propose(self):
+        return self.proposal
+
+
+def test_ask_refuses_a_proposal_outside_the_space(tmp_path, cell_space):
+    grammar = tmp_path / "chain.cfg"
+    grammar.write_text('S -> "Linear2" OPS OPS\nOPS -> "id" | "zero"\n')
+    chain = load_space(str(grammar))
+    cut = Tree("S", "Linear2", (Tree("OPS", "id"), Tree("OPS", "zero")))
+    cases = [
+        (chain, cut, r"_Proposes.propose\(\) returned a tree outside the search space \(position 2: 'zero' "
+                     r"children disconnect the input of Linear2 from its output\): \(S Linear2 \(OPS id\) \(OPS zero\)\)"),
+        (cell_space, cut, r"outside the search space \(position 2: unknown nonterminal 'S'\)"),
+        (chain, str(cut), r"_Proposes.propose\(\) returned str, not a Tree"),
+    ]
+    for space, proposal, message in cases:
+        searcher = _Proposes(space, proposal, seed=0)
+        with pytest.raises(SearcherError, match=message):
+            searcher.ask()
+        assert searcher.pending == ()  # nothing was taken as asked
+    fine = Tree("S", "Linear2", (Tree("OPS", "id"), Tree("OPS", "id")))
+    assert _Proposes(chain, fine, seed=0).ask() == fine
