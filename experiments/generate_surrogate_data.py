@@ -1,7 +1,9 @@
 """Offline data for the surrogate regression: N random architectures evaluated on an objective.
 
-Evaluates N distinct random architectures of a space on an objective and writes them as CSV rows
-that experiments/surrogate_regression.py reads:
+Evaluates N distinct random architectures of a space on an objective (a random-search run, so it
+resumes where it stopped, a failing or crashing architecture is a failed row, and Ctrl-C keeps
+every finished evaluation) and writes them as CSV rows that experiments/surrogate_regression.py
+reads:
 
     python experiments/generate_surrogate_data.py --search_space nb201_variable_multi_multi \
         --objective params --n 500 --output runs/surrogate/hier_params.csv
@@ -10,30 +12,32 @@ Any objective of hnas.objectives works: the zero-cost proxies (params, naswot, s
 jacov; seconds per architecture on a CPU, on the embedded digits data), the embedded training
 objectives (digits, addnist_mini; minutes) or a dataset objective with --data_path. Columns:
 architecture, value (the objective's val_error, lower is better), status (done / failed),
-objective_name, search_space, seed, params. Rows are written as they finish.
+objective_name, search_space, seed (of the evaluation), params. The run store lives in
+--working_directory (default: the output's name with .run for .csv); rerunning the same command
+continues it (a larger --n adds architectures) and rewrites the CSV from it.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from hnas.cli import add_plugin_argument
 from hnas.errors import HnasError
-from hnas.grammar import SearchSpace, Tree, load_space
-from hnas.objectives import OBJECTIVES, get_objective
-from hnas.plugins import load_plugins
+from hnas.grammar import load_space
+from hnas.objectives import OBJECTIVES
+from hnas.runner import RunConfig, load_trials, run_search
+from hnas.runner.driver import EXIT_INTERRUPTED
+from hnas.runner.errors import RunConfigError
+from hnas.runner.folders import writable_file
+from hnas.runner.store import Trial, TrialStatus
 
 PROG = "generate_surrogate_data.py"
 COLUMNS = ("architecture", "value", "status", "objective_name", "search_space", "seed", "params")
-MAX_DRAWS_PER_ARCHITECTURE = 100
-"""Samples drawn per wanted architecture before giving up on finding N distinct ones."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,54 +50,68 @@ def build_parser() -> argparse.ArgumentParser:
         " (default %(default)s: seconds per architecture)")
     add("--data_path", default=None, help="data folder for dataset objectives (not needed for the others)")
     add("--n", type=int, default=500, help="distinct architectures to evaluate (default %(default)s)")
-    add("--seed", type=int, default=0, help="seed of the sampling and of every evaluation (default %(default)s)")
+    add("--seed", type=int, default=0, help="seed of the sampling and of the evaluations (default %(default)s)")
     add("--output", required=True,
         help="CSV file to write, its folder created (e.g. runs/surrogate/hier.csv: runs/ is git-ignored)")
+    add("--working_directory", default=None,
+        help="the resumable run store (default: --output with .run instead of .csv)")
+    add("--n_workers", type=int, default=1, help="worker processes evaluating in parallel (default %(default)s)")
+    add("--no_progress", action="store_true", help="no progress bar")
     add_plugin_argument(parser)
     return parser
 
 
-def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator) -> list[Tree]:
-    """``n`` distinct uniform samples; a clear error if the space seems to have fewer."""
-    trees: dict[Tree, None] = {}
-    for _ in range(n * MAX_DRAWS_PER_ARCHITECTURE):
-        trees.setdefault(space.sample(rng), None)
-        if len(trees) == n:
-            return list(trees)
-    raise ValueError(f"found only {len(trees)} distinct architectures in {n * MAX_DRAWS_PER_ARCHITECTURE} samples, {n} asked")
+def write_rows(output: Path, trials: Sequence[Trial], objective_name: str, space_name: str) -> tuple[int, int]:
+    """Write the finished trials as CSV rows (whole, through a temporary file); (done, failed)."""
+    finished = [t for t in trials if t.status in TrialStatus.FINISHED]
+    partial = output.with_name(output.name + ".partial")
+    with open(partial, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for trial in finished:
+            done = trial.status == TrialStatus.DONE
+            writer.writerow([trial.architecture, trial.val_error if done else "", trial.status, objective_name,
+                             space_name, trial.seed, "" if trial.params is None else trial.params])
+    os.replace(partial, output)
+    n_done = sum(t.status == TrialStatus.DONE for t in finished)
+    return n_done, len(finished) - n_done
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.n is not None and args.n < 1:
-        parser.error(f"argument --n: must be >= 1, got {args.n}")
-    try:
-        load_plugins(args.plugin)
-        space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
-        objective = get_objective(args.objective, args.data_path)
-        trees = sample_distinct(space, args.n, np.random.default_rng(args.seed))
-    except (HnasError, ValueError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 1
+    for flag in ("n", "n_workers"):
+        if getattr(args, flag) < 1:
+            parser.error(f"argument --{flag}: must be >= 1, got {getattr(args, flag)}")
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    start, failed = time.perf_counter(), 0
-    with open(output, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for i, tree in enumerate(trees, start=1):
-            try:
-                result = objective.evaluate(tree, args.seed)
-                value, status, params = result.val_error, "done", result.params
-            except Exception as error:  # a failing architecture is a failed row, as in a search run
-                value, status, params, failed = "", "failed", "", failed + 1
-                print(f"architecture {i} failed: {error}", file=sys.stderr)
-            writer.writerow([space.to_string(tree), value, status, objective.name, space.name, args.seed, params])
-            handle.flush()
-            if i % 50 == 0 or i == len(trees):
-                print(f"{i}/{len(trees)} evaluated ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
-    print(f"wrote {output} ({len(trees) - failed} done, {failed} failed)", file=sys.stderr)
+    directory = Path(args.working_directory) if args.working_directory else output.with_suffix(".run")
+    if directory.resolve() == output.resolve():
+        parser.error(f"argument --output: {output} would be the run store's folder; name a .csv file")
+    try:
+        config = RunConfig(
+            search_space=args.search_space[0] if len(args.search_space) == 1 else args.search_space,
+            objective=args.objective, searcher="random_search", seed=args.seed, max_evaluations_total=args.n,
+            data_path=args.data_path, n_workers=args.n_workers, plugins=tuple(args.plugin),
+        )  # fmt: skip
+    except RunConfigError as error:
+        parser.error(f"argument --{error.field}: {error}")
+    try:
+        writable_file(output, "--output")
+        summary = run_search(config, directory, progress=not args.no_progress)
+        trials = load_trials(directory)
+        done, failed = write_rows(output, trials, config.objective_name, load_space(config.search_space).name)
+    except HnasError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return getattr(error, "code", 1)
+    except KeyboardInterrupt:  # outside the search loop, which stops with its summary
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"wrote {output} ({done} done, {failed} failed; run store {directory})", file=sys.stderr)
+    if summary.exhausted is not None:
+        print(f"{PROG}: note: fewer than --n {args.n} architectures: {summary.exhausted}", file=sys.stderr)
+    if summary.interrupted:
+        print(f"{PROG}: interrupted; rerun the same command to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -30,6 +30,7 @@ from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, LostEvaluation, Task, make_executor
+from hnas.runner.folders import create_folder, remove_folders
 from hnas.runner.fidelity import FidelityRun, check_fidelity_objective, is_multi_fidelity
 from hnas.runner.objective_vectors import TrialCosts, with_latency
 from hnas.runner.pareto_results import write_pareto_results
@@ -183,37 +184,6 @@ def _sigterm_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _create_directory(directory: Path) -> list[Path]:
-    """Create ``directory`` (and missing parents); returns the folders created, outermost first.
-    A path that cannot be a working directory is a RunError naming it and the reason."""
-    missing = []
-    for path in (directory, *directory.parents):
-        if path.is_dir():
-            break
-        if path.exists() or path.is_symlink():
-            raise RunError(f"cannot use {directory} as the working directory: {path} is not a folder")
-        missing.append(path)
-    for path in reversed(missing):
-        try:
-            path.mkdir()
-        except FileExistsError:
-            if not path.is_dir():
-                raise RunError(f"cannot use {directory} as the working directory: {path} is not a folder") from None
-        except OSError as error:
-            _remove_folders(list(reversed(missing[missing.index(path) + 1 :])))
-            raise RunError(f"cannot create the working directory {directory}: {error.strerror}") from None
-    return list(reversed(missing))
-
-
-def _remove_folders(created: list[Path]) -> None:
-    """Remove the folders a failed start created, innermost first, if they are empty."""
-    for path in reversed(created):
-        try:
-            path.rmdir()
-        except OSError:
-            return
 
 
 @contextmanager
@@ -498,7 +468,7 @@ def run_search(
     config.validate()
     directory = Path(working_directory) if working_directory is not None else default_working_directory(config)
     directory = directory.resolve()
-    created = _create_directory(directory)
+    created = create_folder(directory, "the working directory")
     try:
         with lock_run_directory(directory) as new_lock:
             try:
@@ -508,7 +478,7 @@ def run_search(
                     new_lock.unlink(missing_ok=True)
                 raise
     except BaseException:
-        _remove_folders(created)  # a failed start leaves the folder as it found it
+        remove_folders(created)  # a failed start leaves the folder as it found it
         raise
 
 

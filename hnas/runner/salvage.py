@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import json
 import pickle
+import os
 import shutil
 import sqlite3
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from hnas.runner.errors import RunError
+from hnas.runner.folders import create_folder
 from hnas.runner.store import STORE_FILENAME, RunStore, Trial, TrialStatus, wal_valid_length
 
 __all__ = ["SalvageReport", "salvage_store", "DAMAGED_SUFFIX"]
@@ -68,18 +71,21 @@ def salvage_store(run_dir: str | Path, output: str | Path | None = None) -> Salv
     target = run_dir if output is None else Path(output).resolve()
     if target != run_dir and (target / STORE_FILENAME).exists():
         raise RunError(f"{target} already holds a run store; name a new --output directory")
+    if target != run_dir:
+        create_folder(target, "--output")
     if target == run_dir:
         taken = [p for p in _files(source, DAMAGED_SUFFIX) if p.exists()]
         if taken:
             raise RunError(f"{taken[0]} exists (an earlier salvage); move it away first")
-    with lock_run_directory(run_dir):
+    read_only = target != run_dir and not os.access(run_dir, os.W_OK)  # e.g. a backup: no run can write it
+    with nullcontext() if read_only else lock_run_directory(run_dir):
         config, state, trials, skipped = _read(source)
         state_kept = state is not None and not skipped
         if not state_kept:
             dropped = [t for t in trials if t.status not in TrialStatus.FINISHED]
             skipped += [f"trial {t.id}: unfinished, and the searcher state is not kept" for t in dropped]
             trials = [t for t in trials if t.status in TrialStatus.FINISHED]
-        with tempfile.TemporaryDirectory(dir=run_dir) as scratch:
+        with tempfile.TemporaryDirectory(dir=target) as scratch:
             store = RunStore(scratch)
             try:
                 store.restore(config, trials, state if state_kept else None)
@@ -89,8 +95,6 @@ def salvage_store(run_dir: str | Path, output: str | Path | None = None) -> Salv
                 for path in _files(source, ""):
                     if path.exists():
                         path.rename(path.with_name(path.name + DAMAGED_SUFFIX))
-            else:
-                target.mkdir(parents=True, exist_ok=True)
             shutil.move(Path(scratch) / STORE_FILENAME, target / STORE_FILENAME)
     return SalvageReport(source, target, len(trials), tuple(skipped), config is not None, state_kept)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from hnas.grammar import load_space
+from hnas.runner import load_trials
 from hnas.surrogates import get_surrogate
 from hnas.surrogates.regression import METRICS, regression_metrics
 from hnas.surrogates.trials import TrialsError, load_evaluations
@@ -52,6 +54,33 @@ def test_generated_csv_holds_distinct_evaluated_architectures(generated: Path) -
         assert row["status"] == "done" and row["objective_name"] == "params" and row["search_space"] == SPACE
         space.parse(row["architecture"])
         assert float(row["value"]) == -int(row["params"])  # the proxy's value is -score
+
+
+def test_generating_again_continues_the_run_and_rewrites_the_csv_whole(generated: Path, tmp_path: Path) -> None:
+    shutil.copytree(generated, tmp_path / "data")
+    before = (tmp_path / "data" / "cells.csv").read_text().splitlines()
+    result = run_script(
+        "generate_surrogate_data.py", "--search_space", SPACE, "--objective", "params",
+        "--n", "45", "--seed", "3", "--output", str(tmp_path / "data" / "cells.csv"), "--no_progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"(45 done, 0 failed; run store {tmp_path / 'data' / 'cells.run'})" in result.stderr
+    after = (tmp_path / "data" / "cells.csv").read_text().splitlines()
+    assert after[:41] == before and len(after) == 46  # the 40 rows kept as they were, 5 new ones
+    assert len(load_trials(tmp_path / "data" / "cells.run")) == 45
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("{tmp}", "cannot write --output {tmp}: it is a folder"),
+     ("{tmp}/afile/x.csv", "cannot use {tmp}/afile as --output: {tmp}/afile is not a folder")],
+)
+def test_a_bad_output_fails_before_any_evaluation(tmp_path: Path, output: str, message: str) -> None:
+    (tmp_path / "afile").write_text("")
+    result = run_script("generate_surrogate_data.py", "--search_space", SPACE, "--n", "3",
+                        "--output", output.format(tmp=tmp_path), "--working_directory", str(tmp_path / "run"))
+    assert result.returncode == 1 and result.stderr.strip() == f"generate_surrogate_data.py: error: {message.format(tmp=tmp_path)}"
+    assert not (tmp_path / "run").exists()
 
 
 def test_regression_end_to_end(generated: Path, tmp_path: Path) -> None:
