@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from hnas.cli import bounded
 from hnas.grammar import Tree, load_space
 from hnas.grammar.spaces import GRAMMAR_DIR
 from hnas.programs import LinearTasks, ProgramEvaluator, format_program, live_program, read_program
@@ -37,8 +38,8 @@ def _score(tree: Tree) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--grammar", default=str(GRAMMAR_DIR / "automl_zero_linear.cfg"))
-    parser.add_argument("--workers", type=int, default=2, help="evaluating processes (1: in this process)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=bounded(int, 1), default=2, help="evaluating processes (1: in this process)")
+    parser.add_argument("--seed", type=bounded(int, 0), default=0)
     parser.add_argument("--population_size", type=int, default=1000)
     parser.add_argument("--tournament_size", type=int, default=10)
     parser.add_argument("--max_length", type=int, default=6, help="most instructions per function")

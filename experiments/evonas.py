@@ -18,6 +18,7 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
+from hnas.cli import bounded  # noqa: E402
 from hnas.errors import HnasError  # noqa: E402
 from hnas.runner.evonas import EVONAS_SPACE, run_evonas  # noqa: E402
 
@@ -29,13 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--task", default="digits", help="the training task scored and trained on (default digits: embedded, offline)")
     add("--data_path", default=None, help="folder with the task's data (tasks that are not embedded)")
     add("--search_space", default=EVONAS_SPACE, help=f"a cell space (default {EVONAS_SPACE})")
-    add("--seed", type=int, default=0, help="seed of the search and the training (default 0)")
-    add("--max_evaluations_total", type=int, default=100, help="zero-cost evaluations of the search (default 100)")
-    add("--population_size", type=int, default=20, help="NSGA-II population (default 20)")
-    add("--proxy_batch_size", type=int, default=32, help="images the proxies are scored on (default 32)")
-    add("--max_trained", type=int, default=None, help="train at most this many front members (default all)")
-    add("--epochs", type=int, default=None, help="training epochs of the front members (default: the task's)")
-    add("--train_subset", type=int, default=None, help="train the front members on this many images (default all)")
+    add("--seed", type=bounded(int, 0), default=0, help="seed of the search and the training (default 0)")
+    add("--max_evaluations_total", type=bounded(int, 1), default=100, help="zero-cost evaluations of the search (default 100)")
+    add("--population_size", type=bounded(int, 1), default=20, help="NSGA-II population (default 20)")
+    add("--proxy_batch_size", type=bounded(int, 1), default=32, help="images the proxies are scored on (default 32)")
+    add("--max_trained", type=bounded(int, 0), default=None, help="train at most this many front members (default all)")
+    add("--epochs", type=bounded(int, 1), default=None, help="training epochs of the front members (default: the task's)")
+    add("--train_subset", type=bounded(int, 1), default=None, help="train the front members on this many images (default all)")
     add("--no_progress", action="store_true", help="no progress bar")
     return parser
 

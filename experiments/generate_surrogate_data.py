@@ -26,7 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hnas.cli import add_plugin_argument
+from hnas.cli import add_plugin_argument, bounded
 from hnas.errors import HnasError
 from hnas.grammar import load_space
 from hnas.objectives import OBJECTIVES
@@ -49,14 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"what to evaluate: {', '.join(OBJECTIVES)}, a registered name or module:function / file.py:function"
         " (default %(default)s: seconds per architecture)")
     add("--data_path", default=None, help="data folder for dataset objectives (not needed for the others)")
-    add("--n", type=int, default=500, help="distinct architectures to evaluate (default %(default)s)")
-    add("--seed", type=int, default=0, help="seed of the sampling and of the evaluations (default %(default)s)")
+    add("--n", type=bounded(int, 1), default=500, help="distinct architectures to evaluate (default %(default)s)")
+    add("--seed", type=bounded(int, 0), default=0, help="seed of the sampling and of the evaluations (default %(default)s)")
     add("--output", required=True,
         help="CSV file to write, its folder created (e.g. runs/surrogate/hier.csv: runs/ is git-ignored)")
     add("--working_directory", default=None,
         help="the resumable run store (default: --output with .run instead of .csv)")
-    add("--n_workers", type=int, default=1, help="worker processes evaluating in parallel (default %(default)s)")
-    add("--no_progress", action="store_true", help="no progress bar")
+    add("--n_workers", type=bounded(int, 1), default=1, help="worker processes evaluating in parallel (default %(default)s)")
+    add("--no_progress", action="store_true", help="no progress bar (e.g. for log files)")
     add_plugin_argument(parser)
     return parser
 
@@ -80,9 +80,6 @@ def write_rows(output: Path, trials: Sequence[Trial], objective_name: str, space
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag in ("n", "n_workers"):
-        if getattr(args, flag) < 1:
-            parser.error(f"argument --{flag}: must be >= 1, got {getattr(args, flag)}")
     output = Path(args.output)
     directory = Path(args.working_directory) if args.working_directory else output.with_suffix(".run")
     if directory.resolve() == output.resolve():

@@ -23,9 +23,9 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 try:  # Ctrl-C while the modules import is one line too
     import argparse
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
-    from hnas.cli import add_plugin_argument
+    from hnas.cli import add_plugin_argument, bounded
     from hnas.errors import HnasError
     from hnas.grammar import space_names
     from hnas.objectives import DEFAULT_OBJECTIVE, OBJECTIVES
@@ -66,21 +66,6 @@ evaluation; 1 an error before the first evaluation (printed as one line); 2 a ba
 or SIGTERM (rerun the same command to continue)."""
 
 
-def _number(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="optimize.py",
@@ -109,32 +94,32 @@ def build_parser() -> argparse.ArgumentParser:
     add("--canonical_key", default=RunConfig.canonical_key,
         help="architectures with equal keys are one: auto (the space's registered key), none, or a key name"
         f" (default {RunConfig.canonical_key})")
-    add("--seed", type=_number(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
-    add("--max_evaluations_total", type=_number(int, 1), default=DEFAULT_MAX_EVALUATIONS,
+    add("--seed", type=bounded(int, 0), default=0, help="seed of the searcher and the evaluations (default 0)")
+    add("--max_evaluations_total", type=bounded(int, 1), default=DEFAULT_MAX_EVALUATIONS,
         help="evaluated (done or failed) trials of the run; raise it to continue a finished run"
         f" (default {DEFAULT_MAX_EVALUATIONS})")
     add("--log", action="store_true",
         help="minimise the log of the validation error (objectives whose values can be negative, such as"
         " the zero-cost proxies, refuse it)")
-    add("--epochs", type=_number(int, 1), default=None, help="training epochs (default: the objective's)")
-    add("--batch_size", type=_number(int, 1), default=None, help="training batch size (default: the objective's)")
-    add("--train_subset", type=_number(int, 1), default=None,
+    add("--epochs", type=bounded(int, 1), default=None, help="training epochs (default: the objective's)")
+    add("--batch_size", type=bounded(int, 1), default=None, help="training batch size (default: the objective's)")
+    add("--train_subset", type=bounded(int, 1), default=None,
         help="train on a fixed random subset of this many images (default: all)")
-    add("--min_epochs", type=_number(int, 1), default=None,
+    add("--min_epochs", type=bounded(int, 1), default=None,
         help="multi-fidelity searchers (successive_halving, hyperband, asha, bo_hyperband): the lowest fidelity"
         f" in training epochs (default {option_defaults(MultiFidelitySearcher.Options)['min_epochs']})")
-    add("--max_epochs", type=_number(int, 1), default=None,
+    add("--max_epochs", type=bounded(int, 1), default=None,
         help="multi-fidelity searchers: the highest fidelity; every learning-rate schedule spans it"
         f" (default {option_defaults(MultiFidelitySearcher.Options)['max_epochs']})")
     add("--fidelity", choices=FIDELITY_KINDS, default="epochs",
         help="multi-fidelity searchers: what the levels count, training epochs (default) or train_subset: the"
              " number of training images (from --min_train_subset to --max_train_subset; every evaluation trains"
              " the objective's epochs on that many first images, a promoted trial from zero)")
-    add("--min_train_subset", type=_number(int, 1), default=None,
+    add("--min_train_subset", type=bounded(int, 1), default=None,
         help="with --fidelity train_subset (required then): the fewest training images of an evaluation")
-    add("--max_train_subset", type=_number(int, 1), default=None,
+    add("--max_train_subset", type=bounded(int, 1), default=None,
         help="with --fidelity train_subset (required then): the most training images of an evaluation")
-    add("--eta", type=_number(int, 2), default=None,
+    add("--eta", type=bounded(int, 2), default=None,
         help="multi-fidelity searchers: factor between fidelity levels and kept fraction 1/eta per rung"
         f" (default {option_defaults(MultiFidelitySearcher.Options)['eta']})")
     add("--objectives", default="",
@@ -142,13 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         " mo_regularized_evolution, mo_bayesian_optimization), e.g. val_error,params: val_error, params,"
         " flops, latency (measured on the evaluating device), a zero-cost proxy name (minus its score) or"
         " extras.NAME (docs/searchers.md)")
-    add("--max_params", type=_number(int, 1), default=None,
+    add("--max_params", type=bounded(int, 1), default=None,
         help="never train a network with more parameters (counted from the tree before evaluation)")
-    add("--max_flops", type=_number(float, 1), default=None,
+    add("--max_flops", type=bounded(float, 1), default=None,
         help="never train a network with more FLOPs per input (counted from the tree before evaluation)")
-    add("--n_workers", type=_number(int, 1), default=1,
+    add("--n_workers", type=bounded(int, 1), default=1,
         help="local worker processes evaluating in parallel (default 1: one worker process)")
-    add("--torch_threads", type=_number(int, 1), default=None,
+    add("--torch_threads", type=bounded(int, 1), default=None,
         help="torch threads per evaluation (default 1: fast when other jobs share the cores)")
     add("--dask_scheduler", default=None, help="evaluate on a dask.distributed cluster at tcp://HOST:PORT")
     add("--no_progress", action="store_true", help="no progress bar")

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from hnas.cli import add_plugin_argument
+from hnas.cli import add_plugin_argument, bounded
 from hnas.errors import HnasError, UsageError
 from hnas.grammar import load_space
 from hnas.plugins import load_plugins
 from hnas.grammar.space import SearchSpace
 from hnas.runner import RunError
+from hnas.runner.folders import create_folder
 from hnas.runner.store import done_rows, find_runs
 from hnas.surrogates import SURROGATE_NAMES
 from hnas.surrogates.regression import (
@@ -62,20 +63,6 @@ def read_evaluations(directory: str | Path, space: SearchSpace, objective: str |
     return load_evaluations(directory, space, objective=objective, rows=rows, skip=runs)
 
 
-def _at_least(low: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    parse.__name__ = "int"
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     add = parser.add_argument
@@ -90,17 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL", help=f"the surrogates to compare: {', '.join(SURROGATE_NAMES)}; gp is a GP with a WL kernel "
         "on the flattened graph, gp_hierarchical the hierarchical WL kernel; gpwl and gpwl_hierarchical are"
         " their aliases (default: gp gp_hierarchical)")
-    add("--n_train", nargs="+", type=_at_least(MIN_N_TRAIN), default=None, metavar="N",
+    add("--n_train", nargs="+", type=bounded(int, MIN_N_TRAIN), default=None, metavar="N",
         help=f"training-set sizes, each >= {MIN_N_TRAIN} (the paper: {' '.join(map(str, N_TRAIN_CHOICES))}); default:"
         f" those of the paper's sizes that leave at least {MIN_HELD_OUT} architectures held out, or half of the"
         " architectures when none does")
-    add("--n_seeds", type=_at_least(1), default=20,
+    add("--n_seeds", type=bounded(int, 1), default=20,
         help="random train/test splits; metrics are mean and std over them (default %(default)s)")
-    add("--n_test", type=_at_least(2), default=None,
+    add("--n_test", type=bounded(int, 2), default=None,
         help="architectures held out per seed to score the fits on (one held-out set per seed, shared by every"
         " model and n_train); default: all architectures not in the largest training set")
     add("--log", action="store_true", help="model the natural log of the objective values (they must be > 0)")
-    add("--seed", type=int, default=0, help="seed of the splits (default %(default)s)")
+    add("--seed", type=bounded(int, 0), default=0, help="seed of the splits (default %(default)s)")
     add("--output", default=None, help="output folder (default: <working_directory>/surrogate_regression)")
     add_plugin_argument(parser)
     return parser
@@ -148,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = training_sizes(len(data.trees), args.n_train, args.n_test)
         n_test = len(data.trees) - max(sizes) if args.n_test is None else args.n_test
         print(f"n_train {' '.join(map(str, sizes))}, n_test {n_test} (held out per seed)", file=sys.stderr)
+        output = Path(args.output) if args.output else Path(args.working_directory) / "surrogate_regression"
+        create_folder(output, "--output")  # before the fits, not after them
         records = run_regression(
             data.trees,
             data.values,
@@ -163,8 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HnasError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
-    output = Path(args.output) if args.output else Path(args.working_directory) / "surrogate_regression"
-    output.mkdir(parents=True, exist_ok=True)
     summary = summarise(records)
     print(format_table(summary))
     paths = (

@@ -32,14 +32,15 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from hnas.errors import UsageError
+from hnas.cli import bounded
+from hnas.errors import HnasError, UsageError
 from hnas.grammar import load_space
-from hnas.grammar.errors import GrammarError
 from hnas.grammar.space import SearchSpace
 from hnas.grammar.tree import Tree
 from hnas.objectives import PROXIES, EvaluationError, ProxyObjective, load_task
 from hnas.objectives.proxies import check_proxy_names
 from hnas.runner import RunConfig, RunError, run_search
+from hnas.runner.folders import create_folder
 from hnas.runner.store import done_rows, find_runs
 
 PROG = "zero_cost_rank_correlation.py"
@@ -183,17 +184,17 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--working_directory", help="folder searched recursively for run stores")
-    source.add_argument("--sample", type=int, metavar="N", help="train N random architectures first (random search)")
+    source.add_argument("--sample", type=bounded(int, 1), metavar="N", help="train N random architectures first (random search)")
     add("--search_space", nargs="+", default=["nb201_variable_multi_multi"],
         help="a named space, or grammar files (as for optimize.py)")
     add("--objective", default="digits", help="the training objective of the runs; the proxies use its data")
     add("--data_path", default=None, help="data folder for dataset objectives")
-    add("--epochs", type=int, default=None, help="--sample: training epochs (default: the protocol's)")
-    add("--train_subset", type=int, default=None, help="--sample: training images (default: all)")
+    add("--epochs", type=bounded(int, 1), default=None, help="--sample: training epochs (default: the protocol's)")
+    add("--train_subset", type=bounded(int, 1), default=None, help="--sample: training images (default: all)")
     add("--proxies", default=",".join(PROXIES), help="comma-separated proxy names")
-    add("--batch_size", type=int, default=64, help="images per proxy batch")
-    add("--n_seeds", type=int, default=3, help="proxy seeds (initial weights and batch)")
-    add("--seed", type=int, default=0, help="first proxy seed, and the seed of --sample")
+    add("--batch_size", type=bounded(int, 2), default=64, help="images per proxy batch")
+    add("--n_seeds", type=bounded(int, 1), default=3, help="proxy seeds (initial weights and batch)")
+    add("--seed", type=bounded(int, 0), default=0, help="first proxy seed, and the seed of --sample")
     add("--output", default=None,
         help="output folder (default: <working_directory>/zero_cost_rank_correlation; required with --sample)")
     return parser
@@ -202,10 +203,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    for flag in ("sample", "n_seeds", "batch_size", "epochs", "train_subset"):
-        value = getattr(args, flag)
-        if value is not None and value < (2 if flag == "batch_size" else 1):
-            parser.error(f"argument --{flag}: must be >= {2 if flag == 'batch_size' else 1}, got {value}")
     if args.sample is not None and args.output is None:
         parser.error("--sample needs --output (the sample run is stored in <output>/sample)")
     output = Path(args.output) if args.output else Path(args.working_directory) / "zero_cost_rank_correlation"
@@ -214,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("ignore")  # e.g. duplicate productions of a grammar, said by load_space
             space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)
         names = check_proxy_names(args.proxies)
+        if not names:
+            raise UsageError(f"--proxies names no proxy; known: {', '.join(PROXIES)}")
         data, _ = load_task(args.objective, args.data_path)
         if args.sample is not None:
             train_sample(args, output / "sample")
@@ -225,7 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.objective} in {n_runs} run(s) under {source}; at least 3 are needed"
             )
         objectives = {name: ProxyObjective(name, data, batch_size=args.batch_size) for name in names}
-    except (UsageError, GrammarError) as error:
+        create_folder(output, "--output")  # before the scoring, not after it
+    except HnasError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     print(f"{len(trees)} distinct architectures from {n_runs} run(s) under {source}", file=sys.stderr)
@@ -239,7 +239,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]  # fmt: skip
     summary = summarise(records, names, seconds, len(trees))
     print(format_table(summary))
-    output.mkdir(parents=True, exist_ok=True)
     score_rows = [
         {"architecture": str(tree), "val_error": val_error[a], "seed": seed,
          **{name: scores[s, a, p] for p, name in enumerate(names)}}

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hnas.errors import HnasError, UsageError
 
-__all__ = ["main", "UsageError", "add_plugin_argument"]
+__all__ = ["main", "UsageError", "add_plugin_argument", "bounded"]
 
 _COMMAND_MODULES = (
     "hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets", "hnas.cli.salvage",
@@ -26,6 +26,24 @@ PLUGIN_HELP = (
     "a Python module or .py file that registers topologies, primitives, objectives, searchers, ... "
     "when imported (repeatable)"
 )
+
+
+def bounded(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
+    """An argparse ``type``: ``kind(text)`` within ``[low, high]`` (no upper bound when ``high`` is
+    None), else an error naming the bound, which argparse reports with the flag."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind.__name__}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def add_plugin_argument(parser: argparse.ArgumentParser) -> None:

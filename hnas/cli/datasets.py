@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from hnas.cli import bounded
 from hnas.errors import UsageError
 
 __all__ = ["register"]
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VALID", "TEST"),
         help="images per split (default: the published 45000 15000 10000)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="seed of the composition (default %(default)s)")
+    parser.add_argument("--seed", type=bounded(int, 0), default=0, help="seed of the composition (default %(default)s)")
     parser.set_defaults(func=run)
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from hnas.cli import bounded
 from hnas.grammar import GrammarError, SearchSpace, load_space
 from hnas.grammar.analysis import MAX_COUNT_DIGITS, power_of_ten
 
@@ -51,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     sample = subparsers.add_parser("sample", help="sample architectures (one bracket string per line)")
     add_search_space_argument(sample)
-    sample.add_argument("-n", type=int, default=1, help="number of samples (default 1)")
-    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("-n", type=bounded(int, 1), default=1, help="number of samples (default 1)")
+    sample.add_argument("--seed", type=bounded(int, 0), default=0, help="random seed (default 0)")
     sample.set_defaults(func=_sample)
 
     validate = subparsers.add_parser("validate", help="check grammar files; exit 1 with file:line messages")

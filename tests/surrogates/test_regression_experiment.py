@@ -125,15 +125,26 @@ def test_regression_end_to_end(generated: Path, tmp_path: Path) -> None:
         (["--working_directory", "{tmp}/missing"], "does not exist"),
         (["--working_directory", "{tmp}"], "no evaluated trials for search space 'nb201_fixed_1_none'"),
         (["--working_directory", "{data}", "--n_train", "50"], "too few trials: n_train=50"),
+        (["--working_directory", "{data}", "--output", "{data}/cells.csv"], "cells.csv is not a folder"),
     ],
 )
 def test_user_errors_are_one_line(args: list[str], message: str, generated: Path, tmp_path: Path) -> None:
     filled = [a.format(tmp=tmp_path, data=generated) for a in args]
     result = run_script("surrogate_regression.py", *filled, "--search_space", SPACE, "--n_seeds", "1")
     assert result.returncode == 1
-    assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().count("\n") <= 1
+    last = result.stderr.strip().splitlines()[-1]  # after the progress lines, before any fit or file
+    assert last.startswith("surrogate_regression.py: error: ") and message in last
+    assert "done" not in result.stderr and not (generated / "surrogate_regression").exists()  # no seed fitted
+
+
+@pytest.mark.parametrize("script", ["surrogate_regression.py", "generate_surrogate_data.py",
+                                    "zero_cost_rank_correlation.py"])
+def test_a_negative_seed_is_a_usage_error_naming_the_flag(script: str, tmp_path: Path) -> None:
+    result = run_script(script, "--working_directory", str(tmp_path), "--output", str(tmp_path / "o.csv"),
+                        "--seed", "-1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"{script}: error: argument --seed: must be >= 0, got -1"
 
 
 def write_csv(path: Path, rows: list[dict[str, object]]) -> None:
