@@ -16,6 +16,7 @@ import pickle
 import os
 import shutil
 import sqlite3
+import struct
 import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass, fields
@@ -24,7 +25,7 @@ from typing import Any
 
 from hnas.runner.errors import RunError
 from hnas.runner.folders import create_folder
-from hnas.runner.store import STORE_FILENAME, RunStore, Trial, TrialStatus, wal_valid_length
+from hnas.runner.store import SQLITE_HEADER, STORE_FILENAME, RunStore, Trial, TrialStatus, wal_valid_length
 
 __all__ = ["SalvageReport", "salvage_store", "DAMAGED_SUFFIX"]
 
@@ -45,6 +46,8 @@ class SalvageReport:
     skipped: tuple[str, ...]
     config_kept: bool
     state_kept: bool
+    unchecked: str | None = None
+    """Why the architectures could not be parsed in the run's space (kept unchecked), or None."""
 
     def __str__(self) -> str:
         total = self.kept + len(self.skipped)
@@ -52,6 +55,8 @@ class SalvageReport:
         lines += [f"  lost {reason}" for reason in self.skipped]
         if not self.config_kept:
             lines.append("  the configuration was unreadable: the next run stores its own")
+        if self.unchecked is not None:
+            lines.append(f"  architectures kept unchecked: {self.unchecked}")
         lines.append(
             "  searcher state kept" if self.state_kept
             else "  searcher state not kept: the searcher learns the finished trials again on resume"
@@ -79,7 +84,9 @@ def salvage_store(run_dir: str | Path, output: str | Path | None = None) -> Salv
             raise RunError(f"{taken[0]} exists (an earlier salvage); move it away first")
     read_only = target != run_dir and not os.access(run_dir, os.W_OK)  # e.g. a backup: no run can write it
     with nullcontext() if read_only else lock_run_directory(run_dir):
-        config, state, trials, skipped = _read(source)
+        config, state, trials, skipped, unchecked = _read(source)
+        if config is None and not trials:
+            raise RunError(f"nothing of {source} could be read (no configuration, no trial); nothing was changed")
         state_kept = state is not None and not skipped
         if not state_kept:
             dropped = [t for t in trials if t.status not in TrialStatus.FINISHED]
@@ -96,16 +103,17 @@ def salvage_store(run_dir: str | Path, output: str | Path | None = None) -> Salv
                     if path.exists():
                         path.rename(path.with_name(path.name + DAMAGED_SUFFIX))
             shutil.move(Path(scratch) / STORE_FILENAME, target / STORE_FILENAME)
-    return SalvageReport(source, target, len(trials), tuple(skipped), config is not None, state_kept)
+    return SalvageReport(source, target, len(trials), tuple(skipped), config is not None, state_kept, unchecked)
 
 
 def _files(store: Path, suffix: str) -> list[Path]:
     return [store.with_name(store.name + part + suffix) for part in _STORE_FILES]
 
 
-def _read(source: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[Trial], list[str]]:
-    """The configuration, searcher state, readable trials and reasons for lost ones of ``source``
-    (read from a copy; its write-ahead log up to the first corrupt frame)."""
+def _read(source: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None, list[Trial], list[str], str | None]:
+    """The configuration, searcher state, readable trials, reasons for lost ones of ``source`` and
+    why the architectures were not parsed (None: they were) (read from a copy; its write-ahead log
+    up to the first corrupt frame)."""
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / STORE_FILENAME
         shutil.copyfile(source, copy)
@@ -113,13 +121,14 @@ def _read(source: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None, l
         if wal.is_file():
             valid, _damaged = wal_valid_length(wal)
             copy.with_name(copy.name + "-wal").write_bytes(wal.read_bytes()[:valid])
+        _repair_header(copy, wal.is_file())
         connection = sqlite3.connect(copy, isolation_level=None)
         connection.text_factory = bytes
         connection.row_factory = sqlite3.Row
         try:
             config = _meta(connection, "config", lambda blob: json.loads(blob))
             state = _meta(connection, "searcher_state", pickle.loads)
-            parse = _parser(config)
+            parse, unchecked = _parser(config)
             trials, skipped = [], []
             for trial_id in _trial_ids(connection):
                 try:
@@ -135,7 +144,38 @@ def _read(source: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None, l
                     trials.append(trial)
         finally:
             connection.close()
-    return config, state, trials, skipped
+    return config, state, trials, skipped, unchecked
+
+
+_PAGE_SIZES = (4096, 1024, 2048, 8192, 16384, 32768, 65536, 512)
+"""SQLite's page sizes, its default first: the candidates when a damaged header lost it."""
+
+
+def _repair_header(copy: Path, wal: bool) -> None:
+    """Give a store whose 100-byte header was overwritten a fresh one (SQLite's defaults and the
+    first page size under which its schema reads back); any other store is left alone."""
+    data = bytearray(copy.read_bytes())
+    if len(data) < 512 or data.startswith(SQLITE_HEADER):
+        return
+    original = bytes(data[:100])
+    version = 2 if wal else 1  # 2: write-ahead logging, so the log is read too
+    for page_size in _PAGE_SIZES:
+        if len(data) % page_size:
+            continue
+        data[:100] = (SQLITE_HEADER + struct.pack(">HBBBBBB", 1 if page_size == 65536 else page_size, version, version, 0, 64, 32, 32)
+                      + bytes(20) + struct.pack(">I", 4) + bytes(8) + struct.pack(">I", 1) + bytes(40))
+        copy.write_bytes(data)
+        try:
+            connection = sqlite3.connect(copy)
+            try:
+                if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'trials'").fetchone():
+                    return
+            finally:
+                connection.close()
+        except sqlite3.DatabaseError:
+            pass
+    data[:100] = original
+    copy.write_bytes(data)
 
 
 def _meta(connection: sqlite3.Connection, key: str, decode: Any) -> Any:
@@ -146,16 +186,19 @@ def _meta(connection: sqlite3.Connection, key: str, decode: Any) -> Any:
         return None
 
 
-def _parser(config: dict[str, Any] | None) -> Any:
-    """``parse(text)`` of the run's space, or None when the space cannot be loaded."""
+def _parser(config: dict[str, Any] | None) -> tuple[Any, str | None]:
+    """``parse(text)`` of the run's space (its recorded plugins loaded first, as a resumed run
+    loads them), or ``(None, why)`` when the space cannot be loaded."""
     if config is None:
-        return None
+        return None, "the configuration, which names the search space, was unreadable"
     try:
         from hnas.grammar import load_space
+        from hnas.plugins import load_plugins
 
-        return load_space(config["search_space"]).parse
-    except Exception:  # a missing grammar file: architectures are kept unchecked
-        return None
+        load_plugins(config.get("plugins") or ())
+        return load_space(config["search_space"]).parse, None
+    except Exception as error:  # a missing grammar or plugin file: architectures are kept unchecked
+        return None, f"the search space could not be loaded ({error})"
 
 
 def _trial_ids(connection: sqlite3.Connection) -> list[int]:

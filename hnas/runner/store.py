@@ -175,7 +175,7 @@ def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
     return connection
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_HEADER = b"SQLite format 3\x00"
 _WAL_MAGIC = (0x377F0682, 0x377F0683)
 _WAL_HEADER, _FRAME_HEADER = 32, 24
 
@@ -198,7 +198,7 @@ def check_store_files(path: Path) -> None:
     size = path.stat().st_size
     if size == 0:
         raise StoreDamagedError(path, "the file is empty (0 bytes); a run store is never empty", run_dir)
-    if len(header) < 100 or not header.startswith(_SQLITE_HEADER):
+    if len(header) < 100 or not header.startswith(SQLITE_HEADER):
         raise StoreDamagedError(path, "it is not an SQLite database (its header is wrong)", run_dir)
     page_size = struct.unpack(">H", header[16:18])[0]
     page_size = 65536 if page_size == 1 else page_size

@@ -211,3 +211,49 @@ def test_salvage_to_another_directory_leaves_the_damaged_one_untouched(tmp_path)
     assert {name: (tmp_path / "run" / name).read_bytes() for name in before} == before
     with pytest.raises(RunError, match="already holds a run store"):
         salvage_store(tmp_path / "run", tmp_path / "copy")
+
+
+@pytest.mark.parametrize("in_the_log", [False, True])
+def test_salvage_rebuilds_an_overwritten_header_and_refuses_a_store_with_nothing_readable(tmp_path, in_the_log):
+    from hnas.runner.salvage import salvage_store
+
+    if in_the_log:  # the trials live in the write-ahead log, read through the rebuilt header
+        _store_with_wal(tmp_path / "run")
+        expected = [f"arch{i}" for i in range(8)]
+    else:
+        _finished_run(tmp_path / "run")
+        expected = [t.architecture for t in load_trials(tmp_path / "run")]
+    store = tmp_path / "run" / STORE_FILENAME
+    _overwrite(store, 0, bytes(range(100)))  # the magic string, page size, schema format: all gone
+    with pytest.raises(StoreDamagedError, match="its header is wrong"):
+        load_trials(tmp_path / "run")
+    report = salvage_store(tmp_path / "run", tmp_path / "copy")
+    assert report.kept == len(expected) and [t.architecture for t in load_trials(tmp_path / "copy")] == expected
+
+    _overwrite(store, 0, b"\xa5" * 8192)  # the schema's page too, and no log to read it from: nothing can be read
+    (tmp_path / "run" / (STORE_FILENAME + "-wal")).unlink(missing_ok=True)
+    before = store.read_bytes()
+    with pytest.raises(RunError, match=f"nothing of {store} could be read .*; nothing was changed"):
+        salvage_store(tmp_path / "run")
+    assert store.read_bytes() == before and not (tmp_path / "run" / (STORE_FILENAME + ".damaged")).exists()
+
+
+def test_salvage_checks_the_architectures_of_a_plugin_space_with_the_runs_own_plugins(tmp_path):
+    (tmp_path / "tri_plugin.py").write_text(
+        "from hnas.semantics import register_topology\n"
+        "register_topology('Tri', [(1, 2), (2, 3), (1, 3)])\n"
+    )
+    (tmp_path / "tri.cfg").write_text('S -> "Tri" O O O\nO -> "conv3x3" | "id" | "zero"\n')
+    run = _optimize("--search_space", "tri.cfg", "--plugin", "tri_plugin.py", "--objective", "params",
+                    "--searcher", "random_search", "--max_evaluations_total", "4", "--no_progress",
+                    "--working_directory", "run", cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    _overwrite(tmp_path / "run" / STORE_FILENAME, 0, bytes(100))
+    salvage = _hnas("salvage", "run", cwd=tmp_path)  # no --plugin: the run's recorded one is loaded
+    assert salvage.returncode == 0, salvage.stderr
+    assert salvage.stdout.startswith("salvaged 4 of 4 trials") and "unchecked" not in salvage.stdout
+    (tmp_path / "tri_plugin.py").rename(tmp_path / "elsewhere.py")
+    _overwrite(tmp_path / "run" / STORE_FILENAME, 0, bytes(100))
+    (tmp_path / "run" / (STORE_FILENAME + ".damaged")).unlink()
+    salvage = _hnas("salvage", "run", cwd=tmp_path)
+    assert "architectures kept unchecked: the search space could not be loaded (plugin" in salvage.stdout
