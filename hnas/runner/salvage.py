@@ -19,7 +19,7 @@ import sqlite3
 import struct
 import tempfile
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,6 @@ __all__ = ["SalvageReport", "salvage_store", "DAMAGED_SUFFIX"]
 DAMAGED_SUFFIX = ".damaged"
 """Suffix of the damaged store files that an in-place salvage keeps."""
 
-_STATUSES = (TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.DONE, TrialStatus.FAILED)
 _STORE_FILES = ("", "-wal", "-shm")
 
 
@@ -217,11 +216,4 @@ def _trial_ids(connection: sqlite3.Connection) -> list[int]:
 
 
 def _trial(row: sqlite3.Row) -> Trial:
-    values = {key: row[key].decode("utf-8") if isinstance(row[key], bytes) else row[key] for key in row.keys()}
-    if values["status"] not in _STATUSES:
-        raise ValueError(f"unknown status {values['status']!r}")
-    values["learning_curve"] = [float(v) for v in json.loads(values["learning_curve"] or "[]")]
-    values["extras"] = dict(json.loads(values["extras"] or "{}"))
-    objectives = values.get("objectives")  # a column of newer stores
-    values["objectives"] = None if objectives is None else [float(v) for v in json.loads(objectives)]
-    return Trial(**{f.name: values[f.name] for f in fields(Trial) if f.name in values})  # older stores: defaults
+    return Trial.from_row({key: row[key].decode("utf-8") if isinstance(row[key], bytes) else row[key] for key in row.keys()})

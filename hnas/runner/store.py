@@ -62,6 +62,7 @@ class TrialStatus:
     DONE = "done"
     FAILED = "failed"
     FINISHED = (DONE, FAILED)
+    ALL = (PENDING, RUNNING, DONE, FAILED)
 
 
 _SCHEMA = """
@@ -156,12 +157,39 @@ class Trial:
     budget_kind: str | None = None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Trial:
-        values = dict(row)
-        values["learning_curve"] = json.loads(values["learning_curve"] or "[]")
-        values["extras"] = json.loads(values["extras"] or "{}")
-        values["objectives"] = None if values.get("objectives") is None else json.loads(values["objectives"])
+    def from_row(cls, row: Mapping[str, Any]) -> Trial:
+        """The trial of a row (columns a newer store added and an older one lacks take their
+        defaults); a ValueError naming the trial and column for a value of the wrong type or a bad
+        status or JSON (SQLite stores any type in any column: a hand-edited or damaged row)."""
+        values = {name: row[name] for name in row.keys() if name in _COLUMN_TYPES}
+        for column, value in values.items():
+            kinds = _COLUMN_TYPES[column]
+            if value is not None and not isinstance(value, kinds):
+                raise ValueError(f"trial {values.get('id')}: column {column} holds {value!r}, "
+                                 f"not {' or '.join(k.__name__ for k in kinds)}")
+        if values.get("status") not in TrialStatus.ALL:
+            raise ValueError(f"trial {values.get('id')}: unknown status {values.get('status')!r}")
+        try:
+            values["learning_curve"] = [float(v) for v in json.loads(values.get("learning_curve") or "[]")]
+            values["extras"] = dict(json.loads(values.get("extras") or "{}"))
+            objectives = values.get("objectives")
+            values["objectives"] = None if objectives is None else [float(v) for v in json.loads(objectives)]
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"trial {values.get('id')}: {error}") from None
         return cls(**values)
+
+
+_NUMBER = (int, float)
+_COLUMN_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (int,), "architecture": (str,), "status": (str,), "seed": (int,), "objective": _NUMBER,
+    "val_error": _NUMBER, "test_error": _NUMBER, "params": (int,), "flops": _NUMBER, "cost": _NUMBER,
+    "train_time": _NUMBER, "epochs": (int,), "eval_seconds": _NUMBER, "created_at": _NUMBER,
+    "started_at": _NUMBER, "finished_at": _NUMBER, "run_seconds": _NUMBER, "attempts": (int,),
+    "worker": (str,), "error": (str,), "learning_curve": (str,), "extras": (str,), "canonical_key": (str,),
+    "told": (int,), "budget_epochs": (int,), "rung": (int,), "bracket": (int,), "continues": (int,),
+    "objectives": (str,), "budget_kind": (str,),
+}  # fmt: skip
+"""What each column of a trial row may hold besides NULL (JSON columns are text)."""
 
 
 def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
@@ -366,7 +394,7 @@ def _select_trials(connection: sqlite3.Connection, status: str | tuple[str, ...]
         statuses = (status,) if isinstance(status, str) else tuple(status)
         marks = ",".join("?" * len(statuses))
         rows = connection.execute(f"SELECT * FROM trials WHERE status IN ({marks}) ORDER BY id", statuses).fetchall()
-    return [Trial._from_row(row) for row in rows]
+    return [Trial.from_row(row) for row in rows]
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -468,7 +496,10 @@ class RunStore:
     def told_trials(self) -> list[Trial]:
         """The finished trials in the order their results were told to the searcher."""
         rows = self._db.execute("SELECT * FROM trials WHERE told IS NOT NULL ORDER BY told").fetchall()
-        return [Trial._from_row(row) for row in rows]
+        try:
+            return [Trial.from_row(row) for row in rows]
+        except ValueError as error:
+            raise _damaged(self.path, error) from None
 
     def set_told_order(self, trial_ids: list[int]) -> None:
         """Number the results of ``trial_ids`` 1, 2, ... in that order (upgrading an older store)."""
@@ -486,7 +517,10 @@ class RunStore:
 
     # ----------------------------------------------------------------------------- trials
     def trials(self, status: str | tuple[str, ...] | None = None) -> list[Trial]:
-        return _select_trials(self._db, status)
+        try:
+            return _select_trials(self._db, status)
+        except ValueError as error:
+            raise _damaged(self.path, error) from None
 
     def count(self, status: str | tuple[str, ...] | None = None) -> int:
         if status is None:

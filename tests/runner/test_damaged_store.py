@@ -257,3 +257,23 @@ def test_salvage_checks_the_architectures_of_a_plugin_space_with_the_runs_own_pl
     (tmp_path / "run" / (STORE_FILENAME + ".damaged")).unlink()
     salvage = _hnas("salvage", "run", cwd=tmp_path)
     assert "architectures kept unchecked: the search space could not be loaded (plugin" in salvage.stdout
+
+
+def test_a_value_of_the_wrong_type_in_a_row_is_damage_naming_the_trial_and_column(tmp_path):
+    import sqlite3
+
+    from hnas.runner.salvage import salvage_store
+
+    config = _finished_run(tmp_path / "run", n=5)
+    connection = sqlite3.connect(tmp_path / "run" / STORE_FILENAME)
+    with connection:
+        connection.execute("UPDATE trials SET objective = 'abc' WHERE id = 2")  # SQLite keeps text in a REAL column
+    connection.close()
+    message = "trial 2: column objective holds 'abc', not int or float"
+    with pytest.raises(StoreDamagedError, match=message):
+        load_trials(tmp_path / "run")
+    with pytest.raises(StoreDamagedError, match=message):  # a resume too: never a traceback from the searcher
+        run_search(config.replace(max_evaluations_total=6), tmp_path / "run")
+    report = salvage_store(tmp_path / "run")
+    assert report.kept == 4 and report.skipped == (f"trial 2: ValueError: {message}",)
+    assert [t.id for t in load_trials(tmp_path / "run")] == [1, 3, 4, 5]
