@@ -26,12 +26,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hnas.cli import add_plugin_argument, bounded
-from hnas.errors import HnasError
+from hnas.cli import add_plugin_argument, bounded, run_interruptibly
+from hnas.errors import EXIT_INTERRUPTED, HnasError
 from hnas.grammar import load_space
 from hnas.objectives import OBJECTIVES
 from hnas.runner import RunConfig, load_trials, run_search
-from hnas.runner.driver import EXIT_INTERRUPTED
 from hnas.runner.errors import RunConfigError
 from hnas.runner.folders import writable_file
 from hnas.runner.store import Trial, TrialStatus
@@ -100,9 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HnasError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)
-    except KeyboardInterrupt:  # outside the search loop, which stops with its summary
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     print(f"wrote {output} ({done} done, {failed} failed; run store {directory})", file=sys.stderr)
     if summary.exhausted is not None:
         print(f"{PROG}: note: fewer than --n {args.n} architectures: {summary.exhausted}", file=sys.stderr)
@@ -113,4 +109,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_interruptibly(PROG, main))

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hnas.cli import add_plugin_argument, bounded
+from hnas.cli import add_plugin_argument, bounded, run_interruptibly
 from hnas.errors import HnasError, UsageError
 from hnas.grammar import load_space
 from hnas.plugins import load_plugins
@@ -164,4 +164,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_interruptibly(PROG, main))

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from hnas.cli import bounded
+from hnas.cli import bounded, run_interruptibly
 from hnas.errors import HnasError, UsageError
 from hnas.grammar import load_space
 from hnas.grammar.space import SearchSpace
@@ -74,6 +74,8 @@ def train_sample(args: argparse.Namespace, directory: Path) -> None:
     )  # fmt: skip
     summary = run_search(config, directory)
     print(f"sample: {summary.n_done} trained, {summary.n_failed} failed in {directory}", file=sys.stderr)
+    if summary.interrupted:  # not on to the scoring: rerunning the command continues the sample
+        raise KeyboardInterrupt
 
 
 def score_architectures(
@@ -256,4 +258,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_interruptibly(PROG, main))

@@ -7,7 +7,10 @@ file, tree string, option, data file or registration), never a bug.
 
 from __future__ import annotations
 
-__all__ = ["HnasError", "UsageError", "RegistryError"]
+__all__ = ["HnasError", "UsageError", "RegistryError", "EXIT_INTERRUPTED"]
+
+EXIT_INTERRUPTED = 130
+"""The exit status of every command after Ctrl-C or SIGTERM (the shell's 128 + SIGINT)."""
 
 
 class HnasError(Exception):

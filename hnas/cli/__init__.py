@@ -13,9 +13,9 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from hnas.errors import HnasError, UsageError
+from hnas.errors import EXIT_INTERRUPTED, HnasError, UsageError
 
-__all__ = ["main", "UsageError", "add_plugin_argument", "bounded"]
+__all__ = ["main", "UsageError", "add_plugin_argument", "bounded", "EXIT_INTERRUPTED", "run_interruptibly"]
 
 _COMMAND_MODULES = (
     "hnas.cli.grammar_commands", "hnas.cli.describe", "hnas.cli.datasets", "hnas.cli.salvage",
@@ -26,6 +26,15 @@ PLUGIN_HELP = (
     "a Python module or .py file that registers topologies, primitives, objectives, searchers, ... "
     "when imported (repeatable)"
 )
+
+
+def run_interruptibly(prog: str, main: Callable[[], int]) -> int:
+    """``main()``'s exit status, or :data:`EXIT_INTERRUPTED` after Ctrl-C with one line, not a traceback."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def bounded(kind: Callable[[str], float], low: float, high: float | None = None) -> Callable[[str], float]:
@@ -79,4 +88,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         print("hnas: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

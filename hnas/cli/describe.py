@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from hnas.errors import UsageError
+from hnas.errors import HnasError, UsageError
 from hnas.cli.grammar_commands import add_search_space_argument, space_from_args
 
 __all__ = ["register"]
@@ -51,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
     tree = space.parse(text.strip())
     try:
         report = describe(tree, num_classes=num_classes, input_shape=input_shape)
-    except RuntimeError as error:
+    except HnasError:
+        raise
+    except Exception as error:  # user code (a plugin's primitive) or torch: one line, as a failed trial
         shape = "x".join(map(str, input_shape))
-        raise UsageError(f"the network fails on a {shape} input of {args.objective}: {str(error).splitlines()[0]}") from None
+        first = (str(error).splitlines() or [""])[0]
+        raise UsageError(f"the network fails on a {shape} input of {args.objective}: "
+                         f"{type(error).__name__}: {first}") from None
     report["architecture"] = space.to_string(tree)
     report["objective"] = args.objective
     if args.draw:
@@ -61,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
             draw_architecture(tree, args.draw)
         except OSError as error:
             raise UsageError(f"cannot write the drawing {args.draw}: {error.strerror or error}") from None
+        except ValueError as error:  # matplotlib: an unknown image format, named by the file's suffix
+            raise UsageError(f"cannot write the drawing {args.draw}: {error}") from None
     if args.json:
         print(json.dumps(report, indent=2))
     else:

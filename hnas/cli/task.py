@@ -78,6 +78,8 @@ def read_task(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot read task file {path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise UsageError(f"{path}: {error}") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{path}: not a TOML file (not UTF-8 text: byte {error.start})") from None
 
 
 @contextlib.contextmanager

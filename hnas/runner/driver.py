@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hnas.errors import EXIT_INTERRUPTED
 from hnas.grammar.tree import Tree
 from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
@@ -57,8 +58,6 @@ LOG_FLOOR = 1e-4
 EXIT_ALL_FAILED = 3
 """The exit status of ``optimize.py`` when the run has evaluations but not one succeeded."""
 
-EXIT_INTERRUPTED = 130
-"""The exit status of ``optimize.py`` after Ctrl-C or SIGTERM (the shell's 128 + SIGINT)."""
 
 
 @dataclass(frozen=True)

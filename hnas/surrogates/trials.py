@@ -73,13 +73,20 @@ def _table_rows(path: Path, records: Sequence[Mapping[str, Any]], space_name: st
 
 
 def _read_table(path: Path) -> list[Mapping[str, Any]]:
-    if path.suffix == ".csv":
-        with open(path, newline="") as handle:
-            return list(csv.DictReader(handle))
+    """The rows of a CSV or JSON file; a TrialsError naming the file when it cannot be read."""
     try:
-        data = json.loads(path.read_text())
+        if path.suffix == ".csv":
+            with open(path, newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise TrialsError(f"{path}: not valid JSON ({error})") from None
+    except UnicodeDecodeError as error:
+        raise TrialsError(f"{path}: not UTF-8 text (byte {error.start}); move it out of the folder") from None
+    except csv.Error as error:
+        raise TrialsError(f"{path}: not a valid CSV file ({error}); move it out of the folder") from None
+    except OSError as error:
+        raise TrialsError(f"cannot read {path}: {error.strerror}") from None
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         return []
     return data

@@ -43,8 +43,11 @@ def test_task_keys_become_optimize_flags():
 def test_bad_task_files_are_one_line(tmp_path, side_by_side):
     (tmp_path / "bad.toml").write_text("seed = = 1\n")
     (tmp_path / "flag.toml").write_text("pool_size = 0\n")
-    bad, flag = side_by_side(*(partial(_hnas, "run", name, cwd=tmp_path, timeout=60)
-                               for name in ("bad.toml", "flag.toml")))  # fmt: skip
+    (tmp_path / "binary.toml").write_bytes(b"seed = 1\n\xff\xfe")
+    bad, flag, binary = side_by_side(*(partial(_hnas, "run", name, cwd=tmp_path, timeout=60)
+                                       for name in ("bad.toml", "flag.toml", "binary.toml")))  # fmt: skip
+    assert binary.returncode == 1
+    assert binary.stderr.strip() == "hnas run: error: binary.toml: not a TOML file (not UTF-8 text: byte 9)"
     assert bad.returncode == 1 and "bad.toml" in bad.stderr and "line 1" in bad.stderr
     assert "Traceback" not in bad.stderr
     assert flag.returncode == 2 and "argument --pool_size: " in flag.stderr and "got 0" in flag.stderr

@@ -77,3 +77,25 @@ def test_describe_errors_are_one_line(side_by_side):
     assert bad.returncode == 1
     assert bad.stderr.startswith("hnas describe: error: ") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_failing_plugin_primitive_and_an_unknown_image_format_are_one_line(tmp_path, side_by_side):
+    (tmp_path / "broken_op.py").write_text(
+        "from hnas.semantics import register_primitive\n"
+        "@register_primitive('broken_op')\n"
+        "def factory(channels):\n"
+        "    raise TypeError('this factory is broken')\n"
+    )
+    (tmp_path / "broken.cfg").write_text('S -> "Linear1" O\nO -> "broken_op"\n')
+    broken, drawing = side_by_side(
+        partial(hnas, "--plugin", str(tmp_path / "broken_op.py"), "--search_space", str(tmp_path / "broken.cfg"),
+                "(S Linear1 (O broken_op))"),
+        partial(hnas, "--search_space", "nb201_fixed_1_none", "--draw", str(tmp_path / "arch.txt"), ALL_CONV3X3),
+    )
+    assert broken.returncode == 1 and broken.stderr.strip() == (
+        "hnas describe: error: the network fails on a 3x32x32 input of nb201_cifar10: TypeError: this factory is broken"
+    )
+    assert drawing.returncode == 1 and drawing.stdout == ""
+    assert drawing.stderr.startswith(f"hnas describe: error: cannot write the drawing {tmp_path / 'arch.txt'}: "
+                                     "Format 'txt' is not supported (supported formats: ")
+    assert len(drawing.stderr.strip().splitlines()) == 1

@@ -180,6 +180,12 @@ def test_loader_reads_csv_json_filters_rows_and_merges_duplicates(tmp_path: Path
     write_csv(tmp_path / "bad.csv", [{"architecture": "(CELL Cell (OPS foo))", "value": 1}])
     with pytest.raises(TrialsError, match="bad.csv: architecture"):
         load_evaluations(tmp_path, space)
+    (tmp_path / "bad.csv").write_bytes(b"architecture,value\n\x89PNG\r\n")  # an image saved as .csv
+    with pytest.raises(TrialsError, match=r"bad.csv: not UTF-8 text \(byte 19\); move it out of the folder"):
+        load_evaluations(tmp_path, space)
+    (tmp_path / "bad.csv").write_text('architecture,value\n"' + "x" * (1 << 18) + '",1\n')
+    with pytest.raises(TrialsError, match=r"bad.csv: not a valid CSV file \(field larger than field limit"):
+        load_evaluations(tmp_path, space)
 
 
 def test_a_real_run_store_is_read_and_one_without_a_config_is_skipped(generated: Path, tmp_path: Path) -> None:
@@ -213,3 +219,23 @@ def test_metrics_on_known_values() -> None:
     reversed_ = regression_metrics(y, y[::-1], np.full(4, 1.0))
     assert reversed_["spearman"] == pytest.approx(-1.0)
     assert np.isnan(regression_metrics(y, np.zeros(4), np.ones(4))["pearson"])
+
+
+def test_ctrl_c_during_the_fits_is_one_line_and_status_130(generated: Path, tmp_path: Path) -> None:
+    import signal
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "experiments" / "surrogate_regression.py"), "--working_directory", str(generated),
+         "--search_space", SPACE, "--n_train", "10", "25", "--n_seeds", "1000", "--output", str(tmp_path / "out")],
+        stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    lines = []
+    for line in process.stderr:  # the fits start after this line
+        lines.append(line)
+        if line.startswith("n_train"):
+            break
+    process.send_signal(signal.SIGINT)
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 130
+    assert rest.strip().splitlines()[-1] == "surrogate_regression.py: interrupted" and "Traceback" not in rest
