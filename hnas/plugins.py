@@ -91,32 +91,32 @@ def _module_of_file(file: Path) -> ModuleType | None:
     return None
 
 
-def _load_file(path: str) -> ModuleType:
+def _load_file(path: str, label: str) -> ModuleType:
     file = Path(path)
     if not file.is_file():
-        raise PluginError(f"plugin {path}: no such file")
+        raise PluginError(f"{label}: no such file")
     name = file.stem
     if not name.isidentifier():
-        raise PluginError(f"plugin {path}: the file name must be a Python identifier (it becomes the module name)")
+        raise PluginError(f"{label}: the file name must be a Python identifier (it becomes the module name)")
     same = _module_of_file(file)
     if same is not None:
         return same  # loaded before (as a plugin file or as a module): a no-op
     loaded = sys.modules.get(name)
     if loaded is not None:
         raise PluginError(
-            f"plugin {path}: a module named {name!r} is already imported "
+            f"{label}: a module named {name!r} is already imported "
             f"(from {getattr(loaded, '__file__', None) or 'built-in'}); rename the plugin file"
         )
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
-        raise PluginError(f"plugin {path}: not a Python file")
+        raise PluginError(f"{label}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as error:
         sys.modules.pop(name, None)
-        raise _failure(f"plugin {path}", error, str(file)) from None
+        raise _failure(label, error, str(file)) from None
     return module
 
 
@@ -134,12 +134,14 @@ def _import_module(name: str, what: str) -> ModuleType:
         raise _failure(what, error) from None
 
 
-def load_plugin(reference: str) -> ModuleType:
-    """Import the plugin ``reference`` (a module name or a ``.py`` file) once; returns the module."""
+def load_plugin(reference: str, label: str | None = None) -> ModuleType:
+    """Import the plugin ``reference`` (a module name or a ``.py`` file) once; returns the module.
+    ``label`` starts an error's message (default ``plugin REFERENCE``)."""
     resolved = resolve_plugin(reference)
+    label = f"plugin {resolved}" if label is None else label
     if _is_file(resolved):
-        return _load_file(resolved)
-    return _import_module(resolved, f"plugin {resolved}")
+        return _load_file(resolved, label)
+    return _import_module(resolved, label)
 
 
 def load_entry_points() -> tuple[str, ...]:
@@ -189,14 +191,15 @@ def normalise_reference(text: str) -> str:
     return f"{resolve_plugin(module)}:{name}"
 
 
-def resolve_reference(text: str) -> Any:
+def resolve_reference(text: str, role: str = "") -> Any:
     """The object ``text`` (``module:name`` or ``path/file.py:name``) refers to; the file or
-    module is loaded as a plugin would be."""
+    module is loaded as a plugin would be. ``role`` (e.g. ``objective``) starts error messages."""
+    label = f"{role} {text}".strip()
     if not is_reference(text):
         raise PluginError(f"{text!r} is not a reference of the form module:name or path/file.py:name")
     module_text, _, name = text.rpartition(":")
-    module = load_plugin(module_text)
+    module = load_plugin(module_text, label)
     try:
         return getattr(module, name)
     except AttributeError:
-        raise PluginError(f"{text}: {module_text} has no attribute {name!r}") from None
+        raise PluginError(f"{label}: {module_text} has no attribute {name!r}") from None

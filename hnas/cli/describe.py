@@ -35,9 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hnas.objectives import task_shape  # an unknown name is an ObjectiveError, a UsageError
+    from hnas.objectives import TASKS, task_shape  # an unknown name is an ObjectiveError, a UsageError
+    from hnas.plugins import is_reference
     from hnas.semantics.describe import describe, draw_architecture
 
+    if is_reference(args.objective):
+        raise UsageError(f"--objective {args.objective}: describe takes a training objective, whose dataset gives "
+                         f"the input shape ({', '.join(TASKS)}); a function objective has no dataset")
     num_classes, input_shape = task_shape(args.objective)
     items, architecture = list(args.search_space), args.architecture
     if architecture is None and len(items) > 1 and (items[-1] == "-" or items[-1].lstrip().startswith("(")):

@@ -234,7 +234,7 @@ def get_objective(name: str, data_path: str | Path | None = None, **options: Any
     if is_reference(name) and name not in names:
         if options:
             raise ObjectiveError(f"objective {name} is a function reference: it takes no options (got {', '.join(options)})")
-        function = resolve_reference(name)
+        function = resolve_reference(name, "objective")
         if hasattr(function, "evaluate"):
             return function
         if not callable(function):

@@ -88,6 +88,10 @@ def test_module_plugins_and_references(tmp_path, monkeypatch):
     assert normalise_reference("./plugin_pkg/scores.py:by_op") == f"{tmp_path}/plugin_pkg/scores.py:by_op"
     with pytest.raises(PluginError, match="plugin_pkg.scores:nothing: plugin_pkg.scores has no attribute 'nothing'"):
         resolve_reference("plugin_pkg.scores:nothing")
+    with pytest.raises(PluginError, match=r"^objective no_such_module:score: no module named 'no_such_module' \(is it"):
+        get_objective("no_such_module:score")  # about the objective, not a --plugin
+    with pytest.raises(PluginError, match=r"^objective missing_file.py:score: no such file$"):
+        get_objective("missing_file.py:score")
 
     from hnas.grammar import Tree
 

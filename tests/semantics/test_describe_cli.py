@@ -87,11 +87,15 @@ def test_a_failing_plugin_primitive_and_an_unknown_image_format_are_one_line(tmp
         "    raise TypeError('this factory is broken')\n"
     )
     (tmp_path / "broken.cfg").write_text('S -> "Linear1" O\nO -> "broken_op"\n')
-    broken, drawing = side_by_side(
+    broken, drawing, function = side_by_side(
         partial(hnas, "--plugin", str(tmp_path / "broken_op.py"), "--search_space", str(tmp_path / "broken.cfg"),
                 "(S Linear1 (O broken_op))"),
         partial(hnas, "--search_space", "nb201_fixed_1_none", "--draw", str(tmp_path / "arch.txt"), ALL_CONV3X3),
+        partial(hnas, "--search_space", "nb201_fixed_1_none", "--objective", "scores.py:score", ALL_CONV3X3),
     )
+    assert function.returncode == 1 and function.stderr.startswith(
+        "hnas describe: error: --objective scores.py:score: describe takes a training objective, whose dataset gives "
+        "the input shape (digits, ")
     assert broken.returncode == 1 and broken.stderr.strip() == (
         "hnas describe: error: the network fails on a 3x32x32 input of nb201_cifar10: TypeError: this factory is broken"
     )
