@@ -18,8 +18,8 @@ for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
 
-from hnas.cli import bounded  # noqa: E402
-from hnas.errors import HnasError  # noqa: E402
+from hnas.cli import add_plugin_argument, bounded  # noqa: E402
+from hnas.errors import EXIT_INTERRUPTED, HnasError  # noqa: E402
 from hnas.runner.evonas import EVONAS_SPACE, run_evonas  # noqa: E402
 
 
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--epochs", type=bounded(int, 1), default=None, help="training epochs of the front members (default: the task's)")
     add("--train_subset", type=bounded(int, 1), default=None, help="train the front members on this many images (default all)")
     add("--no_progress", action="store_true", help="no progress bar")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -49,14 +50,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.working_directory, task=args.task, data_path=args.data_path, search_space=args.search_space, seed=args.seed,
             max_evaluations_total=args.max_evaluations_total, population_size=args.population_size,
             proxy_batch_size=args.proxy_batch_size, max_trained=args.max_trained, training_options=training,
-            progress=not args.no_progress,
+            progress=not args.no_progress, plugins=args.plugin,
         )  # fmt: skip
     except HnasError as error:
         print(f"evonas.py: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)
     except KeyboardInterrupt:
         print("evonas.py: interrupted; rerun the same command to continue", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print(result)
     return 0
 

@@ -12,7 +12,8 @@ Any objective of hnas.objectives works: the zero-cost proxies (params, naswot, s
 jacov; seconds per architecture on a CPU, on the embedded digits data), the embedded training
 objectives (digits, addnist_mini; minutes) or a dataset objective with --data_path. Columns:
 architecture, value (the objective's val_error, lower is better), status (done / failed),
-objective_name, search_space, seed (of the evaluation), params. The run store lives in
+objective_name, search_space (a space name, or its grammar files' absolute paths), seed (of the
+evaluation), params. The run store lives in
 --working_directory (default: the output's name with .run for .csv); rerunning the same command
 continues it (a larger --n adds architectures) and rewrites the CSV from it.
 """
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         writable_file(output, "--output")
         summary = run_search(config, directory, progress=not args.no_progress)
         trials = load_trials(directory)
-        done, failed = write_rows(output, trials, config.objective_name, load_space(config.search_space).name)
+        done, failed = write_rows(output, trials, config.objective_name, " ".join(load_space(config.search_space).spec))
     except HnasError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)

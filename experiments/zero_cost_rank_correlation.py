@@ -32,13 +32,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from hnas.cli import bounded, run_interruptibly
+from hnas.cli import add_plugin_argument, bounded, run_interruptibly
 from hnas.errors import HnasError, UsageError
 from hnas.grammar import load_space
 from hnas.grammar.space import SearchSpace
 from hnas.grammar.tree import Tree
 from hnas.objectives import PROXIES, EvaluationError, ProxyObjective, load_task
 from hnas.objectives.proxies import check_proxy_names
+from hnas.plugins import load_plugins
 from hnas.runner import RunConfig, RunError, run_search
 from hnas.runner.folders import create_folder
 from hnas.runner.store import done_rows, find_runs
@@ -70,7 +71,7 @@ def train_sample(args: argparse.Namespace, directory: Path) -> None:
         search_space=args.search_space[0] if len(args.search_space) == 1 else args.search_space,
         objective=args.objective, searcher="random_search", seed=args.seed,
         max_evaluations_total=args.sample, data_path=args.data_path, epochs=args.epochs,
-        train_subset=args.train_subset,
+        train_subset=args.train_subset, plugins=tuple(args.plugin),
     )  # fmt: skip
     summary = run_search(config, directory)
     print(f"sample: {summary.n_done} trained, {summary.n_failed} failed in {directory}", file=sys.stderr)
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--seed", type=bounded(int, 0), default=0, help="first proxy seed, and the seed of --sample")
     add("--output", default=None,
         help="output folder (default: <working_directory>/zero_cost_rank_correlation; required with --sample)")
+    add_plugin_argument(parser)
     return parser
 
 
@@ -209,6 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--sample needs --output (the sample run is stored in <output>/sample)")
     output = Path(args.output) if args.output else Path(args.working_directory) / "zero_cost_rank_correlation"
     try:
+        load_plugins(args.plugin)  # a user space's topologies and primitives
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. duplicate productions of a grammar, said by load_space
             space = load_space(args.search_space[0] if len(args.search_space) == 1 else args.search_space)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,12 @@ def run_evonas(
     max_trained: int | None = None,
     training_options: dict[str, Any] | None = None,
     progress: bool = False,
+    plugins: Sequence[str] = (),
 ) -> EvoNASResult:
     """Run the preset (see the module doc) in ``working_directory`` (``data_path``: the task's
     data, for tasks that are not embedded); ``training_options`` go to
-    the task's objective for phase 2 (e.g. ``{"epochs": 1, "train_subset": 256}``)."""
+    the task's objective for phase 2 (e.g. ``{"epochs": 1, "train_subset": 256}``); ``plugins``
+    are loaded first (a user's cell space with its own primitives)."""
     from hnas.grammar import load_space
     from hnas.objectives import get_objective
 
@@ -104,6 +107,7 @@ def run_evonas(
         seed=seed,
         max_evaluations_total=max_evaluations_total,
         data_path=data_path,
+        plugins=tuple(plugins),
     )
     summary = run_search(config, directory / "search", progress=progress)
     with open(summary.working_directory / PARETO_CSV) as handle:

@@ -3,7 +3,8 @@
 CSV files, and JSON files holding a list of objects, are read recursively under the directory:
 they have an ``architecture`` column (the bracket string of the tree) and a value column:
 ``value`` or else ``val_error``. Optional columns filter rows: ``status`` (only ``done`` rows are
-kept), ``search_space`` and ``objective_name``. Files without an ``architecture`` column are
+kept), ``search_space`` (a space name or its grammar paths, however typed; several separated by
+spaces) and ``objective_name``. Files without an ``architecture`` column are
 skipped (they are not trials). Rows read elsewhere (e.g. from the run stores of search runs, see
 ``hnas.runner.store.done_rows``) are passed in by the caller, with folders whose files are not
 read again (a run directory's ``results.csv``).
@@ -17,18 +18,18 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hnas.errors import UsageError
+from hnas.grammar import GrammarError, load_space
+from hnas.grammar.space import SearchSpace
 from hnas.grammar.tree import Tree
-
-if TYPE_CHECKING:
-    from hnas.grammar.space import SearchSpace
 
 __all__ = ["TrialsError", "EvaluatedArchitectures", "load_evaluations"]
 
@@ -49,7 +50,25 @@ class EvaluatedArchitectures:
     n_rows: int
 
 
-def _table_rows(path: Path, records: Sequence[Mapping[str, Any]], space_name: str, objective: str | None) -> Iterator[tuple[str, float]]:
+def _same_space(value: str, space: SearchSpace, specs: dict[str, tuple[str, ...] | None]) -> bool:
+    """Whether a table's ``search_space`` value names ``space`` (a name, or grammar paths however
+    typed, several separated by spaces); ``specs`` memoises the loaded values."""
+    if value == space.name:
+        return True
+    if value not in specs:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                specs[value] = load_space(value.split() if " " in value.strip() else value).spec
+        except GrammarError:
+            specs[value] = None
+    return specs[value] == space.spec
+
+
+def _table_rows(
+    path: Path, records: Sequence[Mapping[str, Any]], space: SearchSpace, objective: str | None,
+    specs: dict[str, tuple[str, ...] | None],
+) -> Iterator[tuple[str, float]]:
     if not records or "architecture" not in records[0]:
         return
     column = next((c for c in VALUE_COLUMNS if c in records[0]), None)
@@ -58,7 +77,7 @@ def _table_rows(path: Path, records: Sequence[Mapping[str, Any]], space_name: st
     for number, record in enumerate(records, start=1):
         if record.get("status", "done") != "done":
             continue
-        if record.get("search_space", space_name) != space_name:
+        if "search_space" in record and not _same_space(str(record["search_space"]), space, specs):
             continue
         if objective is not None and record.get("objective_name", objective) != objective:
             continue
@@ -116,9 +135,10 @@ def load_evaluations(
     if not directory.is_dir():
         raise TrialsError(f"working directory {directory} does not exist or is not a directory")
     rows = list(rows)
+    specs: dict[str, tuple[str, ...] | None] = {}
     for path in _tables(directory, [Path(s) for s in skip]):
         records = _read_table(path)
-        rows.extend((a, v, str(path)) for a, v in _table_rows(path, records, space.name, objective))
+        rows.extend((a, v, str(path)) for a, v in _table_rows(path, records, space, objective, specs))
     if not rows:
         wanted = f"search space {space.name!r}" + (f" and objective {objective!r}" if objective else "")
         raise TrialsError(

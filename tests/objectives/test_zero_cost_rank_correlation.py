@@ -121,3 +121,33 @@ def test_sample_mode_trains_its_own_architectures(tmp_path: Path) -> None:
     assert again.returncode == 0 and len(load_trials(out / "sample")) == 4
     assert read_csv(out / "records.csv") == first
     assert math.isfinite(float(first[0]["kendall_tau"])) or len({t.val_error for t in trials}) < 2
+
+
+def test_a_plugin_space_is_scored_with_its_plugin(tmp_path: Path) -> None:
+    from hnas.runner.store import RunStore
+
+    (tmp_path / "tri_plugin.py").write_text(
+        "from hnas.semantics import register_topology\nregister_topology('Tri', [(1, 2), (2, 3), (1, 3)])\n"
+    )
+    (tmp_path / "tri.cfg").write_text('S -> "Tri" O O O\nO -> "conv3x3" | "id" | "avg_pool"\n')
+    config = RunConfig(search_space=str(tmp_path / "tri.cfg"), objective="digits", searcher="random_search",
+                       plugins=(str(tmp_path / "tri_plugin.py"),), max_evaluations_total=4)  # fmt: skip
+    store = RunStore(tmp_path / "runs" / "tri")
+    try:
+        store.set_config(config.to_record())
+        for k, ops in enumerate(["conv3x3 id avg_pool", "id id conv3x3", "avg_pool conv3x3 conv3x3", "id id id"]):
+            tree = "(S Tri " + " ".join(f"(O {op})" for op in ops.split()) + ")"
+            trial_id, _ = store.add_trial(tree, lambda i: i, {})
+            store.mark_running(trial_id, "w")
+            store.finish_trial(trial_id, {"result": {"val_error": 0.1 * (k + 1)}, "eval_seconds": 1.0}, 0.1 * (k + 1), {}, 1.0)
+    finally:
+        store.close()
+    args = ["--working_directory", str(tmp_path / "runs"), "--search_space", str(tmp_path / "tri.cfg"),
+            "--proxies", "params", "--n_seeds", "1", "--batch_size", "4", "--output", str(tmp_path / "out")]
+    without = run_script(*args)
+    assert without.returncode == 1 and "Tri" in without.stderr and "Traceback" not in without.stderr
+    result = run_script(*args, "--plugin", str(tmp_path / "tri_plugin.py"))
+    assert result.returncode == 0, result.stderr
+    assert "4 distinct architectures from 1 run(s)" in result.stderr
+    (row,) = read_csv(tmp_path / "out" / "summary.csv")
+    assert row["proxy"] == "params"

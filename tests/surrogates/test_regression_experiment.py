@@ -188,6 +188,21 @@ def test_loader_reads_csv_json_filters_rows_and_merges_duplicates(tmp_path: Path
         load_evaluations(tmp_path, space)
 
 
+def test_the_search_space_column_matches_however_the_grammar_path_is_typed(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "tiny.cfg").write_text('S -> "Linear2" O O\nO -> "conv3x3" | "id"\n')
+    (tmp_path / "other.cfg").write_text('S -> "Linear2" O O\nO -> "conv3x3" | "id"\n')
+    monkeypatch.chdir(tmp_path)
+    space = load_space("./g/tiny.cfg")
+    rows = [{"architecture": "(S Linear2 (O id) (O id))", "value": 0.5, "search_space": "g/tiny.cfg"},
+            {"architecture": "(S Linear2 (O id) (O conv3x3))", "value": 0.3, "search_space": str(tmp_path / "g/tiny.cfg")},
+            {"architecture": "(S Linear2 (O conv3x3) (O id))", "value": 0.1, "search_space": "other.cfg"},
+            {"architecture": "(S Linear2 (O conv3x3) (O conv3x3))", "value": 0.2, "search_space": "g/missing.cfg"}]
+    write_csv(tmp_path / "g" / "rows.csv", rows)
+    data = load_evaluations(tmp_path / "g", space)
+    assert sorted(data.values) == [0.3, 0.5]  # the same file twice; another file, a missing one: not this space
+
+
 def test_a_real_run_store_is_read_and_one_without_a_config_is_skipped(generated: Path, tmp_path: Path) -> None:
     from hnas.runner import RunConfig, run_search
     from hnas.runner.store import RunStore
