@@ -192,9 +192,11 @@ _COLUMN_TYPES: dict[str, tuple[type, ...]] = {
 """What each column of a trial row may hold besides NULL (JSON columns are text)."""
 
 
-def _connect(path: Path, *, read_only: bool) -> sqlite3.Connection:
+def _connect(path: Path, *, read_only: bool, immutable: bool = False) -> sqlite3.Connection:
+    """``immutable``: SQLite neither locks nor makes a shared-memory file (a read-only folder)."""
     if read_only:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        flags = "mode=ro&immutable=1" if immutable else "mode=ro"
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True, isolation_level=None)
     else:
         connection = sqlite3.connect(path, isolation_level=None, timeout=30.0)
         connection.execute("PRAGMA journal_mode=WAL")
@@ -298,9 +300,19 @@ def _quick_check(connection: sqlite3.Connection, path: Path) -> None:
 def _read_only(run_dir: str | Path) -> tuple[Path, sqlite3.Connection]:
     path = _store_path(run_dir)
     check_store_files(path)
-    connection = _connect(path, read_only=True)
+    # In a read-only folder (a backup, a read-only mount) SQLite cannot make the -shm file a
+    # write-ahead-logged store needs, and no run can change the store: read it as immutable, unless
+    # a log holds part of it (then the error below says to copy the folder).
+    log = path.with_name(path.name + "-wal")
+    immutable = not os.access(path.parent, os.W_OK) and not (log.exists() and log.stat().st_size)
+    connection = _connect(path, read_only=True, immutable=immutable)
     try:
         _quick_check(connection, path)
+    except sqlite3.OperationalError as error:
+        connection.close()
+        if not os.access(path.parent, os.W_OK):
+            raise RunError(f"cannot read {path} in a read-only folder ({error}); copy the folder to a writable place") from None
+        raise _damaged(path, error) from None
     except sqlite3.DatabaseError as error:
         connection.close()
         raise _damaged(path, error) from None

@@ -2,6 +2,7 @@
 write-ahead log, a truncated or empty file. Each is one line naming the file (never a traceback,
 never a silent restart), and `hnas salvage` copies the readable trials so the run resumes."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -277,3 +278,41 @@ def test_a_value_of_the_wrong_type_in_a_row_is_damage_naming_the_trial_and_colum
     report = salvage_store(tmp_path / "run")
     assert report.kept == 4 and report.skipped == (f"trial 2: ValueError: {message}",)
     assert [t.id for t in load_trials(tmp_path / "run")] == [1, 3, 4, 5]
+
+
+@contextlib.contextmanager
+def _read_only(folder: Path):
+    """``folder`` made read-only for this process: by permissions, or for root (whom permissions do
+    not stop) by a read-only bind mount of it; skipped where neither is possible."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    mount = folder.with_name(folder.name + "_ro")
+    mount.mkdir()
+    made = subprocess.run(["mount", "--bind", str(folder), str(mount)], capture_output=True).returncode == 0
+    if not made or subprocess.run(["mount", "-o", "remount,bind,ro", str(mount)], capture_output=True).returncode:
+        if made:
+            subprocess.run(["umount", str(mount)], check=True)
+        pytest.skip("cannot make a read-only folder here (root without mount)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_finished_run_in_a_read_only_folder_can_be_read_and_salvaged(tmp_path):
+    from hnas.runner.salvage import salvage_store
+
+    _finished_run(tmp_path / "run", n=4)
+    assert not (tmp_path / "run" / (STORE_FILENAME + "-wal")).exists()  # closed cleanly: no log, no -shm
+    with _read_only(tmp_path / "run") as folder:
+        assert not os.access(folder, os.W_OK)
+        assert len(load_trials(folder)) == 4
+        status = _hnas("status", str(folder), cwd=tmp_path)
+        assert status.returncode == 0 and "4/4 evaluations" in status.stdout, status.stderr
+        report = salvage_store(folder, tmp_path / "copy")
+        assert report.kept == 4 and len(load_trials(tmp_path / "copy")) == 4
