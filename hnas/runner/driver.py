@@ -31,8 +31,8 @@ from hnas.runner.config import RunConfig, config_differences
 from hnas.runner.errors import ConfigMismatchError, RunConfigError, RunError, RunLockedError
 from hnas.runner.evaluation import ObjectiveSpec, resolve_objective
 from hnas.runner.executors import Executor, LostEvaluation, Task, make_executor
-from hnas.runner.folders import create_folder, remove_folders
 from hnas.runner.fidelity import FidelityRun, check_fidelity_objective, is_multi_fidelity
+from hnas.runner.folders import create_folder, remove_folders
 from hnas.runner.objective_vectors import TrialCosts, with_latency
 from hnas.runner.pareto_results import write_pareto_results
 from hnas.runner.results import architecture_outline, best_trial, shorten, write_results
@@ -57,7 +57,6 @@ LOG_FLOOR = 1e-4
 
 EXIT_ALL_FAILED = 3
 """The exit status of ``optimize.py`` when the run has evaluations but not one succeeded."""
-
 
 
 @dataclass(frozen=True)
