@@ -111,6 +111,7 @@ def _describe(space: SearchSpace, exact: bool = False) -> dict[str, object]:
         "start": grammar.start,
         "shared": dict(grammar.shared),
         "hierarchy_depth": space.hierarchy_depth,
+        "recursive": not space.is_finite,
     }
 
 
@@ -136,7 +137,8 @@ def _info(args: argparse.Namespace) -> int:
     print(f"nonterminals      {facts['nonterminals']} (start {facts['start']})")
     if facts["shared"]:
         print("shared blocks     " + ", ".join(f"{t} -> {nt}" for t, nt in facts["shared"].items()))
-    print(f"hierarchy depth   {facts['hierarchy_depth']}")
+    capped = " (capped: the grammar is recursive, so its trees may nest deeper)" if facts["recursive"] else ""
+    print(f"hierarchy depth   {facts['hierarchy_depth']}{capped}")
     return 0
 
 

@@ -39,6 +39,7 @@ def files(tmp_path_factory) -> dict[str, str]:
         "weights": write(folder, "weights.cfg", 'A -> "Linear1" B\nB -> "id" [2] | "conv3x3"\n'),
         "d15": write(folder, "d15.cfg", _doubling(15)),
         "d40": write(folder, "d40.cfg", _doubling(40)),
+        "recursive": write(folder, "recursive.cfg", 'S -> "Linear2" S O | "Linear1" O\nO -> "conv3x3" | "id"\n'),
     }
 
 
@@ -65,6 +66,7 @@ def runs(files) -> dict[str, subprocess.CompletedProcess]:
         "info_d15_exact": (["info", "--search_space", files["d15"], "--exact"], ""),
         "info_d15_json": (["info", "--search_space", files["d15"], "--json"], ""),
         "info_d40": (["info", "--search_space", files["d40"], "--exact"], ""),
+        "info_recursive": (["info", "--search_space", files["recursive"]], ""),
     }
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         futures = {name: pool.submit(hnas, *args, stdin=stdin) for name, (args, stdin) in commands.items()}
@@ -80,7 +82,10 @@ def test_info_gives_exact_sizes(runs):
     assert (facts["productions"], facts["nonterminals"]) == (8, 4)
     text = runs["info_text"]
     assert text.returncode == 0
-    assert "(10^375.84)" in text.stdout and "hierarchy depth   6" in text.stdout
+    assert "(10^375.84)" in text.stdout and "hierarchy depth   6\n" in text.stdout and not facts["recursive"]
+    recursive = runs["info_recursive"].stdout
+    assert "size              inf\n" in recursive
+    assert "hierarchy depth   8 (capped: the grammar is recursive, so its trees may nest deeper)\n" in recursive
     assert text.stderr == ""  # the shipped grammar states its weights: it loads without a warning
 
 
