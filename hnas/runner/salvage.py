@@ -12,8 +12,8 @@ was lost; otherwise only finished trials are kept and the searcher learns them a
 from __future__ import annotations
 
 import json
-import pickle
 import os
+import pickle
 import shutil
 import sqlite3
 import struct
@@ -77,7 +77,7 @@ def salvage_store(run_dir: str | Path, output: str | Path | None = None) -> Salv
         raise RunError(f"{target} already holds a run store; name a new --output directory")
     if target != run_dir:
         create_folder(target, "--output")
-    if target == run_dir:
+    else:
         taken = [p for p in _files(source, DAMAGED_SUFFIX) if p.exists()]
         if taken:
             raise RunError(f"{taken[0]} exists (an earlier salvage); move it away first")
@@ -161,7 +161,10 @@ def _repair_header(copy: Path, wal: bool) -> None:
     for page_size in _PAGE_SIZES:
         if len(data) % page_size:
             continue
-        data[:100] = (SQLITE_HEADER + struct.pack(">HBBBBBB", 1 if page_size == 65536 else page_size, version, version, 0, 64, 32, 32)
+        # magic, page size (1 means 65536), write/read versions, no reserved bytes, payload fractions;
+        # counters, sizes and freelist zero (SQLite then trusts the file size); schema format 4; UTF-8
+        size_field = 1 if page_size == 65536 else page_size
+        data[:100] = (SQLITE_HEADER + struct.pack(">HBBBBBB", size_field, version, version, 0, 64, 32, 32)
                       + bytes(20) + struct.pack(">I", 4) + bytes(8) + struct.pack(">I", 1) + bytes(40))
         copy.write_bytes(data)
         try:

@@ -22,14 +22,16 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hnas.errors import UsageError
 from hnas.grammar import GrammarError, load_space
-from hnas.grammar.space import SearchSpace
 from hnas.grammar.tree import Tree
+
+if TYPE_CHECKING:
+    from hnas.grammar.space import SearchSpace
 
 __all__ = ["TrialsError", "EvaluatedArchitectures", "load_evaluations"]
 
