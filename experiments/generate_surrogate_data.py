@@ -61,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def write_rows(output: Path, trials: Sequence[Trial], objective_name: str, space_name: str) -> tuple[int, int]:
-    """Write the finished trials as CSV rows (whole, through a temporary file); (done, failed)."""
+def write_rows(output: Path, trials: Sequence[Trial], objective_name: str, space: str) -> tuple[int, int]:
+    """Write the finished trials as CSV rows (whole, through a temporary file; ``space``: the
+    search_space column); (done, failed)."""
     finished = [t for t in trials if t.status in TrialStatus.FINISHED]
     partial = output.with_name(output.name + ".partial")
     with open(partial, "w", newline="") as handle:
@@ -71,7 +72,7 @@ def write_rows(output: Path, trials: Sequence[Trial], objective_name: str, space
         for trial in finished:
             done = trial.status == TrialStatus.DONE
             writer.writerow([trial.architecture, trial.val_error if done else "", trial.status, objective_name,
-                             space_name, trial.seed, "" if trial.params is None else trial.params])
+                             space, trial.seed, "" if trial.params is None else trial.params])
     os.replace(partial, output)
     n_done = sum(t.status == TrialStatus.DONE for t in finished)
     return n_done, len(finished) - n_done
@@ -90,14 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             objective=args.objective, searcher="random_search", seed=args.seed, max_evaluations_total=args.n,
             data_path=args.data_path, n_workers=args.n_workers, plugins=tuple(args.plugin),
         )  # fmt: skip
-    except RunConfigError as error:
-        parser.error(f"argument --{error.field}: {error}")
-    try:
         writable_file(output, "--output")
         summary = run_search(config, directory, progress=not args.no_progress)
         trials = load_trials(directory)
         done, failed = write_rows(output, trials, config.objective_name, " ".join(load_space(config.search_space).spec))
-    except HnasError as error:
+    except RunConfigError as error:
+        parser.error(f"argument --{error.field}: {error}")
+    except HnasError as error:  # a plugin that does not load, a bad output path, the run's own errors
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return getattr(error, "code", 1)
     print(f"wrote {output} ({done} done, {failed} failed; run store {directory})", file=sys.stderr)

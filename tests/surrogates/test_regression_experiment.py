@@ -83,6 +83,14 @@ def test_a_bad_output_fails_before_any_evaluation(tmp_path: Path, output: str, m
     assert not (tmp_path / "run").exists()
 
 
+def test_a_plugin_that_does_not_load_is_one_line(tmp_path: Path) -> None:
+    result = run_script("generate_surrogate_data.py", "--plugin", str(tmp_path / "missing.py"), "--n", "3",
+                        "--output", str(tmp_path / "data" / "x.csv"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"generate_surrogate_data.py: error: plugin {tmp_path / 'missing.py'}: no such file"
+    assert not (tmp_path / "data").exists()
+
+
 def test_regression_end_to_end(generated: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run_script(
